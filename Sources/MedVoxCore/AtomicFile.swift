@@ -1,0 +1,104 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Writes a file atomically: the bytes go to a hidden temporary file in the destination's folder,
+/// are flushed to disk (fsync), and the temporary file is renamed over the destination. A failure
+/// at any point removes the temporary file, so no half-written output is ever left behind.
+///
+/// ```swift
+/// try AtomicFile.write(to: "mask.nii.gz") { sink in try sink.write(bytes) }
+/// ```
+public enum AtomicFile {
+    /// Output paths that must never be written (the inputs of the current run).
+    nonisolated(unsafe) public static var protectedPaths: Set<String> = []
+
+    /// Opens a temporary file beside `path`, hands a sink to `body`, then fsyncs and renames.
+    public static func write(to path: String, _ body: (FileSink) throws -> Void) throws {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        if protectedPaths.contains(url.path) { throw FileError.wouldOverwriteInput(path: path) }
+        let dir = url.deletingLastPathComponent().path
+        let name = url.lastPathComponent
+        var template = Array("\(dir)/.\(name).tmp-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw FileError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+        let tmpPath = template.withUnsafeBufferPointer { Swift.String(cString: $0.baseAddress!) }
+        let sink = FileSink(fd: fd, path: path)
+        do {
+            try body(sink)
+            try sink.flush()
+            if fsync(fd) != 0 { throw FileError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+            fchmod(fd, 0o644)
+            close(fd)
+            sink.closed = true
+            if rename(tmpPath, url.path) != 0 {
+                throw FileError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+            }
+        } catch {
+            if !sink.closed { close(fd) }
+            unlink(tmpPath)
+            throw error
+        }
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        try write(to: path) { try $0.write(bytes) }
+    }
+
+    public static func write(_ string: String, to path: String) throws {
+        try write(Array(string.utf8), to: path)
+    }
+}
+
+/// A buffered, append-only writer over a file descriptor (used by `AtomicFile`).
+public final class FileSink {
+    let fd: Int32
+    let path: String
+    var buffer: [UInt8] = []
+    var closed = false
+    static let bufferSize = 1 << 20
+
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+        buffer.reserveCapacity(Self.bufferSize)
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if buffer.count + bytes.count > Self.bufferSize { try flush() }
+        if bytes.count >= Self.bufferSize {
+            try writeAll(bytes)
+        } else {
+            buffer.append(contentsOf: bytes)
+        }
+    }
+
+    public func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.cannotWrite(path: path, reason: Swift.String(cString: strerror(errno)))
+            }
+            offset += n
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import XCTest
+
+@testable import MedVoxCore
+
+final class GeometryTests: XCTestCase {
+    func testOrientationCodesOfAxisAlignedAffines() {
+        XCTAssertEqual(Orientation(affine: .identity).codes, "RAS")
+        XCTAssertEqual(Orientation(affine: .scaling([-1, 1, 1])).codes, "LAS")
+        let lps = Affine(rows: [[0, 0, -2, 0], [-1, 0, 0, 0], [0, 1.5, 0, 0], [0, 0, 0, 1]])
+        XCTAssertEqual(Orientation(affine: lps).codes, "PSL")
+    }
+
+    func testOrientationIgnoresSmallRotationAndShear() {
+        // 20° rotation about z plus a shear: still closest to RAS.
+        let c = cos(20.0 * .pi / 180), s = sin(20.0 * .pi / 180)
+        let a = Affine(rows: [[c, -s, 0.1, 3], [s, c, 0, 4], [0, 0, 1, 5], [0, 0, 0, 1]])
+        XCTAssertEqual(Orientation(affine: a).codes, "RAS")
+    }
+
+    func testOrientationParsing() {
+        XCTAssertEqual(Orientation(codes: "lps")?.codes, "LPS")
+        XCTAssertNil(Orientation(codes: "RRS"))
+        XCTAssertNil(Orientation(codes: "RA"))
+    }
+
+    func testAffineInverse() {
+        let a = Affine(rows: [[0, 0, -2, 10], [-1, 0, 0, 20], [0, 1.5, 0.2, -5], [0, 0, 0, 1]])
+        let product = a * a.inverse!
+        XCTAssertTrue(product.isClose(to: .identity, tolerance: 1e-12))
+        XCTAssertNil(Affine.scaling([1, 0, 1]).inverse)
+    }
+
+    func testReorientKeepsWorldPositionsAndRoundTrips() {
+        let a = Affine(rows: [[0, 0, -2, 10], [-1, 0, 0, 20], [0, 1.5, 0, -5], [0, 0, 0, 1]])
+        var v = Volume(dims: [4, 3, 5, 2], spacing: [1, 1.5, 2], affine: a)
+        for i in 0..<v.count { v.voxels[i] = Float(i) }
+        let r = v.reoriented(to: .ras)
+        XCTAssertEqual(r.orientation.codes, "RAS")
+        XCTAssertEqual(r.dims, [5, 4, 3, 2])
+        XCTAssertEqual(r.spacing, [2, 1, 1.5])
+        // Every voxel keeps its value at the same world position.
+        let inv = r.affine.inverse!
+        for t in 0..<2 {
+            for k in 0..<5 {
+                for j in 0..<3 {
+                    for i in 0..<4 {
+                        let w = v.affine.apply([Double(i), Double(j), Double(k)])
+                        let n = inv.apply(w).map { Int($0.rounded()) }
+                        XCTAssertEqual(r[n[0], n[1], n[2], t], v[i, j, k, t])
+                    }
+                }
+            }
+        }
+        let back = r.reoriented(to: v.orientation)
+        XCTAssertEqual(back.dims, v.dims)
+        XCTAssertEqual(back.voxels, v.voxels)
+        XCTAssertTrue(back.affine.isClose(to: v.affine, tolerance: 1e-12))
+    }
+
+    func testChunkRangesCoverEverythingOnce() {
+        for count in [0, 1, 7, 100] {
+            for parts in 1...5 {
+                let ranges = (0..<parts).map { chunkRange(count, part: $0, of: parts) }
+                XCTAssertEqual(ranges.map(\.count).reduce(0, +), count)
+                for p in 1..<parts { XCTAssertEqual(ranges[p - 1].upperBound, ranges[p].lowerBound) }
+            }
+        }
+    }
+
+    func testAtomicWriteLeavesNothingOnFailure() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medvox-atomic-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("out.bin").path
+        struct Boom: Error {}
+        XCTAssertThrowsError(try AtomicFile.write(to: path) { sink in
+            try sink.write([1, 2, 3])
+            throw Boom()
+        })
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+        try AtomicFile.write([4, 5], to: path)
+        XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: path))), [4, 5])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["out.bin"])
+    }
+}
