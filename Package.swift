@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "medvox", targets: ["medvox"]),
         .library(name: "MedVoxCore", targets: ["MedVoxCore"]),
+        .library(name: "MedVoxIO", targets: ["MedVoxIO"]),
+        .library(name: "MedVoxTensor", targets: ["MedVoxTensor"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
@@ -14,10 +16,14 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
         .target(name: "MedVoxCore"),
+        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG"]),
+        .target(name: "MedVoxTensor", dependencies: ["MedVoxCore"]),
 
-        .executableTarget(name: "medvox", dependencies: ["MedVoxCore"]),
+        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
+        .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
+        .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor"]),
     ],
     swiftLanguageModes: [.v5]
 )
