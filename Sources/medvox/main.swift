@@ -18,6 +18,7 @@ let version = "0.1.0"
 
 /// Every subcommand, in the order `--help` lists them.
 let commands: [any Command.Type] = [
+    BenchCommand.self,
 ]
 
 func topLevelHelp() -> String {

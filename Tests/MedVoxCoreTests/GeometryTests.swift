@@ -83,3 +83,23 @@ final class GeometryTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["out.bin"])
     }
 }
+
+final class RandomTests: XCTestCase {
+    func testSeedFixesTheSequenceAndStreamsDiffer() {
+        var a = SeededGenerator(seed: 7), b = SeededGenerator(seed: 7)
+        XCTAssertEqual((0..<5).map { _ in a.next() }, (0..<5).map { _ in b.next() })
+        var c = a.split(stream: 1), d = a.split(stream: 2)
+        XCTAssertNotEqual(c.next(), d.next())
+    }
+
+    func testNormalHasUnitVarianceAndUniformIsInRange() {
+        var g = SeededGenerator(seed: 1)
+        let n = 20000
+        let xs = (0..<n).map { _ in g.normal() }
+        let mean = xs.reduce(0, +) / Double(n)
+        let variance = xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n)
+        XCTAssertEqual(mean, 0, accuracy: 0.03)
+        XCTAssertEqual(variance, 1, accuracy: 0.05)
+        XCTAssertTrue((0..<1000).allSatisfy { _ in (0..<1).contains(g.unit()) })
+    }
+}
