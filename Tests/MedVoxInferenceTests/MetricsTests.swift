@@ -169,3 +169,24 @@ final class SlidingWindowTests: XCTestCase {
         XCTAssertTrue(w.allSatisfy { $0 > 0 && $0 <= 1 })
     }
 }
+
+final class LabelStatisticsTests: XCTestCase {
+    func testStatisticsByHand() {
+        // 4×2×1 grid, 2 mm × 1 mm × 1.5 mm voxels, origin at (10, 20, 30).
+        let image = Volume(
+            dims: [4, 2, 1], spacing: [2, 1, 1.5], affine: .scaling([2, 1, 1.5], origin: [10, 20, 30]),
+            voxels: [1, 2, 3, 4, 5, 6, 7, 8])
+        let labels: [Float] = [0, 1, 1, 0, 0, 1, 2, 0]
+        let s = labelStatistics(labelMap: labels, image: image, labels: [1, 2, 3])
+        XCTAssertEqual(s[0].voxels, 3)
+        XCTAssertEqual(s[0].volumeML, 0.009, accuracy: 1e-12)
+        XCTAssertEqual(s[0].meanIntensity!, (2 + 3 + 6) / 3, accuracy: 1e-12)
+        XCTAssertEqual(s[0].boundingBox, [1, 0, 0, 2, 1, 0])
+        // Centroid voxel (4/3, 1/3, 0) → world (10 + 8/3, 20 + 1/3, 30).
+        XCTAssertEqual(s[0].centroidMM![0], 10 + 8.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(s[0].centroidMM![1], 20 + 1.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(s[1].sdIntensity!, 0, accuracy: 1e-12)
+        XCTAssertEqual(s[2].voxels, 0)
+        XCTAssertNil(s[2].centroidMM)
+    }
+}
