@@ -353,3 +353,23 @@ extension DICOMFile {
         return out
     }
 }
+
+extension DICOMFile {
+    /// Real values of one frame (modality LUT of that frame applied), columns fastest; colour
+    /// frames as three planes R, G, B. For tests and single images; series use `loadVolume`.
+    public func frameValues(_ frame: Int) throws -> [Float] {
+        let info = try pixelInfo()
+        guard frame >= 0 && frame < info.numberOfFrames else {
+            throw DICOMError.invalidAttribute(path: path, keyword: "frame", value: String(frame), reason: "file has \(info.numberOfFrames) frame(s)")
+        }
+        let slice = try slices(fileIndex: 0)[frame]
+        var out = [Float](repeating: 0, count: info.pixelsPerFrame * info.channels)
+        try out.withUnsafeMutableBufferPointer { buf in
+            let p = buf.baseAddress!
+            try decodeFrames([frame], info: info, channelStride: info.pixelsPerFrame) { _ in
+                FloatSink(out: p, slope: Float(slice.scaling.slope), intercept: Float(slice.scaling.intercept))
+            }
+        }
+        return out
+    }
+}

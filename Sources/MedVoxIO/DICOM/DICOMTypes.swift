@@ -182,7 +182,7 @@ public enum DICOMError: MedVoxError {
     case missingPixelData(path: String)
     case pixelDataTooShort(path: String, expected: Int, actual: Int)
     case tooLarge(path: String, bytes: Int, limit: Int)
-    case noImages(path: String)
+    case noImages(path: String, reason: String?)
     case severalSeries(path: String, list: String)
     case seriesNotFound(path: String, uid: String)
     case irregularSpacing(path: String, detail: String)
@@ -200,7 +200,7 @@ public enum DICOMError: MedVoxError {
         case let .missingPixelData(p): return "\(p): no pixel data (7FE0,0010)"
         case let .pixelDataTooShort(p, e, a): return "\(p): pixel data holds \(a) bytes, \(e) expected"
         case let .tooLarge(p, b, l): return "\(p): image would need \(b) bytes, more than the limit of \(l) bytes"
-        case let .noImages(p): return "\(p): no DICOM images found"
+        case let .noImages(p, r): return "\(p): no DICOM images found" + (r.map { " (\($0))" } ?? "")
         case let .severalSeries(p, l): return "\(p): several series; choose one with --series UID: \(l)"
         case let .seriesNotFound(p, u): return "\(p): no series with SeriesInstanceUID \(u)"
         case let .irregularSpacing(p, d): return "\(p): slice spacing is not uniform (\(d)); use --allow-irregular to accept"
