@@ -1,4 +1,3 @@
-#include <stdio.h>
-#include <stddef.h>
-#include <jpeglib.h>
-#include <jerror.h>
+// libjpeg-turbo through its TurboJPEG API: it wraps libjpeg's setjmp/longjmp error handling,
+// which Swift cannot do, and returns error codes instead.
+#include <turbojpeg.h>

@@ -64,6 +64,7 @@ public enum PixelDecoders {
     /// Every decoder MedVox has, in lookup order.
     public static let all: [PixelDecoder.Type] = [
         RLEDecoder.self,
+        JPEGLosslessDecoder.self,
     ]
 
     /// The decoder for an encapsulated transfer syntax, or nil if MedVox has none.
