@@ -133,3 +133,40 @@ final class PixelDecoderTests: XCTestCase {
         try checkCorruption(JPEGLosslessDecoder.self)
     }
 }
+
+extension PixelDecoderTests {
+    func testJPEGBaselineExtended() throws {
+        XCTAssertEqual(try checkFixtures(JPEGDecoder.self), 6)
+        try checkCorruption(JPEGDecoder.self)
+    }
+}
+
+extension PixelDecoderTests {
+    /// The native sequential-DCT decoder is the plain twin of libjpeg-turbo on 8-bit grey streams.
+    func testNativeDCTMatchesLibjpegTurbo() throws {
+        var checked = 0
+        for c in try Self.manifest().cases where c.name.hasPrefix("jpeg_") && c.info.samplesPerPixel == 1 && c.info.bitsStored == 8 {
+            for f in 0..<c.frames {
+                let stream = try Self.bytes("\(c.name).f\(f).bin")
+                let turbo = try JPEGDecoder.decodeWithLibjpegTurbo(stream, info: c.frameInfo)
+                var parser = try JPEGParser(stream, codec: "JPEG")
+                let scan = try XCTUnwrap(try parser.nextScan())
+                let native = try JPEGSequentialDCT.decode(&parser, firstScan: scan, frame: try parser.checkFrame(against: c.frameInfo), info: c.frameInfo)
+                XCTAssertEqual(native.map { UInt8($0) }, turbo.bytes, c.name)
+            }
+            checked += 1
+        }
+        XCTAssertEqual(checked, 3)
+    }
+
+    /// IJG's range limit by hand (12-bit): in range, clamped high, clamped low, wrapped.
+    func testRangeLimit() {
+        let l = JPEGSequentialDCT.RangeLimit(precision: 12)
+        XCTAssertEqual(l(0), 2048)
+        XCTAssertEqual(l(-2048), 0)
+        XCTAssertEqual(l(2047), 4095)
+        XCTAssertEqual(l(5000), 4095)
+        XCTAssertEqual(l(-5000), 0)
+        XCTAssertEqual(l(16384 + 10), 2058)  // masked to 14 bits first, as IJG does
+    }
+}

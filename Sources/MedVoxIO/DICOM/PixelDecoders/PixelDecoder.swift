@@ -65,6 +65,7 @@ public enum PixelDecoders {
     public static let all: [PixelDecoder.Type] = [
         RLEDecoder.self,
         JPEGLosslessDecoder.self,
+        JPEGDecoder.self,
     ]
 
     /// The decoder for an encapsulated transfer syntax, or nil if MedVox has none.
