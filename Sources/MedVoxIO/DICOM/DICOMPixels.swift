@@ -325,10 +325,8 @@ extension DICOMFile {
             if let decoder {
                 do {
                     decoded = try decoder.decode(frameBytes[f], info: info.frameInfo)
-                } catch let e as MedVoxError {
-                    throw e
                 } catch {
-                    throw DICOMError.malformed(path: path, offset: loc.offset, reason: "frame \(f): \(error)")
+                    throw DICOMError.pixelDecoding(path: path, frame: f, reason: "\(error)")
                 }
             } else {
                 decoded = DecodedFrame(bytes: frameBytes[f], photometricInterpretation: info.photometricInterpretation)

@@ -181,6 +181,7 @@ public enum DICOMError: MedVoxError {
     case invalidAttribute(path: String, keyword: String, value: String, reason: String)
     case missingPixelData(path: String)
     case pixelDataTooShort(path: String, expected: Int, actual: Int)
+    case pixelDecoding(path: String, frame: Int, reason: String)
     case tooLarge(path: String, bytes: Int, limit: Int)
     case noImages(path: String, reason: String?)
     case severalSeries(path: String, list: String)
@@ -199,6 +200,7 @@ public enum DICOMError: MedVoxError {
         case let .invalidAttribute(p, k, v, r): return "\(p): invalid \(k) '\(v)': \(r)"
         case let .missingPixelData(p): return "\(p): no pixel data (7FE0,0010)"
         case let .pixelDataTooShort(p, e, a): return "\(p): pixel data holds \(a) bytes, \(e) expected"
+        case let .pixelDecoding(p, f, r): return "\(p): frame \(f): \(r)"
         case let .tooLarge(p, b, l): return "\(p): image would need \(b) bytes, more than the limit of \(l) bytes"
         case let .noImages(p, r): return "\(p): no DICOM images found" + (r.map { " (\($0))" } ?? "")
         case let .severalSeries(p, l): return "\(p): several series; choose one with --series UID: \(l)"
