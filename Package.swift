@@ -15,9 +15,12 @@ let package = Package(
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CCharLS", path: "Sources/CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
+        .systemLibrary(name: "COpenJPEG", path: "Sources/COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
 
         .target(name: "MedVoxCore"),
-        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG"]),
+        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore"]),
         .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxTensor"]),
 
