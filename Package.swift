@@ -17,7 +17,9 @@ let package = Package(
 
         .target(name: "MedVoxCore"),
         .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG"]),
-        .target(name: "MedVoxTensor", dependencies: ["MedVoxCore"]),
+        // Convolution micro-kernels in C (AVX-512 / AVX2+FMA / plain, chosen at run time).
+        .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
+        .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
 
         .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor"]),
 
