@@ -21,7 +21,9 @@ let package = Package(
 
         .target(name: "MedVoxCore"),
         .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
-        .target(name: "MedVoxTensor", dependencies: ["MedVoxCore"]),
+        // Convolution micro-kernels in C (AVX-512 / AVX2+FMA / plain, chosen at run time).
+        .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
+        .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxTensor"]),
 
         .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor"]),
