@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MedVoxCore", targets: ["MedVoxCore"]),
         .library(name: "MedVoxIO", targets: ["MedVoxIO"]),
         .library(name: "MedVoxTensor", targets: ["MedVoxTensor"]),
+        .library(name: "MedVoxNN", targets: ["MedVoxNN"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
@@ -18,12 +19,14 @@ let package = Package(
         .target(name: "MedVoxCore"),
         .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore"]),
+        .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
 
         .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor"]),
+        .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN"]),
     ],
     swiftLanguageModes: [.v5]
 )

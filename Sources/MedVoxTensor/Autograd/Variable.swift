@@ -13,7 +13,9 @@
 /// loss.backward()          // w.grad == [1, 1, 1]
 /// ```
 public final class Variable {
-    public var value: Tensor
+    public var value: Tensor { didSet { version &+= 1 } }
+    /// Incremented on every change of `value` (layers repack weights when it moves).
+    public private(set) var version = 0
     /// Accumulated gradient of a leaf that requires gradients (nil until the first backward).
     public var grad: Tensor?
     public let requiresGrad: Bool
