@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MedVoxIO", targets: ["MedVoxIO"]),
         .library(name: "MedVoxTensor", targets: ["MedVoxTensor"]),
         .library(name: "MedVoxInference", targets: ["MedVoxInference"]),
+        .library(name: "MedVoxNN", targets: ["MedVoxNN"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
@@ -25,6 +26,7 @@ let package = Package(
         .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxTensor"]),
+        .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
 
         .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor"]),
 
@@ -33,6 +35,7 @@ let package = Package(
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor"]),
         .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
         .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
+        .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN"]),
     ],
     swiftLanguageModes: [.v5]
 )
