@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MedVoxCore", targets: ["MedVoxCore"]),
         .library(name: "MedVoxIO", targets: ["MedVoxIO"]),
         .library(name: "MedVoxTensor", targets: ["MedVoxTensor"]),
+        .library(name: "MedVoxTransforms", targets: ["MedVoxTransforms"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
@@ -18,12 +19,14 @@ let package = Package(
         .target(name: "MedVoxCore"),
         .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore"]),
+        .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore"]),
 
-        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor"]),
+        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor"]),
+        .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
     ],
     swiftLanguageModes: [.v5]
 )
