@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MedVoxTensor", targets: ["MedVoxTensor"]),
         .library(name: "MedVoxInference", targets: ["MedVoxInference"]),
         .library(name: "MedVoxNN", targets: ["MedVoxNN"]),
+        .library(name: "MedVoxTransforms", targets: ["MedVoxTransforms"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
@@ -27,8 +28,9 @@ let package = Package(
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxTensor"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
+        .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore"]),
 
-        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor"]),
+        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
@@ -36,6 +38,7 @@ let package = Package(
         .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
         .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN"]),
+        .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
     ],
     swiftLanguageModes: [.v5]
 )
