@@ -26,7 +26,7 @@ let package = Package(
         // Convolution micro-kernels in C (AVX-512 / AVX2+FMA / plain, chosen at run time).
         .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
-        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxTensor"]),
+        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
         .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore"]),
 
