@@ -24,6 +24,7 @@ let package = Package(
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor"]),
+        .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
     ],
     swiftLanguageModes: [.v5]
 )
