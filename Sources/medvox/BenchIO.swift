@@ -15,8 +15,9 @@ let benchIO = BenchSuite(name: "io") { args in
                 "{\"suite\": \"io\", \"name\": \(jsonString(r.name)), \"seconds\": \(r.seconds), \"mb_per_s\": \(r.megabytesPerSecond), "
                     + "\"bytes\": \(r.bytes), \"file_bytes\": \(r.fileBytes), \"threads\": \(Runtime.threads)}")
         } else {
-            print(String(format: "io  %-52@ %8.1f MB/s  (%.3f s median of %d, file %.1f MB)", r.name as NSString,
-                         r.megabytesPerSecond, r.seconds, repeats, Double(r.fileBytes) / 1e6))
+            let name = r.name.padding(toLength: 52, withPad: " ", startingAt: 0)
+            print("io  " + name + String(format: " %8.1f MB/s  (%.3f s median of %d, file %.1f MB)",
+                r.megabytesPerSecond, r.seconds, repeats, Double(r.fileBytes) / 1e6))
         }
     }
 }

@@ -77,7 +77,8 @@ def main():
     mv = {r["name"]: r for r in map(json.loads, out.splitlines())}
 
     def nib_read(p):
-        return lambda: np.asanyarray(nib.load(p).dataobj)
+        # mmap=False: really read the voxels (a memory map would defer the work).
+        return lambda: np.asanyarray(nib.load(p, mmap=False).dataobj)
     for name in ["nibabel.nii", "nibabel.nii.gz", "medvox.nii", "medvox.nii.gz"]:
         nib_rows[f"read {name}"] = median_time(nib_read(f"{d}/{name}"), a.repeat)
     zc = {}

@@ -331,11 +331,12 @@ public enum Gzip {
         for (i, m) in index.enumerated() { offsets[i + 1] = offsets[i] + m.rawSize }
         let total = offsets[index.count]
         guard total <= maxOutput else { throw CompressionError.outputTooLarge(source: source, limit: maxOutput) }
-        var out = [UInt8](repeating: 0, count: total)
         var failure: Error?
         let lock = NSLock()
-        out.withUnsafeMutableBytes { o in
-            let ob = o.baseAddress
+        // Every byte is written by exactly one member (sizes checked by Z_FINISH below).
+        let out = [UInt8](unsafeUninitializedCapacity: total) { o, initialized in
+            initialized = total
+            let ob = UnsafeMutableRawPointer(o.baseAddress)
             parallelFor(index.count, threads: threads) { i in
                 let m = index[i]
                 do {
