@@ -194,7 +194,7 @@ def main():
 
 def make_example():
     """A synthetic head-like phantom (int16, 1×1×1.5 mm, LAS like most scanners' NIfTI output)
-    and a label map of it (1 brain, 2 ventricles, 3 a 'lesion'), for the README's first command."""
+    and a label map of it (1 ventricles, 2 a 'lesion'), for the README's first command."""
     os.makedirs(EXAMPLE, exist_ok=True)
     rng = np.random.default_rng(20261129)
     nx, ny, nz = 96, 112, 72
@@ -206,7 +206,7 @@ def make_example():
     r_head = np.sqrt((x / 44) ** 2 + (y / 54) ** 2 + (z / 48) ** 2)
     r_brain = np.sqrt((x / 38) ** 2 + ((y + 2) / 48) ** 2 + ((z + 2) / 42) ** 2)
     vent = (np.sqrt(((np.abs(x) - 6) / 4.5) ** 2 + ((y + 2) / 16) ** 2 + ((z - 4) / 9) ** 2) < 1)
-    lesion = np.sqrt((x + 16) ** 2 + (y - 14) ** 2 + (z - 10) ** 2) < 7
+    lesion = np.sqrt((x + 16) ** 2 + (y - 3) ** 2 + (z - 3) ** 2) < 8
     img = np.zeros((nx, ny, nz), np.float32)
     img[r_head < 1] = 300          # scalp
     img[(r_head < 0.93) & (r_brain >= 1)] = 60   # skull
@@ -227,9 +227,8 @@ def make_example():
     with open(os.path.join(EXAMPLE, "head.nii.gz"), "wb") as f:
         f.write(gzip.compress(raw, compresslevel=9, mtime=0))
     labels = np.zeros(data.shape, np.uint8)
-    labels[brain] = 1
-    labels[vent] = 2
-    labels[lesion] = 3
+    labels[vent] = 1
+    labels[lesion] = 2
     lab = nib.Nifti1Image(labels, aff)
     lab.header.set_xyzt_units(xyz="mm")
     with open(os.path.join(EXAMPLE, "head_labels.nii.gz"), "wb") as f:
