@@ -87,18 +87,19 @@ extension DICOMSeries {
         func tieKey(_ s: DICOMSlice) -> [Double] {
             [Double(s.temporalPosition ?? 0), Double(s.acquisitionNumber ?? 0), Double(s.instanceNumber ?? 0), Double(s.frame)]
         }
-        var seen = Set<String>()
-        var unique: [DICOMSlice] = []
-        for s in slices {
-            if let u = s.sopInstanceUID, s.frame == 0 || files[s.fileIndex].dataset.items(.perFrameFunctionalGroupsSequence).isEmpty && s.frame == 0 {
-                if seen.contains(u) {
-                    warnings.append("\(files[s.fileIndex].path): duplicate of SOPInstanceUID \(u); ignored")
-                    continue
-                }
-                seen.insert(u)
+        // A file whose SOPInstanceUID another file already has is a copy: drop all its frames.
+        var seen = [String: Int]()
+        var copies = Set<Int>()
+        for s in slices where s.frame == 0 {
+            guard let u = s.sopInstanceUID else { continue }
+            if let other = seen[u], other != s.fileIndex {
+                copies.insert(s.fileIndex)
+                warnings.append("\(files[s.fileIndex].path): duplicate of SOPInstanceUID \(u) (\(files[other].path)); ignored")
+            } else {
+                seen[u] = s.fileIndex
             }
-            unique.append(s)
         }
+        let unique = slices.filter { !copies.contains($0.fileIndex) }
         let dist: (DICOMSlice) -> Double = { s in positioned ? dot(s.position!, n) : Double(s.instanceNumber ?? 0) }
         let sorted = unique.sorted { a, b in
             let da = dist(a), db = dist(b)

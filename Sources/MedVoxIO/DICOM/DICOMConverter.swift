@@ -113,8 +113,14 @@ public enum DICOMConverter {
         guard !o, dataBytes <= Runtime.maxMemory else {
             throw DICOMError.tooLarge(path: path, bytes: o ? Int.max : dataBytes, limit: Runtime.maxMemory)
         }
-        var file = [UInt8](repeating: 0, count: offset + dataBytes)
-        file.replaceSubrange(0..<h.headerSize, with: h.encoded())
+        // Every data byte is overwritten by the decode (each slice of the grid comes from one image),
+        // so the buffer is not zero-filled first; the header gap up to vox_offset is zeroed.
+        let header = h.encoded()
+        var file = [UInt8](unsafeUninitializedCapacity: offset + dataBytes) { buf, n in
+            _ = buf.initialize(from: header)
+            for i in header.count..<offset { buf[i] = 0 }
+            n = offset + dataBytes
+        }
         try file.withUnsafeMutableBytes { buf in
             let data = buf.baseAddress! + offset
             switch type {
