@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
+        .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
     ],
     swiftLanguageModes: [.v5]
 )

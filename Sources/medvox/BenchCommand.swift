@@ -47,4 +47,5 @@ struct BenchSuite {
 let benchSuites: [BenchSuite] = [
     convBenchSuite,
     dicomBenchSuite,
+    benchIO,
 ]

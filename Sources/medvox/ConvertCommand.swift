@@ -154,6 +154,10 @@ struct ConvertCommand: Command {
                 picture = r.threePlane()
             }
             try PNG.write(picture.raster, to: output)
+            if let labels {
+                let legend = LabelColors.legend(LabelColors.labels(in: labels))
+                print("label colours: " + legend.map { "\($0.label) \($0.hex)" }.joined(separator: ", "))
+            }
         }
     }
 }
