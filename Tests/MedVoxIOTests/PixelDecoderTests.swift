@@ -170,3 +170,10 @@ extension PixelDecoderTests {
         XCTAssertEqual(l(16384 + 10), 2058)  // masked to 14 bits first, as IJG does
     }
 }
+
+extension PixelDecoderTests {
+    func testJPEGLS() throws {
+        XCTAssertEqual(try checkFixtures(JPEGLSDecoder.self), 9)
+        try checkCorruption(JPEGLSDecoder.self)
+    }
+}

@@ -66,6 +66,7 @@ public enum PixelDecoders {
         RLEDecoder.self,
         JPEGLosslessDecoder.self,
         JPEGDecoder.self,
+        JPEGLSDecoder.self,
     ]
 
     /// The decoder for an encapsulated transfer syntax, or nil if MedVox has none.
