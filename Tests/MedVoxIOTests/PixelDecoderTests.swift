@@ -177,3 +177,10 @@ extension PixelDecoderTests {
         try checkCorruption(JPEGLSDecoder.self)
     }
 }
+
+extension PixelDecoderTests {
+    func testJPEG2000() throws {
+        XCTAssertEqual(try checkFixtures(JPEG2000Decoder.self), 8)
+        try checkCorruption(JPEG2000Decoder.self)
+    }
+}

@@ -67,6 +67,7 @@ public enum PixelDecoders {
         JPEGLosslessDecoder.self,
         JPEGDecoder.self,
         JPEGLSDecoder.self,
+        JPEG2000Decoder.self,
     ]
 
     /// The decoder for an encapsulated transfer syntax, or nil if MedVox has none.
