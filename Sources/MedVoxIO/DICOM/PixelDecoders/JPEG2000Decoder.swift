@@ -69,7 +69,7 @@ public enum JPEG2000Decoder: PixelDecoder {
             guard opj_decode(codecHandle, stream, image) != 0, opj_end_decompress(codecHandle, stream) != 0 else {
                 throw failure("decode")
             }
-            return try output(image.pointee, info: info)
+            return try withExtendedLifetime(source) { try output(image.pointee, info: info) }
         }
     }
 
@@ -80,7 +80,7 @@ public enum JPEG2000Decoder: PixelDecoder {
         opj_stream_set_read_function(stream) { buffer, n, data in
             let s = Unmanaged<Source>.fromOpaque(data!).takeUnretainedValue()
             let available = s.count - s.position
-            guard available > 0, let buffer else { return OPJ_SIZE_T.max }  // (OPJ_SIZE_T)-1: end of stream
+            guard available > 0, let buffer else { return -1 }  // (OPJ_SIZE_T)-1, end of stream (Swift imports size_t as Int)
             let k = min(Int(n), available)
             buffer.copyMemory(from: s.base + s.position, byteCount: k)
             s.position += k
@@ -88,10 +88,10 @@ public enum JPEG2000Decoder: PixelDecoder {
         }
         opj_stream_set_skip_function(stream) { n, data in
             let s = Unmanaged<Source>.fromOpaque(data!).takeUnretainedValue()
-            let target = min(max(s.position + Int(n), 0), s.count)
-            let moved = target - s.position
+            let target = s.position + Int(n)
+            guard target >= 0, target <= s.count else { return -1 }  // OpenJPEG's "cannot skip"
             s.position = target
-            return OPJ_OFF_T(moved)
+            return n
         }
         opj_stream_set_seek_function(stream) { n, data in
             let s = Unmanaged<Source>.fromOpaque(data!).takeUnretainedValue()
