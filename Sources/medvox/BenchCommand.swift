@@ -48,4 +48,5 @@ let benchSuites: [BenchSuite] = [
     convBenchSuite,
     dicomBenchSuite,
     benchIO,
+    codecsBenchSuite,
 ]
