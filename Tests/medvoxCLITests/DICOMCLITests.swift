@@ -1,5 +1,4 @@
 import Foundation
-import MedVoxCore
 import XCTest
 
 /// `medvox info` / `medvox convert` on DICOM input, running the built binary: the NIfTI it writes,
@@ -10,14 +9,8 @@ final class DICOMCLITests: XCTestCase {
     static let fixtures = repo + "/Fixtures/dicom"
     static let oracle = repo + "/Tests/Oracles/dicom_oracle.py"
 
-    /// The medvox binary of the same build configuration (swift build/test builds it there).
-    var medvox: String {
-        #if DEBUG
-            return Self.repo + "/.build/debug/medvox"
-        #else
-            return Self.repo + "/.build/release/medvox"
-        #endif
-    }
+    /// The built binary (found as the other CLI tests find it).
+    var medvox: String { CLITests.binary }
 
     func run(_ exe: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
@@ -42,7 +35,7 @@ final class DICOMCLITests: XCTestCase {
     func dump(_ mode: String, _ input: String, _ dir: String) throws -> [String] {
         let r = try run("/usr/bin/env", ["python3", Self.oracle, mode, input, dir])
         XCTAssertEqual(r.status, 0, "oracle \(mode) \(input): \(r.err)")
-        guard r.status == 0 else { throw FileError.cannotRead(path: Self.oracle, reason: r.err) }
+        guard r.status == 0 else { throw NSError(domain: "oracle", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.err]) }
         return r.out.split(separator: "\n").map(String.init)
     }
 
