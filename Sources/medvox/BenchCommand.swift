@@ -47,4 +47,6 @@ struct BenchSuite {
 let benchSuites: [BenchSuite] = [
     convBenchSuite,
     benchIO,
+    dicomBenchSuite,
+    codecsBenchSuite,
 ]

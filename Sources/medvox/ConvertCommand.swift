@@ -8,8 +8,8 @@ struct ConvertCommand: Command {
         name: "convert",
         abstract: "convert an image to .nii / .nii.gz, or render a .png preview",
         positionals: [
-            PositionalSpec(name: "INPUT", help: "a NIfTI file (.nii, .nii.gz, .hdr)"),
-            PositionalSpec(name: "OUTPUT", help: "OUT.nii, OUT.nii.gz or OUT.png"),
+            PositionalSpec(name: "INPUT", help: "a NIfTI file (.nii, .nii.gz, .hdr), a DICOM file or a DICOM folder"),
+            PositionalSpec(name: "OUTPUT", help: "OUT.nii, OUT.nii.gz or OUT.png; for DICOM also OUTDIR/ (one .nii.gz + .json per series)"),
         ],
         options: [
             .value("datatype", "TYPE", "NIfTI: stored type (uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64); default: the input's"),
@@ -23,13 +23,15 @@ struct ConvertCommand: Command {
             .value("overlay", "LABELS", "PNG: label map on the same grid, drawn in colour"),
             .value("alpha", "A", "PNG: overlay opacity 0-1 (default 0.5)"),
             .value("frame", "T", "PNG: which 3D frame of a 4D image (default 0)"),
-        ],
+        ] + DICOMFlags.options + [.flag("phi", "DICOM: put patient-identifying attributes into the JSON sidecars")],
         discussion: """
             Examples:
               medvox convert t1.nii t1.nii.gz
               medvox convert mask.nii.gz mask_u8.nii.gz --datatype uint8
               medvox convert t1.nii.gz preview.png
               medvox convert t1.nii.gz axial.png --plane axial --montage 12 --overlay seg.nii.gz
+              medvox convert dicom_study/ nifti/          (one NIfTI + JSON sidecar per series)
+              medvox convert ct_series/ ct.nii.gz --series 1.2.840.113619.2.55.3
             """
     )
 
@@ -49,12 +51,19 @@ struct ConvertCommand: Command {
     let overlay: String?
     let alpha: Float
     let frame: Int
+    let dicom: DICOMReadOptions
+    let phi: Bool
 
     init(_ args: ParsedArguments) throws {
         input = args.positionals[0]
         output = args.positionals[1]
+        dicom = try DICOMFlags.readOptions(args)
+        phi = args.flag("phi")
         let lower = output.lowercased()
-        if lower.hasSuffix(".png") {
+        var isDir: ObjCBool = false
+        if output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &isDir) && isDir.boolValue) {
+            kind = .nifti  // a folder: DICOM input only (checked in run)
+        } else if lower.hasSuffix(".png") {
             kind = .png
         } else if ImageFile.writableSuffixes.contains(where: { lower.hasSuffix($0) }) {
             kind = .nifti
@@ -104,7 +113,17 @@ struct ConvertCommand: Command {
 
     func run() throws {
         AtomicFile.protectedPaths = Set([input, overlay].compactMap { $0 }.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
-        let src = try ImageFile.open(input)
+        if kind == .nifti && DICOMSource.isDICOM(input) {
+            var o = DICOMConvertOptions()
+            o.read = dicom
+            o.phi = phi
+            o.nifti = NIfTIWriteOptions(datatype: datatype, version: nifti2 ? 2 : nil)
+            if let level { o.nifti.compressionLevel = level }
+            try DICOMConverter.convert(input, to: output, options: o)
+            return
+        }
+        if output.hasSuffix("/") { throw FileError.cannotWrite(path: output, reason: "a folder output needs DICOM input") }
+        let src = try ImageFile.open(input, dicom: dicom)
         let volume = try src.volume()
         switch kind {
         case .nifti:
