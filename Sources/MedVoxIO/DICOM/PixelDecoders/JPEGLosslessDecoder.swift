@@ -174,32 +174,41 @@ public enum JPEGLosslessDecoder: PixelDecoder {
         let out: UnsafeMutablePointer<UInt16>
         let width: Int, height: Int, initial: Int, restartInterval: Int
 
-        @inline(__always) func difference(_ reader: inout JPEGBitReader, line: Int) throws -> Int {
-            if reader.bitCount < 32 { reader.fill() }
-            let s = reader.decode(lut: lut, table: table)
-            guard s >= 0, s <= 16 else {
-                throw PixelDecodingError.corrupt(codec: codec, reason: "bad Huffman code in line \(line + 1)")
-            }
-            return s == 0 ? 0 : (s == 16 ? 32768 : reader.receiveExtend(s))
+        /// The next difference, or nil for a bad Huffman code.
+        @inline(__always) func difference(_ r: inout JPEGBitReader) -> Int? {
+            if r.bitCount < 32 { r.fill() }
+            let s = r.decode(lut: lut, table: table)
+            if s == 0 { return 0 }
+            guard s > 0, s <= 16 else { return nil }
+            if s == 16 { return 32768 }
+            let v = Int(r.accumulator >> UInt64(64 - s))
+            r.accumulator <<= UInt64(s)
+            r.bitCount -= s
+            return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v
         }
 
         mutating func decode<P: LosslessPredictor>(_ reader: inout JPEGBitReader, _: P.Type) throws {
+            var r = reader  // a local copy stays in registers
+            defer { reader = r }
             var mcusLeft = restartInterval > 0 ? restartInterval : Int.max
             var restartNumber = 0
             var firstLine = true, resetPending = true
             for y in 0..<height {
                 let row = out + y * width
-                for x in 0..<width {
+                var x = 0
+                while x < width {
                     if mcusLeft == 0 {
-                        if reader.overran { throw truncated(y) }
-                        try reader.restart(expected: restartNumber, codec: codec)
+                        if r.overran { throw truncated(y) }
+                        try r.restart(expected: restartNumber, codec: codec)
                         restartNumber += 1
                         mcusLeft = restartInterval
                         firstLine = true
                         resetPending = true
                     }
                     mcusLeft &-= 1
-                    let diff = try difference(&reader, line: y)
+                    guard let diff = difference(&r) else {
+                        throw PixelDecodingError.corrupt(codec: codec, reason: "bad Huffman code in line \(y + 1)")
+                    }
                     let pred: Int
                     if x > 0 && !firstLine {
                         pred = P.predict(ra: Int(row[x - 1]), rb: Int(row[x - width]), rc: Int(row[x - width - 1]))
@@ -212,6 +221,7 @@ public enum JPEGLosslessDecoder: PixelDecoder {
                         pred = Int(row[x - width])
                     }
                     row[x] = UInt16(truncatingIfNeeded: pred &+ diff)
+                    x &+= 1
                 }
                 firstLine = false
             }
