@@ -127,15 +127,77 @@ static void fwd_avx512(long K, const float *a, const float *b, const long *offs,
 }
 #endif
 
+// One-row kernels for passes with very few output channels (backward-data of a 1-channel input):
+// C[1][NR1] (+)= sum_k a[k] * B_k, 12 vector accumulators.
+enum { GEN_NR1 = 16, AVX2_NR1 = 96, AVX512_NR1 = 192 };
+
+static void fwd1_generic(long K, const float *a, const float *b, const long *offs, float *c, long ldc, int accum) {
+    (void)ldc;
+    float acc[GEN_NR1];
+    for (int j = 0; j < GEN_NR1; j++) acc[j] = accum ? c[j] : 0.0f;
+    for (long k = 0; k < K; k++) {
+        const float *bk = b + offs[k];
+        for (int j = 0; j < GEN_NR1; j++) acc[j] += a[k] * bk[j];
+    }
+    for (int j = 0; j < GEN_NR1; j++) c[j] = acc[j];
+}
+
+#if MVX_X86
+#define R12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+__attribute__((target("avx2,fma")))
+static void fwd1_avx2(long K, const float *a, const float *b, const long *offs, float *c, long ldc, int accum) {
+    (void)ldc;
+#define D1(j) __m256 c##j = accum ? _mm256_loadu_ps(c + 8 * j) : _mm256_setzero_ps();
+#define F1(j) c##j = _mm256_fmadd_ps(x, _mm256_loadu_ps(bk + 8 * j), c##j);
+#define S1(j) _mm256_storeu_ps(c + 8 * j, c##j);
+    R12(D1)
+    for (long k = 0; k < K; k++) {
+        const float *bk = b + offs[k];
+        __m256 x = _mm256_broadcast_ss(a + k);
+        R12(F1)
+    }
+    R12(S1)
+#undef D1
+#undef F1
+#undef S1
+}
+
+__attribute__((target("avx512f,fma")))
+static void fwd1_avx512(long K, const float *a, const float *b, const long *offs, float *c, long ldc, int accum) {
+    (void)ldc;
+#define D1(j) __m512 c##j = accum ? _mm512_loadu_ps(c + 16 * j) : _mm512_setzero_ps();
+#define F1(j) c##j = _mm512_fmadd_ps(x, _mm512_loadu_ps(bk + 16 * j), c##j);
+#define S1(j) _mm512_storeu_ps(c + 16 * j, c##j);
+    R12(D1)
+    for (long k = 0; k < K; k++) {
+        const float *bk = b + offs[k];
+        __m512 x = _mm512_set1_ps(a[k]);
+        R12(F1)
+    }
+    R12(S1)
+#undef D1
+#undef F1
+#undef S1
+}
+#endif
+
+mvx_isa_info mvx_isa_info_narrow(int isa) {
+    mvx_isa_info i = mvx_isa_info_for(isa);
+    i.mr = 1;
+    i.nr = i.isa == MVX_ISA_AVX512 ? AVX512_NR1 : i.isa == MVX_ISA_AVX2 ? AVX2_NR1 : GEN_NR1;
+    return i;
+}
+
 typedef void (*fwd_kernel)(long, const float *, const float *, const long *, float *, long, int);
 
-static fwd_kernel fwd_kernel_for(int isa) {
+static fwd_kernel fwd_kernel_for(int isa, int mr) {
 #if MVX_X86
-    if (isa == MVX_ISA_AVX512) return fwd_avx512;
-    if (isa == MVX_ISA_AVX2) return fwd_avx2;
+    if (isa == MVX_ISA_AVX512) return mr == 1 ? fwd1_avx512 : fwd_avx512;
+    if (isa == MVX_ISA_AVX2) return mr == 1 ? fwd1_avx2 : fwd_avx2;
 #endif
     (void)isa;
-    return fwd_generic;
+    return mr == 1 ? fwd1_generic : fwd_generic;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,7 +355,7 @@ static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, 
 }
 
 void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs) {
-    fwd_kernel kern = fwd_kernel_for(p->isa);
+    fwd_kernel kern = fwd_kernel_for(p->isa, p->mr);
     const int mr = p->mr;
     const long nr = p->nr;
     const long n = t1 - t0, nsub = (n + nr - 1) / nr;

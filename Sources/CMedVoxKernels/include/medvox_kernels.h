@@ -26,11 +26,14 @@ typedef struct {
 int mvx_isa_best(void);
 /// Block sizes for `isa`.
 mvx_isa_info mvx_isa_info_for(int isa);
+/// Block sizes of `isa`'s one-row forward kernels (mr = 1, wider nr), for passes with 1–2 output
+/// channels.
+mvx_isa_info mvx_isa_info_narrow(int isa);
 
 /// Forward-type pass (forward, or backward-data as a forward of the output gradient):
 /// out[m, position] = act(bias[m] + sum over (c, tap) of A[m, c, tap] * source(c, position, tap)).
 typedef struct {
-    int isa, mr, nr;
+    int isa, mr, nr;          ///< mr, nr: from mvx_isa_info_for or mvx_isa_info_narrow
     int direct;               ///< 1: positions index the padded grid of `src`; 0: gathered from `raw`
     int M, C, taps, kcc;      ///< output channels, input channels, taps per channel, channels per K chunk
     const float *A;           ///< packed weights (mvx_pack_weights)

@@ -198,8 +198,15 @@ struct FastPass {
 }
 
 extension ConvPlan {
+    /// One-row kernels for passes with very few output channels, where mr-row blocks would
+    /// mostly compute zeros.
+    static func kernelInfo(_ info: mvx_isa_info, outputChannels M: Int) -> mvx_isa_info {
+        M * 4 <= Int(info.mr) ? mvx_isa_info_narrow(info.isa) : info
+    }
+
     /// The forward pass as a FastPass.
     static func forwardPass(_ s: Conv3DShape, info: mvx_isa_info) -> FastPass {
+        let info = kernelInfo(info, outputChannels: s.co)
         let stride1 = s.stride.allSatisfy { $0 == 1 }
         let padded = (0..<3).map { s.input[$0] + 2 * s.padding[$0] }
         let span = ((s.output[0] - 1) * padded[1] + (s.output[1] - 1)) * padded[2] + s.output[2]
@@ -214,6 +221,7 @@ extension ConvPlan {
     /// Backward-data as a forward pass over the output gradient: direct (a correlation with the
     /// flipped kernel and padding d(k-1)-p) for stride 1, gathered otherwise.
     static func backwardDataPass(_ s: Conv3DShape, info: mvx_isa_info) -> FastPass {
+        let info = kernelInfo(info, outputChannels: s.ci)
         let pad2 = (0..<3).map { s.dilation[$0] * (s.kernel[$0] - 1) - s.padding[$0] }
         let possible = s.stride.allSatisfy { $0 == 1 } && pad2.allSatisfy { $0 >= 0 }
         let padded = (0..<3).map { s.output[$0] + 2 * max(0, pad2[$0]) }
@@ -236,11 +244,13 @@ extension ConvPlan {
         let mw = Int(info.mw), nw = Int(info.nw)
         let K = s.ci * s.taps
         let kblocks = (K + nw - 1) / nw
-        // Vector partial sums across chunks (no per-chunk reduction) when they fit in 32 MB.
+        // Vector partial sums across chunks (no per-chunk reduction) when they fit in 2 MB
+        // (measured: larger ones cost more in cache misses than the reductions they save).
         let lanes = mvx_bww_lanes(info.isa)
         let mpad = (s.co + mw - 1) / mw * mw
-        let vector = lanes > 0 && mpad * (kblocks + T) * nw * lanes * 4 <= 32 << 20
-        let qc = (vector ? max(256, min(1024, 32768 / s.co)) : max(512, min(4096, 65536 / s.co))) / 16 * 16
+        let vaccLimit = Int(ProcessInfo.processInfo.environment["MEDVOX_BWW_VACC_MB"] ?? "") ?? 2
+        let vector = lanes > 0 && mpad * kblocks * nw * lanes * 4 <= vaccLimit << 20
+        let qc = (vector ? max(256, min(1024, 32768 / s.co)) : 2048) / 16 * 16
         let direct = fp.mode == .direct
         let vaccCount = vector ? mpad * ((kblocks + T - 1) / T) * nw * lanes : 0
         let perThread = (direct ? s.co * qc : (K + 2 * s.taps + nw) * qc) + 2 * (K + nw) + vaccCount
