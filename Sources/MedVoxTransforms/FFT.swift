@@ -149,11 +149,45 @@ public final class FFTPlan: @unchecked Sendable {
     /// Decimation-in-frequency Stockham autosort: stage with length L = r·m and stride S computes
     /// y[q + S(r p + u)] = W_L^{pu} Σ_k x[q + S(p + k m)] W_r^{uk}.
     func stockham(_ xr: UnsafeMutablePointer<Float>, _ xi: UnsafeMutablePointer<Float>, _ yr: UnsafeMutablePointer<Float>, _ yi: UnsafeMutablePointer<Float>) {
+        stockham(xr, xi, yr, yi, batch: 1, 0, 1)
+    }
+
+    /// True when the length factors into small radices (no Bluestein): `transformBatch` applies.
+    public var supportsBatch: Bool { inner == nil }
+
+    /// Transforms the sequences b ∈ [b0, b1) stored interleaved with element t of sequence b at
+    /// `b + batch·t` — a run of lines along a strided axis, transformed together with the
+    /// innermost loop over b (contiguous, vectorisable). `yr`/`yi` are scratch of the same layout.
+    public func transformBatch(
+        _ re: UnsafeMutablePointer<Float>, _ im: UnsafeMutablePointer<Float>, _ yr: UnsafeMutablePointer<Float>,
+        _ yi: UnsafeMutablePointer<Float>, batch: Int, _ b0: Int, _ b1: Int, inverse: Bool
+    ) {
+        precondition(inner == nil, "transformBatch needs a smooth length")
+        let n = size
+        if n == 1 { return }
+        if inverse { for t in 0..<n { for b in b0..<b1 { im[b + batch * t] = -im[b + batch * t] } } }
+        stockham(re, im, yr, yi, batch: batch, b0, b1)
+        if inverse {
+            let s = 1 / Float(n)
+            for t in 0..<n {
+                for b in b0..<b1 {
+                    re[b + batch * t] *= s
+                    im[b + batch * t] = -im[b + batch * t] * s
+                }
+            }
+        }
+    }
+
+    func stockham(
+        _ xr: UnsafeMutablePointer<Float>, _ xi: UnsafeMutablePointer<Float>, _ yr: UnsafeMutablePointer<Float>,
+        _ yi: UnsafeMutablePointer<Float>, batch B: Int, _ b0: Int, _ b1: Int
+    ) {
         var length = size, s = 1
         var inX = true
         for stage in stages {
             let r = stage.radix, m = length / r
             let (ar, ai, br, bi) = inX ? (xr, xi, yr, yi) : (yr, yi, xr, xi)
+            let sB = s * B, mB = m * sB
             stage.twr.withUnsafeBufferPointer { twr in
                 stage.twi.withUnsafeBufferPointer { twi in
                     switch r {
@@ -161,11 +195,13 @@ public final class FFTPlan: @unchecked Sendable {
                         for p in 0..<m {
                             let wr = twr[2 * p + 1], wi = twi[2 * p + 1]
                             for q in 0..<s {
-                                let a = q + s * p, b = q + s * (p + m)
-                                let o = q + s * 2 * p
-                                let dr = ar[a] - ar[b], di = ai[a] - ai[b]
-                                br[o] = ar[a] + ar[b]; bi[o] = ai[a] + ai[b]
-                                br[o + s] = dr * wr - di * wi; bi[o + s] = dr * wi + di * wr
+                                let a = B * (q + s * p), o = B * (q + s * 2 * p)
+                                for b in b0..<b1 {
+                                    let x0r = ar[a + b], x0i = ai[a + b], x1r = ar[a + mB + b], x1i = ai[a + mB + b]
+                                    let dr = x0r - x1r, di = x0i - x1i
+                                    br[o + b] = x0r + x1r; bi[o + b] = x0i + x1i
+                                    br[o + sB + b] = dr * wr - di * wi; bi[o + sB + b] = dr * wi + di * wr
+                                }
                             }
                         }
                     case 4:
@@ -174,20 +210,73 @@ public final class FFTPlan: @unchecked Sendable {
                             let w2r = twr[4 * p + 2], w2i = twi[4 * p + 2]
                             let w3r = twr[4 * p + 3], w3i = twi[4 * p + 3]
                             for q in 0..<s {
-                                let i0 = q + s * p, i1 = i0 + s * m, i2 = i1 + s * m, i3 = i2 + s * m
-                                let t0r = ar[i0] + ar[i2], t0i = ai[i0] + ai[i2]
-                                let t1r = ar[i0] - ar[i2], t1i = ai[i0] - ai[i2]
-                                let t2r = ar[i1] + ar[i3], t2i = ai[i1] + ai[i3]
-                                // (a1 − a3)·(−i)
-                                let t3r = ai[i1] - ai[i3], t3i = ar[i3] - ar[i1]
-                                let o = q + s * 4 * p
-                                br[o] = t0r + t2r; bi[o] = t0i + t2i
-                                let y1r = t1r + t3r, y1i = t1i + t3i
-                                let y2r = t0r - t2r, y2i = t0i - t2i
-                                let y3r = t1r - t3r, y3i = t1i - t3i
-                                br[o + s] = y1r * w1r - y1i * w1i; bi[o + s] = y1r * w1i + y1i * w1r
-                                br[o + 2 * s] = y2r * w2r - y2i * w2i; bi[o + 2 * s] = y2r * w2i + y2i * w2r
-                                br[o + 3 * s] = y3r * w3r - y3i * w3i; bi[o + 3 * s] = y3r * w3i + y3i * w3r
+                                let a = B * (q + s * p), o = B * (q + s * 4 * p)
+                                for b in b0..<b1 {
+                                    let i0 = a + b, i1 = i0 + mB, i2 = i1 + mB, i3 = i2 + mB
+                                    let t0r = ar[i0] + ar[i2], t0i = ai[i0] + ai[i2]
+                                    let t1r = ar[i0] - ar[i2], t1i = ai[i0] - ai[i2]
+                                    let t2r = ar[i1] + ar[i3], t2i = ai[i1] + ai[i3]
+                                    // (a1 − a3)·(−i)
+                                    let t3r = ai[i1] - ai[i3], t3i = ar[i3] - ar[i1]
+                                    let y1r = t1r + t3r, y1i = t1i + t3i
+                                    let y2r = t0r - t2r, y2i = t0i - t2i
+                                    let y3r = t1r - t3r, y3i = t1i - t3i
+                                    let oo = o + b
+                                    br[oo] = t0r + t2r; bi[oo] = t0i + t2i
+                                    br[oo + sB] = y1r * w1r - y1i * w1i; bi[oo + sB] = y1r * w1i + y1i * w1r
+                                    br[oo + 2 * sB] = y2r * w2r - y2i * w2i; bi[oo + 2 * sB] = y2r * w2i + y2i * w2r
+                                    br[oo + 3 * sB] = y3r * w3r - y3i * w3i; bi[oo + 3 * sB] = y3r * w3i + y3i * w3r
+                                }
+                            }
+                        }
+                    case 3:
+                        let sn = Float(3.0.squareRoot() / 2)
+                        for p in 0..<m {
+                            let w1r = twr[3 * p + 1], w1i = twi[3 * p + 1], w2r = twr[3 * p + 2], w2i = twi[3 * p + 2]
+                            for q in 0..<s {
+                                let a = B * (q + s * p), o = B * (q + s * 3 * p)
+                                for b in b0..<b1 {
+                                    let i0 = a + b, i1 = i0 + mB, i2 = i1 + mB
+                                    let t1r = ar[i1] + ar[i2], t1i = ai[i1] + ai[i2]
+                                    let t2r = sn * (ar[i1] - ar[i2]), t2i = sn * (ai[i1] - ai[i2])
+                                    let mr = ar[i0] - 0.5 * t1r, mi = ai[i0] - 0.5 * t1i
+                                    let y1r = mr + t2i, y1i = mi - t2r, y2r = mr - t2i, y2i = mi + t2r
+                                    let oo = o + b
+                                    br[oo] = ar[i0] + t1r; bi[oo] = ai[i0] + t1i
+                                    br[oo + sB] = y1r * w1r - y1i * w1i; bi[oo + sB] = y1r * w1i + y1i * w1r
+                                    br[oo + 2 * sB] = y2r * w2r - y2i * w2i; bi[oo + 2 * sB] = y2r * w2i + y2i * w2r
+                                }
+                            }
+                        }
+                    case 5:
+                        let c1 = Float(cos(2 * Double.pi / 5)), c2 = Float(cos(4 * Double.pi / 5))
+                        let s1 = Float(sin(2 * Double.pi / 5)), s2 = Float(sin(4 * Double.pi / 5))
+                        for p in 0..<m {
+                            let w1r = twr[5 * p + 1], w1i = twi[5 * p + 1], w2r = twr[5 * p + 2], w2i = twi[5 * p + 2]
+                            let w3r = twr[5 * p + 3], w3i = twi[5 * p + 3], w4r = twr[5 * p + 4], w4i = twi[5 * p + 4]
+                            for q in 0..<s {
+                                let a = B * (q + s * p), o = B * (q + s * 5 * p)
+                                for b in b0..<b1 {
+                                    let i0 = a + b, i1 = i0 + mB, i2 = i1 + mB, i3 = i2 + mB, i4 = i3 + mB
+                                    let t1r = ar[i1] + ar[i4], t1i = ai[i1] + ai[i4]
+                                    let t2r = ar[i2] + ar[i3], t2i = ai[i2] + ai[i3]
+                                    let t3r = ar[i1] - ar[i4], t3i = ai[i1] - ai[i4]
+                                    let t4r = ar[i2] - ar[i3], t4i = ai[i2] - ai[i3]
+                                    let x0r = ar[i0], x0i = ai[i0]
+                                    let a1r = x0r + c1 * t1r + c2 * t2r, a1i = x0i + c1 * t1i + c2 * t2i
+                                    let a2r = x0r + c2 * t1r + c1 * t2r, a2i = x0i + c2 * t1i + c1 * t2i
+                                    let b1r = s1 * t3r + s2 * t4r, b1i = s1 * t3i + s2 * t4i
+                                    let b2r = s2 * t3r - s1 * t4r, b2i = s2 * t3i - s1 * t4i
+                                    // y1 = a1 − i·b1, y4 = a1 + i·b1, y2 = a2 − i·b2, y3 = a2 + i·b2.
+                                    let y1r = a1r + b1i, y1i = a1i - b1r, y4r = a1r - b1i, y4i = a1i + b1r
+                                    let y2r = a2r + b2i, y2i = a2i - b2r, y3r = a2r - b2i, y3i = a2i + b2r
+                                    let oo = o + b
+                                    br[oo] = x0r + t1r + t2r; bi[oo] = x0i + t1i + t2i
+                                    br[oo + sB] = y1r * w1r - y1i * w1i; bi[oo + sB] = y1r * w1i + y1i * w1r
+                                    br[oo + 2 * sB] = y2r * w2r - y2i * w2i; bi[oo + 2 * sB] = y2r * w2i + y2i * w2r
+                                    br[oo + 3 * sB] = y3r * w3r - y3i * w3i; bi[oo + 3 * sB] = y3r * w3i + y3i * w3r
+                                    br[oo + 4 * sB] = y4r * w4r - y4i * w4i; bi[oo + 4 * sB] = y4r * w4i + y4i * w4r
+                                }
                             }
                         }
                     default:
@@ -195,19 +284,21 @@ public final class FFTPlan: @unchecked Sendable {
                         for p in 0..<m {
                             for u in 0..<r {
                                 let wr = twr[p * r + u], wi = twi[p * r + u]
-                                let o = s * (r * p + u)
                                 for q in 0..<s {
-                                    var sr: Float = 0, si: Float = 0
-                                    var idx = 0
-                                    for k in 0..<r {
-                                        let a = q + s * (p + k * m)
-                                        sr += ar[a] * rr[idx] - ai[a] * ri[idx]
-                                        si += ar[a] * ri[idx] + ai[a] * rr[idx]
-                                        idx += u
-                                        if idx >= r { idx -= r }
+                                    let a = B * (q + s * p), o = B * (q + s * (r * p + u))
+                                    for b in b0..<b1 {
+                                        var sr: Float = 0, si: Float = 0
+                                        var idx = 0
+                                        for k in 0..<r {
+                                            let x = a + k * mB + b
+                                            sr += ar[x] * rr[idx] - ai[x] * ri[idx]
+                                            si += ar[x] * ri[idx] + ai[x] * rr[idx]
+                                            idx += u
+                                            if idx >= r { idx -= r }
+                                        }
+                                        br[o + b] = sr * wr - si * wi
+                                        bi[o + b] = sr * wi + si * wr
                                     }
-                                    br[o + q] = sr * wr - si * wi
-                                    bi[o + q] = sr * wi + si * wr
                                 }
                             }
                         }
@@ -219,8 +310,10 @@ public final class FFTPlan: @unchecked Sendable {
             inX.toggle()
         }
         if !inX {
-            xr.update(from: yr, count: size)
-            xi.update(from: yi, count: size)
+            for t in 0..<size {
+                let o = B * t
+                for b in b0..<b1 { xr[o + b] = yr[o + b]; xi[o + b] = yi[o + b] }
+            }
         }
     }
 }
@@ -249,26 +342,62 @@ public struct ComplexVolume: Sendable {
                 for axis in axes where d[axis] > 1 {
                     let n = d[axis]
                     let plan = FFTPlan(size: n)
-                    let stride = axis == 0 ? 1 : (axis == 1 ? d[0] : d[0] * d[1])
-                    let lines = d[0] * d[1] * d[2] / n
-                    let chunks = min(lines, 64)
-                    parallelFor(chunks) { c in
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.scratchCount + 2 * n)
-                        defer { scratch.deallocate() }
-                        let lr = scratch + plan.scratchCount, li = lr + n
-                        for l in chunkRange(lines, part: c, of: chunks) {
-                            let start: Int
-                            switch axis {
-                            case 0: start = l * n
-                            case 1: start = (l % d[0]) + (l / d[0]) * d[0] * d[1]
-                            default: start = l
+                    if axis == 0 {
+                        // Contiguous lines: transform in place.
+                        let lines = d[1] * d[2]
+                        let chunks = min(lines, 64)
+                        parallelFor(chunks) { c in
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.scratchCount)
+                            defer { scratch.deallocate() }
+                            for l in chunkRange(lines, part: c, of: chunks) {
+                                plan.transform(r + l * n, i + l * n, inverse: inverse, scratch: scratch)
                             }
-                            if stride == 1 {
-                                plan.transform(r + start, i + start, inverse: inverse, scratch: scratch)
-                            } else {
-                                for k in 0..<n { lr[k] = r[start + k * stride]; li[k] = i[start + k * stride] }
-                                plan.transform(lr, li, inverse: inverse, scratch: scratch)
-                                for k in 0..<n { r[start + k * stride] = lr[k]; i[start + k * stride] = li[k] }
+                        }
+                        continue
+                    }
+                    let stride = axis == 1 ? d[0] : d[0] * d[1]
+                    let outer = axis == 1 ? d[2] : 1
+                    if plan.supportsBatch {
+                        // Strided lines run as one batch (element t of line b at b + stride·t):
+                        // contiguous inner loops, no gathers. Work items: runs of ≤ 256 lines.
+                        let run = 256
+                        let perOuter = (stride + run - 1) / run
+                        let items = outer * perOuter
+                        let volume = d[0] * d[1] * d[2]
+                        let yr = UnsafeMutablePointer<Float>.allocate(capacity: 2 * volume)
+                        defer { yr.deallocate() }
+                        let yi = yr + volume
+                        parallelFor(min(items, 256)) { c in
+                            for item in chunkRange(items, part: c, of: min(items, 256)) {
+                                let o = (item / perOuter) * d[0] * d[1], b0 = (item % perOuter) * run
+                                plan.transformBatch(r + o, i + o, yr + o, yi + o, batch: stride, b0, min(b0 + run, stride), inverse: inverse)
+                            }
+                        }
+                        continue
+                    }
+                    // Bluestein lengths: blocks of B lines adjacent in memory are gathered together
+                    // (whole cache lines), transformed one by one, and scattered back.
+                    let block = 16
+                    let inner = stride
+                    let perOuter = (inner + block - 1) / block
+                    let items = outer * perOuter
+                    let chunks = min(items, 64)
+                    parallelFor(chunks) { c in
+                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.scratchCount + 2 * n * block)
+                        defer { scratch.deallocate() }
+                        let lr = scratch + plan.scratchCount, li = lr + n * block
+                        for item in chunkRange(items, part: c, of: chunks) {
+                            let o = item / perOuter, b0 = (item % perOuter) * block
+                            let count = min(block, inner - b0)
+                            let start = o * d[0] * d[1] + b0
+                            for k in 0..<n {
+                                let src = start + k * stride
+                                for b in 0..<count { lr[b * n + k] = r[src + b]; li[b * n + k] = i[src + b] }
+                            }
+                            for b in 0..<count { plan.transform(lr + b * n, li + b * n, inverse: inverse, scratch: scratch) }
+                            for k in 0..<n {
+                                let dst = start + k * stride
+                                for b in 0..<count { r[dst + b] = lr[b * n + k]; i[dst + b] = li[b * n + k] }
                             }
                         }
                     }
