@@ -27,6 +27,7 @@ let package = Package(
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
+        .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
     ],
     swiftLanguageModes: [.v5]
 )
