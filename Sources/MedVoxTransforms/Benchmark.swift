@@ -17,6 +17,9 @@ public enum TransformBenchmark {
         public var detail: String
         /// Median wall-clock seconds over the repetitions.
         public var seconds: Double
+        /// Median CPU seconds of the process (all threads) over the repetitions: steadier than
+        /// wall time on a shared machine.
+        public var cpuSeconds: Double
     }
 
     /// The phantom: a smooth head-like blob with texture, 1 mm voxels, values ~[0, 1000].
@@ -39,17 +42,26 @@ public enum TransformBenchmark {
         return v
     }
 
-    /// Median seconds of `repeats` runs of `body` (after one warm-up run).
-    public static func time(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+    /// CPU seconds used so far by the whole process.
+    static func processCPU() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Median wall and CPU seconds of `repeats` runs of `body` (after one warm-up run).
+    public static func time(repeats: Int, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
         try body()
-        var t = [Double]()
+        var t = [Double](), c = [Double]()
         for _ in 0..<max(repeats, 1) {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = DispatchTime.now().uptimeNanoseconds, cpu0 = processCPU()
             try body()
             t.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            c.append(processCPU() - cpu0)
         }
         t.sort()
-        return t[t.count / 2]
+        c.sort()
+        return (t[t.count / 2], c[c.count / 2])
     }
 
     /// Runs the cases. `size` is the resampling output edge (input 3/4 of it, 1 mm → 0.75 mm);
@@ -60,7 +72,7 @@ public enum TransformBenchmark {
         for interp in [Interpolation.linear, .bspline] {
             var out: Volume?
             let t = try time(repeats: repeats) { out = try src.resampled(toSpacing: [0.75], interpolation: interp) }
-            report(Row(name: "resample_\(interp.rawValue)", detail: "\(rIn)³ 1 mm → 0.75 mm (\(out!.shape3.map(String.init).joined(separator: "×")))", seconds: t))
+            report(Row(name: "resample_\(interp.rawValue)", detail: "\(rIn)³ 1 mm → 0.75 mm (\(out!.shape3.map(String.init).joined(separator: "×")))", seconds: t.wall, cpuSeconds: t.cpu))
         }
         let a = Sample(image: phantom(aug))
         var cases: [(String, AugmentSpec)] = []
@@ -77,7 +89,7 @@ public enum TransformBenchmark {
         for (name, spec) in cases {
             let pipeline = AugmentPipeline(transforms: [spec])
             let t = try time(repeats: repeats) { _ = try pipeline.apply(to: a, seed: 1) }
-            report(Row(name: name, detail: "\(aug)³", seconds: t))
+            report(Row(name: name, detail: "\(aug)³", seconds: t.wall, cpuSeconds: t.cpu))
         }
     }
 }

@@ -11,12 +11,12 @@ let transformsBenchSuite = BenchSuite(name: "transforms") { args in
     if !json { print("transforms (threads \(Runtime.threads)): median of \(repeats)") }
     try TransformBenchmark.run(size: size, repeats: repeats) { row in
         if json {
-            let obj: [String: Any] = ["suite": "transforms", "case": row.name, "detail": row.detail, "seconds": row.seconds, "threads": Runtime.threads]
+            let obj: [String: Any] = ["suite": "transforms", "case": row.name, "detail": row.detail, "seconds": row.seconds, "cpu_seconds": row.cpuSeconds, "threads": Runtime.threads]
             let data = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
             let name = row.name.padding(toLength: 20, withPad: " ", startingAt: 0)
-            print("  \(name) \(String(format: "%9.4f", row.seconds)) s   \(row.detail)")
+            print("  \(name) \(String(format: "%9.4f s  cpu %8.4f s", row.seconds, row.cpuSeconds))   \(row.detail)")
         }
         fflush(stdout)
     }

@@ -25,11 +25,14 @@ def phantom(n):
 
 
 def median_time(fn, repeat):
+    """Median wall and process-CPU seconds (all threads) of `repeat` runs after a warm-up."""
     fn()
-    ts = []
+    ts, cs = [], []
     for _ in range(repeat):
-        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
-    return sorted(ts)[len(ts) // 2]
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        ts.append(time.perf_counter() - t); cs.append(time.process_time() - c)
+    return sorted(ts)[len(ts) // 2], sorted(cs)[len(cs) // 2]
 
 
 def cpu_idle(fn):
@@ -53,7 +56,7 @@ def main():
 
     def medvox():
         p = subprocess.run([a.medvox, "bench", "transforms", "--json", "--size", str(R), "--repeat", str(a.repeat)], capture_output=True, text=True, check=True)
-        return {r["case"]: r["seconds"] for r in map(json.loads, p.stdout.splitlines())}
+        return {r["case"]: (r["seconds"], r["cpu_seconds"]) for r in map(json.loads, p.stdout.splitlines())}
     ours, idle_ours = cpu_idle(medvox)
 
     from scipy import ndimage
@@ -164,13 +167,16 @@ def main():
 
     print(f"transforms vs peers: resample {rin}^3 -> {R}^3, augmentation {A}^3, median of {a.repeat}; "
           f"cpu idle while timing: medvox {idle_ours:.0%}, peers {idle_peers:.0%} (of 2 cores; 50% = one core busy)")
-    print(f"{'case':18} {'medvox s':>9}  {'fastest peer':>22} {'peer s':>8}  {'speed-up':>8}   all peers")
-    for case, t in ours.items():
+    print(f"{'case':18} {'medvox s':>9} {'cpu s':>7}  {'fastest peer':>14} {'peer s':>8} {'cpu s':>7}  {'wall ratio':>10} {'cpu ratio':>9}   all peers (wall s)")
+    for case, (t, c) in ours.items():
         p = peers.get(case, {})
         if not p:
-            print(f"{case:18} {t:9.4f}  {'-':>22}"); continue
-        best = min(p, key=p.get)
-        print(f"{case:18} {t:9.4f}  {best:>22} {p[best]:8.4f}  {p[best] / t:7.2f}x   " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(p.items())))
+            print(f"{case:18} {t:9.4f} {c:7.3f}  {'-':>14}"); continue
+        best = min(p, key=lambda k: p[k][0])
+        pw, pc = p[best]
+        print(f"{case:18} {t:9.4f} {c:7.3f}  {best:>14} {pw:8.4f} {pc:7.3f}  {pw / t:9.2f}x {pc / max(c, 1e-9):8.2f}x   "
+              + ", ".join(f"{k} {v[0]:.3f}" for k, v in sorted(p.items())))
+    print("ratio = fastest peer time / medvox time (>1: medvox faster). cpu = process CPU seconds, all threads.")
 
 
 if __name__ == "__main__":
