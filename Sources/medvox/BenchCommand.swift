@@ -49,4 +49,5 @@ let benchSuites: [BenchSuite] = [
     benchIO,
     dicomBenchSuite,
     codecsBenchSuite,
+    transformsBenchSuite,
 ]
