@@ -21,6 +21,7 @@ let commands: [any Command.Type] = [
     InfoCommand.self,
     ConvertCommand.self,
     BenchCommand.self,
+    TrainCommand.self,
 ]
 
 func topLevelHelp() -> String {
