@@ -25,6 +25,7 @@ let commands: [any Command.Type] = [
     EvaluateCommand.self,
     BenchCommand.self,
     AugmentCommand.self,
+    TrainCommand.self,
 ]
 
 func topLevelHelp() -> String {
