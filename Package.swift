@@ -34,8 +34,9 @@ let package = Package(
         // Transforms and Inference, which MedVoxNN may not depend on.
         .target(name: "MedVoxTraining", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference"]),
 
-        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference"]),
-                                                         "MedVoxTraining"]),
+        .executableTarget(
+            name: "medvox",
+            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
