@@ -22,11 +22,44 @@ final class GzipTests: XCTestCase {
                 XCTAssertEqual(try GzipReader(bytes: gz, source: "t").readAll(maxOutput: n + 1), data)
                 let par = try gz.withUnsafeBytes { try Gzip.decompressIndexed($0, maxOutput: n + 1, source: "t", threads: threads) }
                 XCTAssertEqual(par, data)
-                XCTAssertEqual(Gzip.memberIndex(gz.withUnsafeBytes { UnsafeRawBufferPointer($0) })?.count, max(1, (n + Gzip.defaultBlockSize - 1) / Gzip.defaultBlockSize))
+                XCTAssertEqual(gz.withUnsafeBytes { Gzip.memberIndex($0)?.count }, max(1, (n + Gzip.defaultBlockSize - 1) / Gzip.defaultBlockSize))
             }
             // The same output whatever the thread count.
             XCTAssertEqual(try Gzip.compress(data, threads: 1), try Gzip.compress(data, threads: 2))
         }
+    }
+
+    func testPiecesCoverTheRequestedRangeInParallelOrSequentially() throws {
+        let data = sample(2 * Gzip.defaultBlockSize + 12345)
+        let indexed = try Gzip.compress(data, level: 1, threads: 2)
+        let plain = try gzipOneMember(data)
+        for gz in [indexed, plain] {
+            // (from, count, granule): aligned member boundaries (parallel) and misaligned (sequential).
+            for (from, count, granule) in [(0, data.count, 1), (352, data.count - 352, 8), (7, 3_000_000, 3)] {
+                var got = [UInt8](repeating: 0, count: count)
+                let lock = NSLock()
+                try got.withUnsafeMutableBytes { out in
+                    try Gzip.forEachPiece(of: gz, from: from, count: count, granule: granule, source: "t") { offset, bytes in
+                        lock.lock()
+                        XCTAssertTrue(offset % granule == 0 && (bytes.count % granule == 0 || offset + bytes.count == count))
+                        lock.unlock()
+                        (out.baseAddress! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                    }
+                }
+                XCTAssertEqual(got, Array(data[from..<(from + count)]), "from \(from) granule \(granule)")
+            }
+            XCTAssertThrowsError(try Gzip.forEachPiece(of: gz, from: 10, count: data.count, granule: 2, source: "t") { _, _ in }) { e in
+                guard case CompressionError.shortStream = e else { return XCTFail("\(e)") }
+            }
+        }
+    }
+
+    /// A single gzip member without MedVox's size field (as gzip(1) or Python write it).
+    func gzipOneMember(_ data: [UInt8]) throws -> [UInt8] {
+        let dir = try temporaryFolder()
+        let raw = try writeRaw(data, dir)
+        _ = try Oracle.python("import gzip,sys; open(sys.argv[2],'wb').write(gzip.compress(open(sys.argv[1],'rb').read(), 1))", [raw, dir + "/one.gz"])
+        return try readWholeFile(dir + "/one.gz")
     }
 
     func testPythonGzipReadsOurMultiMemberOutput() throws {

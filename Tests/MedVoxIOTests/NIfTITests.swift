@@ -188,6 +188,17 @@ final class NIfTIWriteTests: XCTestCase {
         }
     }
 
+    func testMultiMemberFilesReadInParallelMatchNibabel() throws {
+        // 128×128×72 int16 = 2.4 MB: two gzip members, read in parallel pieces.
+        let dir = try temporaryFolder()
+        let v = sampleVolume(dims: [128, 128, 72], type: .int16)
+        try ImageFile.write(v, to: dir + "/big.nii.gz")
+        XCTAssertEqual(try readWholeFile(dir + "/big.nii.gz").withUnsafeBytes { Gzip.memberIndex($0)?.count }, 2)
+        XCTAssertEqual(try ImageFile.read(dir + "/big.nii.gz").voxels, v.voxels)
+        let nb = try NibabelView(dir + "/big.nii.gz")
+        XCTAssertEqual(nb.values.map { Float($0) }, v.voxels)
+    }
+
     func testFourDNIfTI2AndScaledRoundTrips() throws {
         let dir = try temporaryFolder()
         let v4 = sampleVolume(dims: [4, 3, 2, 5], type: .float32)

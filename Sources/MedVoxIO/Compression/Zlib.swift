@@ -16,6 +16,8 @@ public enum CompressionError: MedVoxError {
     case corrupt(source: String, reason: String)
     /// The stream ends before its end-of-stream marker (a cut-off download, a partial copy).
     case truncated(source: String)
+    /// The stream is complete but shorter than the reader needs (e.g. a header promising more voxels).
+    case shortStream(source: String, needed: Int, available: Int)
     /// Decompression would produce more than `limit` bytes (a decompression bomb, or a header
     /// that promises more data than the caller accepts).
     case outputTooLarge(source: String, limit: Int)
@@ -26,6 +28,8 @@ public enum CompressionError: MedVoxError {
         switch self {
         case let .corrupt(source, reason): return "\(source): corrupt compressed data: \(reason)"
         case let .truncated(source): return "\(source): compressed data ends early (truncated file?)"
+        case let .shortStream(source, needed, available):
+            return "\(source): decompresses to \(available) bytes, but \(needed) are needed (truncated or wrong header?)"
         case let .outputTooLarge(source, limit):
             return "\(source): decompresses to more than \(limit) bytes, the limit for this input"
         case let .library(source, call, code): return "\(source): zlib \(call) failed with code \(code)"
@@ -327,49 +331,137 @@ public enum Gzip {
         _ data: UnsafeRawBufferPointer, maxOutput: Int, source: String, threads: Int = Runtime.threads
     ) throws -> [UInt8]? {
         guard let index = memberIndex(data) else { return nil }
-        var offsets = [Int](repeating: 0, count: index.count + 1)
-        for (i, m) in index.enumerated() { offsets[i + 1] = offsets[i] + m.rawSize }
-        let total = offsets[index.count]
+        let total = index.reduce(0) { $0 + $1.rawSize }
         guard total <= maxOutput else { throw CompressionError.outputTooLarge(source: source, limit: maxOutput) }
         var failure: Error?
-        let lock = NSLock()
-        // Every byte is written by exactly one member (sizes checked by Z_FINISH below).
+        // Every byte is written by exactly one member (sizes checked by Z_FINISH).
         let out = [UInt8](unsafeUninitializedCapacity: total) { o, initialized in
             initialized = total
-            let ob = UnsafeMutableRawPointer(o.baseAddress)
-            parallelFor(index.count, threads: threads) { i in
-                let m = index[i]
-                do {
-                    let z = try ZStream(inflate: .raw, source: source)
-                    let inStart = data.baseAddress! + m.offset + indexedHeaderSize
-                    z.s.pointee.next_in = UnsafeMutablePointer(mutating: inStart.assumingMemoryBound(to: Bytef.self))
-                    z.s.pointee.avail_in = uInt(m.size - indexedHeaderSize - 8)
-                    let dst = ob.map { $0 + offsets[i] }?.assumingMemoryBound(to: Bytef.self)
-                    var spare: UInt8 = 0
-                    try withUnsafeMutablePointer(to: &spare) { sp in
-                        z.s.pointee.next_out = m.rawSize > 0 ? dst : sp
-                        z.s.pointee.avail_out = uInt(m.rawSize)
-                        let rc = CZlib.inflate(z.s, Z_FINISH)
-                        guard rc == Z_STREAM_END, z.s.pointee.avail_out == 0 else {
-                            throw CompressionError.corrupt(
-                                source: source, reason: "member \(i + 1) of \(index.count) does not inflate to its size")
-                        }
-                    }
-                    let crc = UInt32(crc32(0, dst, uInt(m.rawSize)))
-                    let t = m.offset + m.size - 8
-                    let stored = UInt32(data[t]) | UInt32(data[t + 1]) << 8 | UInt32(data[t + 2]) << 16 | UInt32(data[t + 3]) << 24
-                    guard crc == stored else {
-                        throw CompressionError.corrupt(source: source, reason: "CRC-32 mismatch in member \(i + 1)")
-                    }
-                } catch {
-                    lock.lock()
-                    failure = error
-                    lock.unlock()
-                }
+            failure = inflateMembers(data, index, source: source, threads: threads) { i, start in
+                UnsafeMutableRawPointer(o.baseAddress.map { $0 + start })
             }
         }
         if let failure { throw failure }
         return out
+    }
+
+    /// Inflates the members of an indexed stream in parallel, member `i` into the memory that
+    /// `destination(i, offset of the member in the uncompressed stream)` returns (`rawSize`
+    /// bytes). Returns the first error, if any.
+    static func inflateMembers(
+        _ data: UnsafeRawBufferPointer, _ index: [(offset: Int, size: Int, rawSize: Int)], source: String, threads: Int,
+        destination: (Int, Int) -> UnsafeMutableRawPointer?
+    ) -> Error? {
+        var starts = [Int](repeating: 0, count: index.count)
+        for i in 1..<max(1, index.count) { starts[i] = starts[i - 1] + index[i - 1].rawSize }
+        var failure: Error?
+        let lock = NSLock()
+        parallelFor(index.count, threads: threads) { i in
+            do {
+                try inflateMember(data, index[i], number: i, of: index.count, into: destination(i, starts[i]), source: source)
+            } catch {
+                lock.lock()
+                failure = failure ?? error
+                lock.unlock()
+            }
+        }
+        return failure
+    }
+
+    /// Inflates one indexed member into `dst` (exactly its `rawSize` bytes) and checks its CRC-32.
+    static func inflateMember(
+        _ data: UnsafeRawBufferPointer, _ m: (offset: Int, size: Int, rawSize: Int), number i: Int, of count: Int,
+        into dst: UnsafeMutableRawPointer?, source: String
+    ) throws {
+        let z = try ZStream(inflate: .raw, source: source)
+        let inStart = data.baseAddress! + m.offset + indexedHeaderSize
+        z.s.pointee.next_in = UnsafeMutablePointer(mutating: inStart.assumingMemoryBound(to: Bytef.self))
+        z.s.pointee.avail_in = uInt(m.size - indexedHeaderSize - 8)
+        let out = dst?.assumingMemoryBound(to: Bytef.self)
+        var spare: UInt8 = 0
+        try withUnsafeMutablePointer(to: &spare) { sp in
+            z.s.pointee.next_out = m.rawSize > 0 ? out : sp
+            z.s.pointee.avail_out = uInt(m.rawSize)
+            let rc = CZlib.inflate(z.s, Z_FINISH)
+            guard rc == Z_STREAM_END, z.s.pointee.avail_out == 0 else {
+                throw CompressionError.corrupt(source: source, reason: "member \(i + 1) of \(count) does not inflate to its size")
+            }
+        }
+        let crc = UInt32(crc32(0, out, uInt(m.rawSize)))
+        let t = m.offset + m.size - 8
+        let stored = UInt32(data[t]) | UInt32(data[t + 1]) << 8 | UInt32(data[t + 2]) << 16 | UInt32(data[t + 3]) << 24
+        guard crc == stored else { throw CompressionError.corrupt(source: source, reason: "CRC-32 mismatch in member \(i + 1)") }
+    }
+
+    /// Streams the uncompressed bytes `[from, from + count)` of gzip `data` to `body` in pieces
+    /// whose sizes are multiples of `granule` (except where the stream ends early), inflating
+    /// MedVox's indexed members in parallel (each into its own scratch buffer) and anything else
+    /// sequentially. `body(offset from `from`, bytes)` may run concurrently for disjoint pieces.
+    /// Throws `CompressionError.shortStream` when the stream holds fewer than `from + count` bytes.
+    public static func forEachPiece(
+        of data: [UInt8], from: Int, count: Int, granule: Int, source: String, threads: Int = Runtime.threads,
+        _ body: (Int, UnsafeRawBufferPointer) -> Void
+    ) throws {
+        precondition(granule > 0 && from >= 0 && count >= 0)
+        try data.withUnsafeBytes { raw in
+            if let index = memberIndex(raw) {
+                // Parallel only when every member boundary inside the range falls on a granule.
+                var start = 0
+                var aligned = true
+                for m in index {
+                    if start > from && start < from + count && (start - from) % granule != 0 { aligned = false }
+                    start += m.rawSize
+                }
+                guard start >= from + count else {
+                    throw CompressionError.shortStream(source: source, needed: from + count, available: start)
+                }
+                if aligned {
+                    let workers = max(1, min(threads, index.count))
+                    let maxRaw = index.map(\.rawSize).max() ?? 0
+                    var failure: Error?
+                    let lock = NSLock()
+                    var starts = [Int](repeating: 0, count: index.count)
+                    for i in 1..<max(1, index.count) { starts[i] = starts[i - 1] + index[i - 1].rawSize }
+                    parallelFor(workers, threads: workers) { w in
+                        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(maxRaw, 1), alignment: 64)
+                        defer { scratch.deallocate() }
+                        for i in stride(from: w, to: index.count, by: workers) {
+                            let lo = max(starts[i], from), hi = min(starts[i] + index[i].rawSize, from + count)
+                            guard lo < hi else { continue }
+                            do {
+                                try inflateMember(raw, index[i], number: i, of: index.count, into: scratch, source: source)
+                            } catch {
+                                lock.lock()
+                                failure = failure ?? error
+                                lock.unlock()
+                                return
+                            }
+                            body(lo - from, UnsafeRawBufferPointer(start: scratch + (lo - starts[i]), count: hi - lo))
+                        }
+                    }
+                    if let failure { throw failure }
+                    return
+                }
+            }
+            // Sequential: one stream, fixed-size pieces.
+            let r = try GzipReader(bytes: data, source: source)
+            guard try r.skip(from) else {
+                throw CompressionError.shortStream(source: source, needed: from + count, available: r.position)
+            }
+            let piece = max(granule, (1 << 20) / granule * granule)
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: piece, alignment: 64)
+            defer { scratch.deallocate() }
+            var done = 0
+            while done < count {
+                let want = min(piece, count - done)
+                let got = try r.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<want]))
+                guard got == want else {
+                    throw CompressionError.shortStream(source: source, needed: from + count, available: r.position)
+                }
+                body(done, UnsafeRawBufferPointer(rebasing: scratch[0..<got]))
+                done += got
+            }
+        }
     }
 }
 

@@ -242,15 +242,31 @@ public struct NIfTIFile: Sendable {
         guard !need.overflow, need.partialValue + dataByteCount <= Runtime.maxMemory else {
             throw NIfTIError.tooLarge(path: path, bytes: need.overflow ? Int.max : need.partialValue + dataByteCount, limit: Runtime.maxMemory)
         }
-        let (stored, start) = try storedBytes()
-        let voxels = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
-            stored.withUnsafeBytes { all in
-                let src = UnsafeRawBufferPointer(rebasing: all[start..<(start + dataByteCount)])
-                VoxelCodec.decode(
-                    src, type: storedType, swap: header.byteOrder != hostOrder, scaling: scaling,
-                    frames3: volumeDims.count > 3 ? volumeDims[3] : 1, into: dst)
+        let swap = header.byteOrder != hostOrder
+        let frames3 = volumeDims.count > 3 ? volumeDims[3] : 1
+        let voxels: [Float]
+        if isDataCompressed && storedType != .rgb24 {
+            // Inflate and convert piece by piece (members in parallel for MedVox-written files):
+            // the stored bytes are never held whole.
+            let n = storedType.byteSize
+            let whole = try readWholeFile(dataPath)
+            voxels = try [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+                try Gzip.forEachPiece(of: whole, from: dataOffset, count: dataByteCount, granule: n, source: dataPath) {
+                    offset, bytes in
+                    let out = UnsafeMutableBufferPointer(rebasing: dst[(offset / n)..<((offset + bytes.count) / n)])
+                    VoxelCodec.decode(bytes, type: storedType, swap: swap, scaling: scaling, into: out, threads: 1)
+                }
+                initialized = count
             }
-            initialized = count
+        } else {
+            let (stored, start) = try storedBytes()
+            voxels = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+                stored.withUnsafeBytes { all in
+                    let src = UnsafeRawBufferPointer(rebasing: all[start..<(start + dataByteCount)])
+                    VoxelCodec.decode(src, type: storedType, swap: swap, scaling: scaling, frames3: frames3, into: dst)
+                }
+                initialized = count
+            }
         }
         var v = Volume(
             dims: volumeDims, spacing: spacing, affine: affine.affine, voxels: voxels, storedType: storedType,
