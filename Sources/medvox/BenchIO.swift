@@ -17,8 +17,11 @@ let benchIO = BenchSuite(name: "io") { args in
                     + "\"bytes\": \(r.bytes), \"file_bytes\": \(r.fileBytes), \"threads\": \(Runtime.threads)}")
         } else {
             let name = r.name.padding(toLength: 52, withPad: " ", startingAt: 0)
-            print("io  " + name + String(format: " %8.1f MB/s  (median of %d: %.3f s wall, %.3f s CPU; file %.1f MB)",
-                r.megabytesPerSecond, repeats, r.seconds, r.cpuSeconds, Double(r.fileBytes) / 1e6))
+            print(
+                "io  " + name
+                    + String(
+                        format: " %8.1f MB/s  (median of %d: %.3f s wall, %.3f s CPU; file %.1f MB)",
+                        r.megabytesPerSecond, repeats, r.seconds, r.cpuSeconds, Double(r.fileBytes) / 1e6))
         }
     }
 }

@@ -20,9 +20,13 @@ final class GzipTests: XCTestCase {
                 let gz = try Gzip.compress(data, level: 1, threads: threads)
                 XCTAssertEqual(try Inflate.gzip(gz, maxOutput: n + 1), data, "n=\(n)")
                 XCTAssertEqual(try GzipReader(bytes: gz, source: "t").readAll(maxOutput: n + 1), data)
-                let par = try gz.withUnsafeBytes { try Gzip.decompressIndexed($0, maxOutput: n + 1, source: "t", threads: threads) }
+                let par = try gz.withUnsafeBytes {
+                    try Gzip.decompressIndexed($0, maxOutput: n + 1, source: "t", threads: threads)
+                }
                 XCTAssertEqual(par, data)
-                XCTAssertEqual(gz.withUnsafeBytes { Gzip.memberIndex($0)?.count }, max(1, (n + Gzip.defaultBlockSize - 1) / Gzip.defaultBlockSize))
+                XCTAssertEqual(
+                    gz.withUnsafeBytes { Gzip.memberIndex($0)?.count },
+                    max(1, (n + Gzip.defaultBlockSize - 1) / Gzip.defaultBlockSize))
             }
             // The same output whatever the thread count.
             XCTAssertEqual(try Gzip.compress(data, threads: 1), try Gzip.compress(data, threads: 2))
@@ -39,16 +43,20 @@ final class GzipTests: XCTestCase {
                 var got = [UInt8](repeating: 0, count: count)
                 let lock = NSLock()
                 try got.withUnsafeMutableBytes { out in
-                    try Gzip.forEachPiece(of: gz, from: from, count: count, granule: granule, source: "t") { offset, bytes in
+                    try Gzip.forEachPiece(of: gz, from: from, count: count, granule: granule, source: "t") {
+                        offset, bytes in
                         lock.lock()
-                        XCTAssertTrue(offset % granule == 0 && (bytes.count % granule == 0 || offset + bytes.count == count))
+                        XCTAssertTrue(
+                            offset % granule == 0 && (bytes.count % granule == 0 || offset + bytes.count == count))
                         lock.unlock()
                         (out.baseAddress! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
                     }
                 }
                 XCTAssertEqual(got, Array(data[from..<(from + count)]), "from \(from) granule \(granule)")
             }
-            XCTAssertThrowsError(try Gzip.forEachPiece(of: gz, from: 10, count: data.count, granule: 2, source: "t") { _, _ in }) { e in
+            XCTAssertThrowsError(
+                try Gzip.forEachPiece(of: gz, from: 10, count: data.count, granule: 2, source: "t") { _, _ in }
+            ) { e in
                 guard case CompressionError.shortStream = e else { return XCTFail("\(e)") }
             }
         }
@@ -58,7 +66,9 @@ final class GzipTests: XCTestCase {
     func gzipOneMember(_ data: [UInt8]) throws -> [UInt8] {
         let dir = try temporaryFolder()
         let raw = try writeRaw(data, dir)
-        _ = try Oracle.python("import gzip,sys; open(sys.argv[2],'wb').write(gzip.compress(open(sys.argv[1],'rb').read(), 1))", [raw, dir + "/one.gz"])
+        _ = try Oracle.python(
+            "import gzip,sys; open(sys.argv[2],'wb').write(gzip.compress(open(sys.argv[1],'rb').read(), 1))",
+            [raw, dir + "/one.gz"])
         return try readWholeFile(dir + "/one.gz")
     }
 
@@ -70,7 +80,8 @@ final class GzipTests: XCTestCase {
         let digest = try Oracle.python(
             "import gzip,hashlib,sys; print(hashlib.sha256(gzip.open(sys.argv[1]).read()).hexdigest())", [path])
         let ours = try Oracle.python(
-            "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())", [try writeRaw(data, dir)])
+            "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())",
+            [try writeRaw(data, dir)])
         XCTAssertEqual(digest, ours)
     }
 
@@ -85,7 +96,8 @@ final class GzipTests: XCTestCase {
         let dir = try temporaryFolder()
         let path = dir + "/bomb.gz"
         _ = try Oracle.python(
-            "import gzip,sys\nwith open(sys.argv[1],'wb') as f:\n  for i in range(3): f.write(gzip.compress(bytes(1<<20)))", [path])
+            "import gzip,sys\nwith open(sys.argv[1],'wb') as f:\n  for i in range(3): f.write(gzip.compress(bytes(1<<20)))",
+            [path])
         let all = try GzipReader(path: path).readAll(maxOutput: 3 << 20)
         XCTAssertEqual(all.count, 3 << 20)
         XCTAssertThrowsError(try GzipReader(path: path).readAll(maxOutput: 1 << 20)) { e in
@@ -104,7 +116,8 @@ final class GzipTests: XCTestCase {
         let dir = try temporaryFolder()
         let p = dir + "/d.raw"
         try AtomicFileWrite(try Deflate.raw(data), p)
-        let n = try Oracle.python("import zlib,sys; print(len(zlib.decompress(open(sys.argv[1],'rb').read(), -15)))", [p])
+        let n = try Oracle.python(
+            "import zlib,sys; print(len(zlib.decompress(open(sys.argv[1],'rb').read(), -15)))", [p])
         XCTAssertEqual(n.trimmingCharacters(in: .whitespacesAndNewlines), "100000")
         // Padding after the end of a raw stream is ignored; a cap below the size throws.
         XCTAssertEqual(try Inflate.raw(try Deflate.raw(data) + [0], maxOutput: data.count), data)
@@ -113,7 +126,8 @@ final class GzipTests: XCTestCase {
 
     func testTruncatedAndCorruptStreamsThrowTypedErrors() throws {
         let gz = try Gzip.compress(sample(50_000), level: 6, threads: 1)
-        XCTAssertThrowsError(try Inflate.gzip(Array(gz.prefix(gz.count / 2)), maxOutput: 1 << 20, source: "cut.gz")) { e in
+        XCTAssertThrowsError(try Inflate.gzip(Array(gz.prefix(gz.count / 2)), maxOutput: 1 << 20, source: "cut.gz")) {
+            e in
             guard case CompressionError.truncated(let s) = e else { return XCTFail("\(e)") }
             XCTAssertEqual(s, "cut.gz")
         }
@@ -125,7 +139,8 @@ final class GzipTests: XCTestCase {
         // The indexed fast path checks CRCs too.
         var crcBad = gz
         crcBad[crcBad.count - 6] ^= 1
-        XCTAssertThrowsError(try crcBad.withUnsafeBytes { try Gzip.decompressIndexed($0, maxOutput: 1 << 20, source: "x") })
+        XCTAssertThrowsError(
+            try crcBad.withUnsafeBytes { try Gzip.decompressIndexed($0, maxOutput: 1 << 20, source: "x") })
         XCTAssertThrowsError(try Inflate.raw([1, 2, 3, 4, 5], maxOutput: 100))
     }
 }

@@ -26,7 +26,10 @@ public enum IOBenchmark {
     /// A head-like int16 test volume: nested ellipsoids (scalp, skull, brain, ventricles) with
     /// ±8 noise in the head, so it compresses like an MRI rather than like zeros. Deterministic.
     public static func syntheticVolume(size n: Int, seed: UInt64 = 2026) -> Volume {
-        var v = Volume(dims: [n, n, n], spacing: [1, 1, 1], affine: Affine.scaling([-1, 1, 1], origin: [Double(n) / 2, -Double(n) / 2, -Double(n) / 2]), storedType: .int16)
+        var v = Volume(
+            dims: [n, n, n], spacing: [1, 1, 1],
+            affine: Affine.scaling([-1, 1, 1], origin: [Double(n) / 2, -Double(n) / 2, -Double(n) / 2]),
+            storedType: .int16)
         let c = Double(n - 1) / 2
         let parts = max(1, Runtime.threads)
         v.voxels.withUnsafeMutableBufferPointer { out in
@@ -96,7 +99,9 @@ public enum IOBenchmark {
         }
         let bytes = volume.count * volume.storedType.byteSize
         for path in [nibNii, nibGz] where fm.fileExists(atPath: path) {
-            let name = path.hasSuffix(".gz") ? "read .nii.gz (nibabel-written, one gzip member)" : "read .nii (nibabel-written)"
+            let name =
+                path.hasSuffix(".gz")
+                ? "read .nii.gz (nibabel-written, one gzip member)" : "read .nii (nibabel-written)"
             let t = try measure(repeats: repeats) { _ = try ImageFile.read(path) }
             rows.append(Row(name: name, seconds: t.wall, cpuSeconds: t.cpu, bytes: bytes, fileBytes: fileSize(path)))
         }
@@ -104,16 +109,22 @@ public enum IOBenchmark {
         var options = NIfTIWriteOptions()
         options.compressionLevel = level
         let tw = try measure(repeats: repeats) { try ImageFile.write(volume, to: nii, options: options) }
-        rows.append(Row(name: "write .nii", seconds: tw.wall, cpuSeconds: tw.cpu, bytes: bytes, fileBytes: fileSize(nii)))
+        rows.append(
+            Row(name: "write .nii", seconds: tw.wall, cpuSeconds: tw.cpu, bytes: bytes, fileBytes: fileSize(nii)))
         let tz = try measure(repeats: repeats) { try ImageFile.write(volume, to: gz, options: options) }
         rows.append(
-            Row(name: "write .nii.gz (level \(level), \(Runtime.threads) threads)", seconds: tz.wall, cpuSeconds: tz.cpu, bytes: bytes,
+            Row(
+                name: "write .nii.gz (level \(level), \(Runtime.threads) threads)", seconds: tz.wall,
+                cpuSeconds: tz.cpu, bytes: bytes,
                 fileBytes: fileSize(gz)))
         let tr = try measure(repeats: repeats) { _ = try ImageFile.read(nii) }
-        rows.append(Row(name: "read .nii", seconds: tr.wall, cpuSeconds: tr.cpu, bytes: bytes, fileBytes: fileSize(nii)))
+        rows.append(
+            Row(name: "read .nii", seconds: tr.wall, cpuSeconds: tr.cpu, bytes: bytes, fileBytes: fileSize(nii)))
         let trz = try measure(repeats: repeats) { _ = try ImageFile.read(gz) }
         rows.append(
-            Row(name: "read .nii.gz (MedVox-written, parallel members)", seconds: trz.wall, cpuSeconds: trz.cpu, bytes: bytes,
+            Row(
+                name: "read .nii.gz (MedVox-written, parallel members)", seconds: trz.wall, cpuSeconds: trz.cpu,
+                bytes: bytes,
                 fileBytes: fileSize(gz)))
         return rows
     }

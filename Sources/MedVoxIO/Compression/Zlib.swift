@@ -29,7 +29,8 @@ public enum CompressionError: MedVoxError {
         case let .corrupt(source, reason): return "\(source): corrupt compressed data: \(reason)"
         case let .truncated(source): return "\(source): compressed data ends early (truncated file?)"
         case let .shortStream(source, needed, available):
-            return "\(source): decompresses to \(available) bytes, but \(needed) are needed (truncated or wrong header?)"
+            return
+                "\(source): decompresses to \(available) bytes, but \(needed) are needed (truncated or wrong header?)"
         case let .outputTooLarge(source, limit):
             return "\(source): decompresses to more than \(limit) bytes, the limit for this input"
         case let .library(source, call, code): return "\(source): zlib \(call) failed with code \(code)"
@@ -265,7 +266,9 @@ public enum Gzip {
     }
 
     /// Compresses a whole buffer to gzip bytes (parallel members).
-    public static func compress(_ bytes: [UInt8], level: Int = defaultLevel, threads: Int = Runtime.threads) throws -> [UInt8] {
+    public static func compress(_ bytes: [UInt8], level: Int = defaultLevel, threads: Int = Runtime.threads) throws
+        -> [UInt8]
+    {
         var out: [UInt8] = []
         try bytes.withUnsafeBytes { buf in
             try compress(buf, level: level, threads: threads) { out.append(contentsOf: $0) }
@@ -358,7 +361,8 @@ public enum Gzip {
         let lock = NSLock()
         parallelFor(index.count, threads: threads) { i in
             do {
-                try inflateMember(data, index[i], number: i, of: index.count, into: destination(i, starts[i]), source: source)
+                try inflateMember(
+                    data, index[i], number: i, of: index.count, into: destination(i, starts[i]), source: source)
             } catch {
                 lock.lock()
                 failure = failure ?? error
@@ -384,13 +388,16 @@ public enum Gzip {
             z.s.pointee.avail_out = uInt(m.rawSize)
             let rc = CZlib.inflate(z.s, Z_FINISH)
             guard rc == Z_STREAM_END, z.s.pointee.avail_out == 0 else {
-                throw CompressionError.corrupt(source: source, reason: "member \(i + 1) of \(count) does not inflate to its size")
+                throw CompressionError.corrupt(
+                    source: source, reason: "member \(i + 1) of \(count) does not inflate to its size")
             }
         }
         let crc = UInt32(crc32(0, out, uInt(m.rawSize)))
         let t = m.offset + m.size - 8
         let stored = UInt32(data[t]) | UInt32(data[t + 1]) << 8 | UInt32(data[t + 2]) << 16 | UInt32(data[t + 3]) << 24
-        guard crc == stored else { throw CompressionError.corrupt(source: source, reason: "CRC-32 mismatch in member \(i + 1)") }
+        guard crc == stored else {
+            throw CompressionError.corrupt(source: source, reason: "CRC-32 mismatch in member \(i + 1)")
+        }
     }
 
     /// Streams the uncompressed bytes `[from, from + count)` of gzip `data` to `body` in pieces
@@ -429,7 +436,8 @@ public enum Gzip {
                             let lo = max(starts[i], from), hi = min(starts[i] + index[i].rawSize, from + count)
                             guard lo < hi else { continue }
                             do {
-                                try inflateMember(raw, index[i], number: i, of: index.count, into: scratch, source: source)
+                                try inflateMember(
+                                    raw, index[i], number: i, of: index.count, into: scratch, source: source)
                             } catch {
                                 lock.lock()
                                 failure = failure ?? error
@@ -614,7 +622,9 @@ public final class GzipReader {
         var left = count
         var scratch = [UInt8](repeating: 0, count: min(count, 1 << 16))
         while left > 0 {
-            let n = try scratch.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min(left, $0.count)])) }
+            let n = try scratch.withUnsafeMutableBytes {
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min(left, $0.count)]))
+            }
             if n == 0 { return false }
             left -= n
         }
@@ -626,7 +636,9 @@ public final class GzipReader {
         var out = [UInt8](repeating: 0, count: min(max(compressedSize * 4, 1 << 16), max(maxOutput, 1)))
         var have = 0
         while true {
-            let n = try out.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[have...])) }
+            let n = try out.withUnsafeMutableBytes {
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[have...]))
+            }
             have += n
             if finished { break }
             if have == out.count {

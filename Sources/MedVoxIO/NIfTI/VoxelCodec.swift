@@ -32,7 +32,9 @@ public enum VoxelCodec {
         let parts = max(1, min(threads, n / 65536))
         parallelFor(parts, threads: parts) { part in
             let r = chunkRange(n, part: part, of: parts)
-            @inline(__always) func put(_ i: Int, _ x: Double) { out[i] = identity ? Float(x) : Float(slope * x + inter) }
+            @inline(__always) func put(_ i: Int, _ x: Double) {
+                out[i] = identity ? Float(x) : Float(slope * x + inter)
+            }
             @inline(__always) func ints<T: FixedWidthInteger>(_: T.Type) {
                 for i in r {
                     let u = base.loadUnaligned(fromByteOffset: MemoryLayout<T>.size * i, as: T.self)
