@@ -14,9 +14,10 @@ let package = Package(
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
 
         .target(name: "MedVoxCore"),
-        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG"]),
+        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG", "CDeflate"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore"]),
 
         .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor"]),

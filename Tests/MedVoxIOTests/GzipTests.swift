@@ -13,7 +13,32 @@ final class GzipTests: XCTestCase {
         }
     }
 
+    /// Runs `body` with libdeflate (the fast path) and with zlib alone (its plain twin).
+    func withBothEngines(_ body: () throws -> Void) rethrows {
+        defer { Libdeflate.enabled = true }
+        for fast in [true, false] {
+            Libdeflate.enabled = fast
+            try body()
+        }
+    }
+
+    func testBothEnginesWriteTheSameContent() throws {
+        let data = sample(Gzip.defaultBlockSize + 999)
+        Libdeflate.enabled = true
+        let fast = try Gzip.compress(data, level: 1)
+        Libdeflate.enabled = false
+        let plain = try Gzip.compress(data, level: 1)
+        Libdeflate.enabled = true
+        XCTAssertEqual(try Inflate.gzip(fast, maxOutput: data.count), data)
+        XCTAssertEqual(try Inflate.gzip(plain, maxOutput: data.count), data)
+        XCTAssertEqual(try fast.withUnsafeBytes { try Gzip.decompressIndexed($0, maxOutput: data.count, source: "t") }, data)
+    }
+
     func testParallelMembersRoundTripAndAreIndexed() throws {
+        try withBothEngines { try parallelMembersRoundTrip() }
+    }
+
+    func parallelMembersRoundTrip() throws {
         for n in [0, 1, 1000, 3 * Gzip.defaultBlockSize + 17] {
             let data = sample(n)
             for threads in [1, 2] {
@@ -34,6 +59,10 @@ final class GzipTests: XCTestCase {
     }
 
     func testPiecesCoverTheRequestedRangeInParallelOrSequentially() throws {
+        try withBothEngines { try piecesCoverTheRange() }
+    }
+
+    func piecesCoverTheRange() throws {
         let data = sample(2 * Gzip.defaultBlockSize + 12345)
         let indexed = try Gzip.compress(data, level: 1, threads: 2)
         let plain = try gzipOneMember(data)
@@ -125,6 +154,10 @@ final class GzipTests: XCTestCase {
     }
 
     func testTruncatedAndCorruptStreamsThrowTypedErrors() throws {
+        try withBothEngines { try truncatedAndCorrupt() }
+    }
+
+    func truncatedAndCorrupt() throws {
         let gz = try Gzip.compress(sample(50_000), level: 6, threads: 1)
         XCTAssertThrowsError(try Inflate.gzip(Array(gz.prefix(gz.count / 2)), maxOutput: 1 << 20, source: "cut.gz")) {
             e in

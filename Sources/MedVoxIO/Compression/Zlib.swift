@@ -208,7 +208,8 @@ public enum Deflate {
 
 // MARK: - Gzip writing (parallel members)
 
-/// Gzip writing: the input is cut into blocks that are compressed independently on all cores,
+/// Gzip writing: the input is cut into blocks that are compressed independently on all cores
+/// (with libdeflate when available, else zlib),
 /// each as its own gzip member (RFC 1952 §2.2 allows any number of members; every gzip reader,
 /// including Python's `gzip` module and `zcat`, concatenates them).
 ///
@@ -217,9 +218,10 @@ public enum Deflate {
 /// later inflate the members of a MedVox-written file in parallel. Readers that do not know the
 /// subfield skip it, as RFC 1952 requires.
 public enum Gzip {
-    /// Default level. Measured on a 256³ int16 head-like volume (see README, "Speed"): level 1
-    /// compresses within a few per cent of level 6 for medical images and masks at 3–5× the
-    /// speed, and is what nibabel uses by default.
+    /// Default level: 1. Measured here (CPU time, 256³ int16 head-like volume, 2 MiB members,
+    /// libdeflate): level 1 writes 5.79 MB at ≈300 MB/s, level 2 5.64 MB at ≈160 MB/s, level 6
+    /// 5.60 MB at ≈75 MB/s — 3% smaller for 4× the time. A uint8 mask is 0.17 MB at level 1.
+    /// nibabel also writes level 1.
     public static let defaultLevel = 1
     /// Uncompressed bytes per member (and per parallel task).
     public static let defaultBlockSize = 1 << 21
@@ -278,8 +280,15 @@ public enum Gzip {
 
     /// One gzip member with the "MV" size subfield: header, raw deflate, CRC-32, ISIZE.
     static func member(_ part: UnsafeRawBufferPointer, level: Int) throws -> [UInt8] {
-        var body = try Deflate.deflate(part, format: .raw, level: level)
-        let crc = UInt32(crc32(0, part.bindMemory(to: Bytef.self).baseAddress, uInt(part.count)))
+        var body: [UInt8]
+        let crc: UInt32
+        if Libdeflate.enabled, let fast = Libdeflate.compressRaw(part, level: level) {
+            body = fast
+            crc = Libdeflate.crc32(part)
+        } else {
+            body = try Deflate.deflate(part, format: .raw, level: level)
+            crc = UInt32(crc32(0, part.bindMemory(to: Bytef.self).baseAddress, uInt(part.count)))
+        }
         let total = indexedHeaderSize + body.count + 8
         var m = [UInt8]()
         m.reserveCapacity(total)
@@ -377,6 +386,19 @@ public enum Gzip {
         _ data: UnsafeRawBufferPointer, _ m: (offset: Int, size: Int, rawSize: Int), number i: Int, of count: Int,
         into dst: UnsafeMutableRawPointer?, source: String
     ) throws {
+        let body = UnsafeRawBufferPointer(rebasing: data[(m.offset + indexedHeaderSize)..<(m.offset + m.size - 8)])
+        let t = m.offset + m.size - 8
+        let stored = UInt32(data[t]) | UInt32(data[t + 1]) << 8 | UInt32(data[t + 2]) << 16 | UInt32(data[t + 3]) << 24
+        if Libdeflate.enabled {
+            let out = UnsafeMutableRawBufferPointer(start: dst, count: m.rawSize)
+            guard Libdeflate.decompressRaw(body, into: out) else {
+                throw CompressionError.corrupt(source: source, reason: "member \(i + 1) of \(count) does not inflate to its size")
+            }
+            guard Libdeflate.crc32(UnsafeRawBufferPointer(out)) == stored else {
+                throw CompressionError.corrupt(source: source, reason: "CRC-32 mismatch in member \(i + 1)")
+            }
+            return
+        }
         let z = try ZStream(inflate: .raw, source: source)
         let inStart = data.baseAddress! + m.offset + indexedHeaderSize
         z.s.pointee.next_in = UnsafeMutablePointer(mutating: inStart.assumingMemoryBound(to: Bytef.self))
@@ -393,8 +415,6 @@ public enum Gzip {
             }
         }
         let crc = UInt32(crc32(0, out, uInt(m.rawSize)))
-        let t = m.offset + m.size - 8
-        let stored = UInt32(data[t]) | UInt32(data[t + 1]) << 8 | UInt32(data[t + 2]) << 16 | UInt32(data[t + 3]) << 24
         guard crc == stored else {
             throw CompressionError.corrupt(source: source, reason: "CRC-32 mismatch in member \(i + 1)")
         }
@@ -449,6 +469,25 @@ public enum Gzip {
                     }
                     if let failure { throw failure }
                     return
+                }
+            }
+            // One member holding the whole range (what gzip, Python and nibabel write): inflate it
+            // whole with libdeflate, sized by the trailer's ISIZE, and hand out pieces in parallel.
+            if Libdeflate.enabled && raw.count >= 18 {
+                let t = raw.count - 4
+                let isize = Int(UInt32(raw[t]) | UInt32(raw[t + 1]) << 8 | UInt32(raw[t + 2]) << 16 | UInt32(raw[t + 3]) << 24)
+                if isize >= from + count && isize <= raw.count * 1032 && isize <= Runtime.maxMemory {
+                    let whole = UnsafeMutableRawBufferPointer.allocate(byteCount: max(isize, 1), alignment: 64)
+                    defer { whole.deallocate() }
+                    if let n = Libdeflate.gunzipFirstMember(raw, into: whole), n >= from + count {
+                        let step = max(granule, (1 << 20) / granule * granule)
+                        let pieces = (count + step - 1) / step
+                        parallelFor(pieces, threads: threads) { p in
+                            let lo = p * step, hi = min(count, lo + step)
+                            body(lo, UnsafeRawBufferPointer(rebasing: whole[(from + lo)..<(from + hi)]))
+                        }
+                        return
+                    }
                 }
             }
             // Sequential: one stream, fixed-size pieces.
