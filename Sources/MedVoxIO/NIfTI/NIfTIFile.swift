@@ -270,6 +270,14 @@ public struct NIfTIFile: Sendable {
                 }
                 initialized = count
             }
+        } else if !isDataCompressed, let mapped = try mapData() {
+            // Uncompressed: convert straight from the page cache (no copy of the stored bytes).
+            defer { munmap(mapped.base, mapped.length) }
+            let src = UnsafeRawBufferPointer(start: mapped.base + dataOffset, count: dataByteCount)
+            voxels = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+                VoxelCodec.decode(src, type: storedType, swap: swap, scaling: scaling, frames3: frames3, into: dst)
+                initialized = count
+            }
         } else {
             let (stored, start) = try storedBytes()
             voxels = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
@@ -285,6 +293,24 @@ public struct NIfTIFile: Sendable {
             scaling: scaling)
         v.timeStep = timeStep
         return v
+    }
+
+    /// The data file mapped read-only (nil when mapping is not possible, e.g. an empty range).
+    /// The size was checked on `open`; a file that shrank since then is checked again here, since
+    /// touching a mapped page past the end would crash.
+    func mapData() throws -> (base: UnsafeMutableRawPointer, length: Int)? {
+        let length = dataOffset + dataByteCount
+        guard dataByteCount > 0 else { return nil }
+        let fd = Glibc.open(dataPath, O_RDONLY)
+        guard fd >= 0 else { throw FileError.cannotRead(path: dataPath, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int(st.st_size) >= length else {
+            throw NIfTIError.truncated(path: dataPath, what: "voxel data", needed: length, available: Int(st.st_size))
+        }
+        guard let p = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
+        madvise(p, length, MADV_SEQUENTIAL)
+        return (p, length)
     }
 
     /// The voxel bytes as stored (file byte order), read from disk or inflated: a buffer and the
