@@ -140,6 +140,17 @@ final class NIfTIReadTests: XCTestCase {
         }
     }
 
+    func testMemoryCapRefusesBeforeAllocating() throws {
+        let saved = Runtime.maxMemory
+        defer { Runtime.maxMemory = saved }
+        Runtime.maxMemory = 100
+        for name in ["int16.nii", "int16.nii.gz"] {
+            XCTAssertThrowsError(try ImageFile.read(fixture(name))) { e in
+                guard case NIfTIError.tooLarge = e else { return XCTFail("\(name): \(e)") }
+            }
+        }
+    }
+
     func testHeaderRoundTripsThroughTheTables() throws {
         for name in ["int16.nii", "nifti2.nii", "dtype_float64_be.nii"] {
             let f = try NIfTIFile.open(fixture(name))

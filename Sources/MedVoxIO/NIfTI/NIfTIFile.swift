@@ -123,9 +123,10 @@ public struct NIfTIFile: Sendable {
         if dataGz {
             let bound = st.multipliedReportingOverflow(by: maxDeflateRatio)
             if !bound.overflow && offset + bytes > bound.partialValue + 1024 {
-                throw NIfTIError.truncated(
-                    path: dataPath, what: "voxel data (\(shape.map(String.init).joined(separator: "×")) \(type))",
-                    needed: offset + bytes, available: bound.partialValue)
+                throw NIfTIError.invalidHeader(
+                    path: dataPath,
+                    reason: "dims \(shape.map(String.init).joined(separator: "×")) \(type) need \(offset + bytes) bytes, "
+                        + "more than a \(st)-byte gzip file can hold (at most \(bound.partialValue))")
             }
         } else if offset + bytes > st {
             throw NIfTIError.truncated(
