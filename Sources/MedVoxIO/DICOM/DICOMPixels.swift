@@ -116,7 +116,6 @@ enum NativePixels {
             if signed && bs < 32 && u & signBit != 0 { u |= ~mask }
             return Int32(bitPattern: u)
         }
-        let ns = info.samplesPerPixel * n
         @inline(__always) func raw(_ k: Int) -> UInt32 {
             switch info.bitsAllocated {
             case 8: return UInt32(src[k])

@@ -44,7 +44,7 @@ extension DICOMFile {
             if s == 0 || !s.isFinite { s = 1 }
             return IntensityScaling(slope: s, intercept: d.double(.rescaleIntercept) ?? 0)
         }
-        var base = DICOMSlice(
+        let base = DICOMSlice(
             fileIndex: fileIndex, frame: 0,
             position: validated(ds.doubles(.imagePositionPatient), 3),
             orientation: validated(ds.doubles(.imageOrientationPatient), 6),
