@@ -93,6 +93,13 @@ final class DICOMCLITests: XCTestCase {
         XCTAssertEqual(try run(medvox, ["convert", study + "/mr", phiOut, "--phi", "--quiet"]).status, 0)
         let pj = try String(contentsOfFile: phiOut.replacingOccurrences(of: ".nii", with: ".json"), encoding: .utf8)
         XCTAssertTrue(pj.contains("Fixture^Synthetic") && pj.contains("Hôpital Fixture"), pj)
+        // info --tags lists the attributes; patient data only with --phi.
+        let tags = try run(medvox, ["info", study + "/mr", "--tags", "--header-only"])
+        XCTAssertEqual(tags.status, 0, tags.err)
+        XCTAssertTrue(tags.out.contains("(0018,0080) DS RepetitionTime = 450"), tags.out)
+        XCTAssertTrue(tags.out.contains("(0010,0010) PN PatientName = <hidden>"), tags.out)
+        XCTAssertFalse(tags.out.contains("Fixture^Synthetic"))
+        XCTAssertTrue(try run(medvox, ["info", study + "/mr", "--tags", "--header-only", "--phi"]).out.contains("Fixture^Synthetic"))
         // Several series into one file: refused, listing them.
         let many = try run(medvox, ["convert", study, tempDir() + "/x.nii"])
         XCTAssertEqual(many.status, 1)
