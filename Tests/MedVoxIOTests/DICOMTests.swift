@@ -211,13 +211,24 @@ final class DICOMTests: XCTestCase {
         XCTAssertTrue(cg.tiltCorrected)
         XCTAssertEqual(cg.affine[1, 2], 0, accuracy: 1e-9)
         XCTAssertEqual(cg.affine[2, 2], 3, accuracy: 1e-4)
+        XCTAssertEqual(cg.dims, [16, 17, 5])  // widened by ⌈4 × 1.005⌉ rows to keep every voxel, as dcm2niix's
+        XCTAssertEqual(cg.decodeDims, [16, 12, 5])
         // Slice 0 is unshifted; compare a corrected voxel against the world position it came from.
         let (raw, _) = try s.loadVolume()
         XCTAssertEqual(v[5, 3, 0], raw[5, 3, 0])
+        // Corrected voxel (i, j, k) is the world point o + i·Δc·r + j·Δr·c + k·Δz·n; slice k of the
+        // tilted stack starts k·3·tan(15°) mm further along the column direction, so that point is
+        // row j − k·shift of slice k.
         let shift = 3 * tan(15 * Double.pi / 180) / 0.8  // rows per slice
-        let k = 2, j = 4.0 + shift * Double(k)
-        let j0 = Int(j), fj = Float(j - Double(j0))
-        XCTAssertEqual(v[5, 4, k], raw[5, j0, k] * (1 - fj) + raw[5, j0 + 1, k] * fj, accuracy: 1e-3)
+        for k in 1..<5 {
+            for j in 0..<12 {
+                let y = Double(j) - shift * Double(k)
+                let j0 = Int(y.rounded(.down)), fj = Float(y - Double(j0))
+                guard j0 >= 0 && j0 + 1 < 12 else { continue }
+                let want = raw[5, j0, k] * (1 - fj) + raw[5, j0 + 1, k] * fj
+                XCTAssertEqual(v[5, j, k], want, accuracy: 1e-3, "j \(j) k \(k)")
+            }
+        }
     }
 
     func testGapsIrregularSpacingDuplicatesLocalizers() throws {

@@ -65,6 +65,20 @@ final class DICOMCLITests: XCTestCase {
         }
     }
 
+    func testTiltCorrectionOnDcm2niixGridAndExactInWorldSpace() throws {
+        let out = tempDir() + "/tilt.nii"
+        let r = try run(medvox, ["convert", Self.fixtures + "/tilted", out, "--correct-tilt", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("gantry tilt of 15.00°"), r.err)
+        let check = try run("/usr/bin/env", ["python3", Self.oracle, "tilt", Self.fixtures + "/tilted", out])
+        XCTAssertEqual(check.status, 0, check.err)
+        let j = try JSONSerialization.jsonObject(with: Data(check.out.utf8)) as! [String: Any]
+        XCTAssertEqual(j["shape"] as? Bool, true, check.out)
+        XCTAssertEqual(j["affine"] as? Bool, true, check.out)
+        XCTAssertGreaterThan(j["compared"] as! Int, 800, check.out)
+        XCTAssertLessThanOrEqual(j["maxdiff"] as! Double, 0.5, check.out)  // int16 storage rounds
+    }
+
     func testFolderOfSeriesToOutdirWithSidecarsAndNoPHI() throws {
         let study = tempDir()
         for s in ["ct", "mr", "enhanced", "localizer"] {
