@@ -79,6 +79,30 @@ final class DICOMCLITests: XCTestCase {
         XCTAssertLessThanOrEqual(j["maxdiff"] as! Double, 0.5, check.out)  // int16 storage rounds
     }
 
+    func testDICOMDIRIsSkippedWithANote() throws {
+        // A media folder: DATA/IM1… plus the DICOMDIR dcmtk's dcmmkdir makes for it.
+        let root = tempDir()
+        try FileManager.default.createDirectory(atPath: root + "/DATA", withIntermediateDirectories: true)
+        for i in 1...5 {
+            try FileManager.default.copyItem(atPath: Self.fixtures + "/ct/IM000\(i).dcm", toPath: root + "/DATA/IM\(i)")
+        }
+        let mk = Process()
+        mk.executableURL = URL(fileURLWithPath: "/usr/bin/dcmmkdir")
+        mk.currentDirectoryURL = URL(fileURLWithPath: root)
+        mk.arguments = ["-q", "+I", "+r", "+id", root, "DATA"]
+        try mk.run()
+        mk.waitUntilExit()
+        XCTAssertEqual(mk.terminationStatus, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/DICOMDIR"))
+        let out = tempDir() + "/ct.nii"
+        let r = try run(medvox, ["convert", root, out])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("DICOMDIR: DICOMDIR"), r.err)
+        let one = try run(medvox, ["info", root + "/DICOMDIR"])
+        XCTAssertEqual(one.status, 1)
+        XCTAssertTrue(one.err.contains("a DICOMDIR; give the folder instead"), one.err)
+    }
+
     func testFolderOfSeriesToOutdirWithSidecarsAndNoPHI() throws {
         let study = tempDir()
         for s in ["ct", "mr", "enhanced", "localizer"] {
