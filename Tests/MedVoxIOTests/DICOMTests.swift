@@ -113,7 +113,7 @@ final class DICOMTests: XCTestCase {
     // MARK: Series (oracle: dcm2niix + nibabel, compared in world space)
 
     func testSeriesMatchDcm2niixInWorldSpace() throws {
-        for folder in ["ct", "mr", "oblique", "bigendian", "deflated", "duplicates", "localizer", "enhanced", "multiframe", "tilted"] {
+        for folder in ["ct", "mr", "oblique", "bigendian", "deflated", "duplicates", "localizer", "enhanced", "multiframe", "tilted", "mosaic"] {
             let dir = tempDir()
             // dcm2niix cannot read deflated files: its oracle is the same series uncompressed.
             let names = try run("/usr/bin/env", ["python3", Self.oracle, "dcm2niix", fx(folder == "deflated" ? "ct" : folder), dir])
@@ -166,6 +166,23 @@ final class DICOMTests: XCTestCase {
             }
         }
         XCTAssertEqual(try DICOMScanner.scan(fx("timeseries")).series[0].geometry().dims, [8, 6, 3, 2])
+    }
+
+    func testSiemensMosaicLayoutAndCSA() throws {
+        let f = try DICOMFile(path: fx("mosaic/MOS0001.dcm"))
+        XCTAssertEqual(f.mosaic, MosaicLayout(count: 6, tilesPerRow: 3, tileRows: 6, tileColumns: 8))
+        XCTAssertEqual(f.csaImageHeader?["NumberOfImagesInMosaic"], ["6"])
+        XCTAssertEqual(try f.imageInfo().numberOfFrames, 6)
+        XCTAssertEqual(try DICOMScanner.scan(fx("mosaic")).series[0].geometry().dims, [8, 6, 6, 2])
+        // Corrupt CSA bytes never trap: every prefix and a few flips parse or give nil.
+        let csa = f.dataset[DICOMTag(0x0029, 0x1010)]!.bytes
+        for n in 0..<csa.count { _ = SiemensCSA.parse(Array(csa[0..<n])) }
+        var rng = SeededGenerator(seed: 3)
+        for _ in 0..<200 {
+            var b = csa
+            b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            _ = SiemensCSA.parse(b)
+        }
     }
 
     func testNativeYBR422AndOneBitPixels() throws {

@@ -53,7 +53,7 @@ extension DICOMSeries {
     public func geometry(_ options: DICOMAssemblyOptions = .init()) throws -> DICOMGeometry {
         guard let first = slices.first else { throw DICOMError.noImages(path: label, reason: "every image is a localizer or was excluded") }
         let path = files[first.fileIndex].path
-        let info = try files[first.fileIndex].pixelInfo()
+        let info = try files[first.fileIndex].imageInfo()
         var warnings: [String] = []
 
         // Orientation: orthonormalise slightly-off cosines instead of refusing them.

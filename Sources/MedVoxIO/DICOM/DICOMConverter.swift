@@ -230,7 +230,7 @@ extension DICOMSeries {
             let (fi, list) = work[w]
             let file = files[fi]
             do {
-                let info = try file.pixelInfo()
+                let info = try file.imageInfo()
                 guard info.rows == g.decodeDims[1], info.columns == g.decodeDims[0] else {
                     throw DICOMError.inconsistentSeries(path: file.path, reason: "image size \(info.columns)x\(info.rows) differs from the series' \(g.decodeDims[0])x\(g.decodeDims[1])")
                 }
