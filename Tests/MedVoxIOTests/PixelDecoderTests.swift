@@ -162,3 +162,25 @@ extension PixelDecoderTests {
         try checkCorruption(JPEG2000Decoder.self)
     }
 }
+
+extension PixelDecoderTests {
+    /// The grey fast path of JPEG Lossless equals the general loop (its plain twin) on every grey fixture.
+    func testJPEGLosslessFastPathMatchesGeneral() throws {
+        var checked = 0
+        for c in try Self.manifest().cases where JPEGLosslessDecoder.transferSyntaxUIDs.contains(c.transferSyntaxUID) && c.info.samplesPerPixel == 1 {
+            for f in 0..<c.frames {
+                let stream = try Self.bytes("\(c.name).f\(f).bin")
+                var results: [[UInt16]] = []
+                for fast in [true, false] {
+                    var parser = try JPEGParser(stream, codec: "JPEG Lossless")
+                    let scan = try XCTUnwrap(try parser.nextScan())
+                    results.append(try JPEGLosslessDecoder.decodeSamples(&parser, firstScan: scan,
+                        frame: try parser.checkFrame(against: c.frameInfo), info: c.frameInfo, fastPath: fast))
+                }
+                XCTAssertEqual(results[0], results[1], c.name)
+            }
+            checked += 1
+        }
+        XCTAssertGreaterThanOrEqual(checked, 15)
+    }
+}

@@ -41,12 +41,16 @@ def phantom(size, frames, seed=7):
     return np.stack(out)
 
 def wall(cmd, repeats=3):
-    times = []
+    """Median wall time and median CPU time (user + system of the child) of a command."""
+    times, cpus = [], []
     for _ in range(repeats):
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        cpus.append(ru.ru_utime + ru.ru_stime)
+        assert status == 0, cmd
+    return statistics.median(times), statistics.median(cpus)
 
 def idle_percent():
     def read():
@@ -60,12 +64,14 @@ def main():
     ap.add_argument("--medvox", default=".build/release/medvox")
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--keep", help="write the frames and manifest into this folder and keep them")
     a = ap.parse_args()
     print(f"machine idle before the run: {idle_percent():.0f}% of 2 cores")
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "src.dcm")
         fx.write_uncompressed(src, phantom(a.size, a.frames), 16, 12, False, "MONOCHROME2")
-        bench = os.path.join(tmp, "bench"); os.mkdir(bench)
+        bench = a.keep or os.path.join(tmp, "bench")
+        os.makedirs(bench, exist_ok=True)
         cases, peers = [], {}
         for name, enc, dec in CODECS:
             comp = os.path.join(tmp, name + ".dcm")
@@ -89,15 +95,15 @@ def main():
         out = subprocess.run([a.medvox, "bench", "codecs", "--dir", bench, "--json", "--repeat", "5"],
                              check=True, capture_output=True, text=True).stdout
         mine = {r["name"]: r for r in map(json.loads, out.splitlines())}
-        print(f"{a.frames} frames of {a.size}x{a.size} 12-bit CT; per frame; toolkit times include start-up "
-              f"(dcmconv copy {fixed['dcmtk'] / a.frames * 1000:.2f} ms/frame, gdcmconv --raw of the "
-              f"uncompressed file {fixed['gdcm'] / a.frames * 1000:.2f} ms/frame)")
-        print(f"{'codec':20s} {'medvox ms':>10s} {'peer ms':>9s} {'peer-fixed':>10s} {'ratio':>6s}  peer")
-        for name, (dec, t) in peers.items():
-            m = mine[name]["secondsPerFrame"] * 1000
-            p = t / a.frames * 1000
-            f = (t - fixed["gdcm" if dec[0] == "gdcmconv" else "dcmtk"]) / a.frames * 1000
-            print(f"{name:20s} {m:10.2f} {p:9.2f} {f:10.2f} {f / m:6.2f}x  {' '.join(dec)}")
+        ms = lambda v: v / a.frames * 1000
+        print(f"{a.frames} frames of {a.size}x{a.size} 12-bit CT; ms per frame, wall / CPU. Toolkit times include "
+              f"start-up and I/O: their fixed cost (dcmconv copy, gdcmconv --raw of the uncompressed file) is "
+              f"{ms(fixed['dcmtk'][1]):.2f} / {ms(fixed['gdcm'][1]):.2f} ms CPU per frame and is subtracted in 'net'")
+        print(f"{'codec':20s} {'medvox wall':>11s} {'medvox CPU':>10s} {'peer wall':>9s} {'peer CPU':>8s} {'peer net CPU':>12s} {'CPU ratio':>9s}  peer")
+        for name, (dec, (t, cpu)) in peers.items():
+            mw, mc = mine[name]["secondsPerFrame"] * 1000, mine[name]["cpuSecondsPerFrame"] * 1000
+            net = ms(cpu - fixed["gdcm" if dec[0] == "gdcmconv" else "dcmtk"][1])
+            print(f"{name:20s} {mw:11.2f} {mc:10.2f} {ms(t):9.2f} {ms(cpu):8.2f} {net:12.2f} {net / mc:8.2f}x  {' '.join(dec)}")
     print(f"machine idle after the run: {idle_percent():.0f}% of 2 cores")
 
 if __name__ == "__main__":
