@@ -60,7 +60,9 @@ struct InfoCommand: Command {
                 "\"orientation\": \(jsonString(orientation))",
                 "\"datatype\": \(jsonString(src.storedType.rawValue))",
             ]
-            if let range { fields.append("\"range\": [\(jsonNumber(Double(range.min))), \(jsonNumber(Double(range.max)))]") }
+            if let range {
+                fields.append("\"range\": [\(jsonNumber(Double(range.min))), \(jsonNumber(Double(range.max)))]")
+            }
             if let mean { fields.append("\"mean\": \(jsonNumber(mean))") }
             let meta = src.metadata.map { "\(jsonString($0.key)): \($0.value.json)" }.joined(separator: ", ")
             fields.append("\"header\": {\(meta)}")
@@ -75,7 +77,10 @@ struct InfoCommand: Command {
         row("orientation", orientation)
         row("datatype", src.storedType.rawValue)
         if let range {
-            row("range", String(format: "%.6g … %.6g", range.min, range.max) + (mean.map { String(format: " (mean %.6g)", $0) } ?? ""))
+            row(
+                "range",
+                String(format: "%.6g … %.6g", range.min, range.max)
+                    + (mean.map { String(format: " (mean %.6g)", $0) } ?? ""))
         }
         for (i, r) in src.affine.rows.enumerated() {
             row(i == 0 ? "affine (RAS mm)" : "", r.map { String(format: "%10.4f", $0) }.joined(separator: " "))
