@@ -129,18 +129,10 @@ enum JPEGSequentialDCT {
             try q.withUnsafeBufferPointer { qt in
             try out.withUnsafeMutableBufferPointer { o in
                 var pred: Int32 = 0
-                var mcusLeft = restartInterval > 0 ? restartInterval : Int.max
-                var restartNumber = 0
+                var restarts = JPEGRestartCounter(interval: restartInterval)
                 for by in 0..<blocksHigh {
                     for bx in 0..<blocksWide {
-                        if mcusLeft == 0 {
-                            if reader.overran { throw truncated(by) }
-                            try reader.restart(expected: restartNumber, codec: codec)
-                            restartNumber += 1
-                            mcusLeft = restartInterval
-                            pred = 0
-                        }
-                        mcusLeft &-= 1
+                        if try restarts.next(&reader, codec: codec, ifTruncated: truncated(by)) { pred = 0 }
                         for i in 0..<64 { c[i] = 0 }
                         guard let s = reader.decode(t.baseAddress!), s <= 15 else { throw badCode(by) }
                         // Coefficients are 16-bit (JCOEF) in IJG.
