@@ -158,7 +158,7 @@ extension PixelDecoderTests {
 
 extension PixelDecoderTests {
     func testJPEG2000() throws {
-        XCTAssertEqual(try checkFixtures(JPEG2000Decoder.self), 8)
+        XCTAssertEqual(try checkFixtures(JPEG2000Decoder.self), 12)
         try checkCorruption(JPEG2000Decoder.self)
     }
 }

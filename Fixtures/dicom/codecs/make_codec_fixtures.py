@@ -10,7 +10,8 @@ compressed by dcmtk or GDCM, and decompressed again by the SAME toolkit. Written
 and manifest.json lists the cases with their PixelFrameInfo, transfer syntax, whether the codec
 is lossless, the tools used and the photometric interpretation after decoding.
 
-Usage: python3 make_codec_fixtures.py   (needs pydicom, numpy, dcmtk, libgdcm-tools)
+Usage: python3 make_codec_fixtures.py   (needs pydicom, numpy, imagecodecs, dcmtk, libgdcm-tools,
+                                         libopenjp2-tools)
 """
 import json, os, shutil, subprocess, sys, tempfile
 import numpy as np
@@ -229,6 +230,60 @@ def restart_cases(tmp, manifest):
         })
         print(f"{name}: restart every {lines} line(s), {len(stream)} bytes")
 
+# name, rows, cols, spp, bits stored, signed, lossless
+HTJ2K_CASES = [
+    ("htj2k_lossless_mono16", 21, 17, 1, 16, False, True),
+    ("htj2k_lossless_signed12", 20, 18, 1, 12, True, True),
+    ("htj2k_lossless_rgb8", 16, 13, 3, 8, False, True),
+    ("htj2k_lossy_mono16", 21, 17, 1, 16, False, False),
+]
+
+def htj2k_cases(tmp, manifest):
+    """High-Throughput JPEG 2000 (Part 15), which dcmtk and GDCM cannot write: encoded with
+    imagecodecs' htj2k_encode (OpenJPH). Lossless: the reference is the original image, and the
+    script checks that OpenJPH's decode equals it. Lossy: the reference is opj_decompress
+    (OpenJPEG, the library MedVox uses)."""
+    import imagecodecs
+    from pydicom.encaps import encapsulate
+    for i, (name, rows, cols, spp, bs, signed, lossless) in enumerate(HTJ2K_CASES):
+        arr = image(rows, cols, 1, spp, bs, signed, SEED + 2000 + i)[0]
+        ba = 8 if bs <= 8 else 16
+        dtype = {(8, False): np.uint8, (16, False): np.uint16, (16, True): np.int16}[(ba, signed)]
+        data = arr.astype(dtype) if spp == 3 else arr[..., 0].astype(dtype)
+        stream = bytes(imagecodecs.htj2k_encode(data, reversible=lossless, level=None if lossless else 2.0,
+                                                rgb=(spp == 3) or None))
+        if lossless:
+            assert np.array_equal(imagecodecs.htj2k_decode(stream), data), f"{name}: OpenJPH round trip"
+            ref = data
+        else:
+            j2c, out = os.path.join(tmp, name + ".j2c"), os.path.join(tmp, name + ".rawl")
+            open(j2c, "wb").write(stream)
+            run("opj_decompress", "-i", j2c, "-o", out)
+            ref = np.fromfile(out, dtype="<i2" if signed else "<u2").reshape(rows, cols)
+        mask = (1 << bs) - 1
+        raw = (ref.astype(np.int64) & mask).astype("<u1" if ba == 8 else "<u2").tobytes()
+        pi = "YBR_RCT" if spp == 3 else "MONOCHROME2"
+        ts = "1.2.840.10008.1.2.4.201" if lossless else "1.2.840.10008.1.2.4.203"
+        src = os.path.join(tmp, name + ".src.dcm")
+        write_uncompressed(src, arr[None], ba, bs, signed, "RGB" if spp == 3 else pi)
+        ds = pydicom.dcmread(src)
+        ds.file_meta.TransferSyntaxUID = ts
+        ds.PhotometricInterpretation = pi
+        ds.PixelData = encapsulate([stream + (b"\0" if len(stream) % 2 else b"")])
+        ds["PixelData"].VR = "OB"
+        ds.save_as(os.path.join(HERE, name + ".dcm"), enforce_file_format=True)
+        open(os.path.join(HERE, f"{name}.f0.bin"), "wb").write(stream)
+        open(os.path.join(HERE, f"{name}.f0.raw"), "wb").write(raw)
+        manifest.append({
+            "name": name, "transferSyntaxUID": ts, "frames": 1, "lossless": lossless,
+            "encoder": "imagecodecs.htj2k_encode (OpenJPH)" + ("" if lossless else ", irreversible, level 2.0"),
+            "referenceDecoder": "the original image (OpenJPH decode checked equal)" if lossless else "opj_decompress",
+            "info": {"rows": rows, "columns": cols, "samplesPerPixel": spp, "bitsAllocated": ba, "bitsStored": bs,
+                     "isSigned": signed, "planarConfiguration": 0, "photometricInterpretation": pi},
+            "decodedPhotometricInterpretation": "RGB" if spp == 3 else pi,
+        })
+        print(f"{name}: {ts} {len(stream)} bytes")
+
 def main():
     for tool in ("dcmcrle", "dcmdrle", "dcmcjpeg", "dcmdjpeg", "dcmcjpls", "dcmdjpls", "gdcmconv"):
         if shutil.which(tool) is None:
@@ -271,6 +326,7 @@ def main():
             })
             print(f"{name}: {ts} {sum(map(len, comp_frames))} bytes, decoded {decoded_pi}")
         restart_cases(tmp, manifest)
+        htj2k_cases(tmp, manifest)
     with open(os.path.join(HERE, "manifest.json"), "w") as f:
         f.write(json.dumps({"generatedBy": "Fixtures/dicom/codecs/make_codec_fixtures.py",
                             "cases": manifest}, indent=1) + "\n")
