@@ -184,3 +184,23 @@ extension PixelDecoderTests {
         XCTAssertGreaterThanOrEqual(checked, 15)
     }
 }
+
+extension PixelDecoderTests {
+    /// The native decoders, cut at every byte up to the last 8, must throw a PixelDecodingError
+    /// (the last bytes may hold only padding bits, EOI or the even-length pad, so they may decode).
+    func testNativeDecodersRejectEveryTruncation() throws {
+        let cases = ["rle_mono16", "rle_rgb8", "jpll_sv1_mono16", "jpll57_sv6_rgb8", "jpll_restart_mono16_p1",
+                     "jpeg_extended_mono12"]
+        let manifest = try Self.manifest()
+        for name in cases {
+            let c = try XCTUnwrap(manifest.cases.first { $0.name == name })
+            let decoder = try XCTUnwrap(PixelDecoders.decoder(for: c.transferSyntaxUID))
+            let stream = try Self.bytes("\(name).f0.bin")
+            for cut in 0..<(stream.count - 8) {
+                XCTAssertThrowsError(try decoder.decode(Array(stream.prefix(cut)), info: c.frameInfo), "\(name) cut at \(cut)") {
+                    XCTAssert($0 is PixelDecodingError, "\(name): \($0)")
+                }
+            }
+        }
+    }
+}
