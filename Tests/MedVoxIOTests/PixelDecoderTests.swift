@@ -114,7 +114,7 @@ final class PixelDecoderTests: XCTestCase {
 
 extension PixelDecoderTests {
     func testJPEGBaselineExtended() throws {
-        XCTAssertEqual(try checkFixtures(JPEGDecoder.self), 6)
+        XCTAssertEqual(try checkFixtures(JPEGDecoder.self), 9)
         try checkCorruption(JPEGDecoder.self)
     }
 }
@@ -123,7 +123,8 @@ extension PixelDecoderTests {
     /// The native sequential-DCT decoder is the plain twin of libjpeg-turbo on 8-bit grey streams.
     func testNativeDCTMatchesLibjpegTurbo() throws {
         var checked = 0
-        for c in try Self.manifest().cases where c.name.hasPrefix("jpeg_") && c.info.samplesPerPixel == 1 && c.info.bitsStored == 8 {
+        for c in try Self.manifest().cases where c.name.hasPrefix("jpeg_") && c.info.samplesPerPixel == 1 && c.info.bitsStored == 8
+            && !c.name.contains("progressive") && !c.name.contains("spectral") {
             for f in 0..<c.frames {
                 let stream = try Self.bytes("\(c.name).f\(f).bin")
                 let turbo = try JPEGDecoder.decodeWithLibjpegTurbo(stream, info: c.frameInfo)

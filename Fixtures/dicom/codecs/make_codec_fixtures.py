@@ -137,6 +137,10 @@ CASES = [
     ("j2k_lossy_mono16", 21, 17, 1, 1, 16, 16, False, "MONOCHROME2", ["gdcmconv", "--j2k", "--lossy", "-q", "30"], ["gdcmconv", "--raw"], False),
     ("j2k_lossy_signed12", 20, 18, 1, 1, 16, 12, True, "MONOCHROME2", ["gdcmconv", "--j2k", "--lossy", "-q", "30"], ["gdcmconv", "--raw"], False),
     ("j2k_lossy_rgb8", 16, 13, 1, 3, 8, 8, False, "RGB", ["gdcmconv", "--j2k", "--lossy", "-q", "25"], ["gdcmconv", "--raw"], False),
+    # Appended later (new cases go last: the seed of each image is its index here).
+    ("jpeg_baseline_rgb_cr", 17, 20, 1, 3, 8, 8, False, "RGB", ["dcmcjpeg", "+eb", "+cr"], DCMTK_DJPEG, False),
+    ("jpeg_progressive_mono8", 24, 19, 1, 1, 8, 8, False, "MONOCHROME2", ["dcmcjpeg", "+ep"], DCMTK_DJPEG, False),
+    ("jpeg_spectral_mono8", 24, 19, 1, 1, 8, 8, False, "MONOCHROME2", ["dcmcjpeg", "+es"], DCMTK_DJPEG, False),
 ]
 
 def jpeg_lossless_encode(arr, precision, predictor, restart_interval):

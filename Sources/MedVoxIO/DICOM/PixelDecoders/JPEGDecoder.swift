@@ -1,7 +1,8 @@
 import CJPEG
 
 /// JPEG Baseline (process 1, 1.2.840.10008.1.2.4.50) and Extended (processes 2 & 4,
-/// 1.2.840.10008.1.2.4.51), ITU-T T.81.
+/// 1.2.840.10008.1.2.4.51), ITU-T T.81; also the retired spectral-selection (.53) and progressive
+/// (.55) syntaxes when 8-bit.
 ///
 /// 8-bit streams (baseline, extended, progressive) go to libjpeg-turbo through its TurboJPEG API;
 /// colour streams come back as RGB (libjpeg's YCbCr → RGB, fancy upsampling, accurate integer
@@ -11,7 +12,9 @@ import CJPEG
 /// stream mislabelled with one of these UIDs is decoded by `JPEGLosslessDecoder`.
 public enum JPEGDecoder: PixelDecoder {
     public static let transferSyntaxUIDs = [EncapsulatedTransferSyntax.jpegBaseline,
-                                            EncapsulatedTransferSyntax.jpegExtended]
+                                            EncapsulatedTransferSyntax.jpegExtended,
+                                            EncapsulatedTransferSyntax.jpegSpectralSelection,
+                                            EncapsulatedTransferSyntax.jpegFullProgression]
     static let codec = "JPEG"
 
     public static func decode(_ frame: [UInt8], info: PixelFrameInfo) throws -> DecodedFrame {
