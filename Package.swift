@@ -21,9 +21,10 @@ let package = Package(
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CCharLS", path: "Sources/CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
         .systemLibrary(name: "COpenJPEG", path: "Sources/COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
+        .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
 
         .target(name: "MedVoxCore"),
-        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
+        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG", "CJPEG", "CCharLS", "COpenJPEG", "CDeflate"]),
         // Convolution micro-kernels in C (AVX-512 / AVX2+FMA / plain, chosen at run time).
         .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),

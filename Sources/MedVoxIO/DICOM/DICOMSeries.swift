@@ -160,7 +160,7 @@ public enum DICOMScanner {
             var keys: [String] = []
             var echoes = Set<String>(), shapes = Set<String>(), orients = Set<String>()
             for s in kept {
-                let info = try? usable[s.fileIndex].pixelInfo()
+                let info = try? usable[s.fileIndex].imageInfo()
                 let shape = "\(info?.rows ?? 0)x\(info?.columns ?? 0)x\(info?.channels ?? 1)"
                 let o = s.orientation.map { $0.map { String(format: "%.4f", $0 + 0) }.joined(separator: ",") } ?? "none"
                 let e = s.echoNumber.map(String.init) ?? s.echoTime.map { String(format: "%.3f", $0) } ?? ""
