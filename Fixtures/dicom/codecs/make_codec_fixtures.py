@@ -143,10 +143,11 @@ CASES = [
     ("jpeg_spectral_mono8", 24, 19, 1, 1, 8, 8, False, "MONOCHROME2", ["dcmcjpeg", "+es"], DCMTK_DJPEG, False),
 ]
 
-def jpeg_lossless_encode(arr, precision, predictor, restart_interval):
+def jpeg_lossless_encode(arr, precision, predictor, restart_interval, separate_scans=False):
     """A minimal JPEG lossless (process 14, T.81 Annex H) encoder with restart intervals, which
-    dcmcjpeg cannot make: one Huffman table (all 17 categories, 5-bit codes), H=V=1 components
-    interleaved in one scan. `arr` is rows × columns × components of unsigned values."""
+    dcmcjpeg cannot make: one Huffman table (all 17 categories, 5-bit codes), H=V=1 components,
+    interleaved in one scan or (separate_scans) one scan per component.
+    `arr` is rows × columns × components of unsigned values."""
     rows, cols, nc = arr.shape
     out = bytearray(b"\xff\xd8")
     seg = lambda m, body: out.extend(bytes([0xFF, m]) + (len(body) + 2).to_bytes(2, "big") + bytes(body))
@@ -154,59 +155,62 @@ def jpeg_lossless_encode(arr, precision, predictor, restart_interval):
         + sum(([c + 1, 0x11, 0] for c in range(nc)), []))
     seg(0xC4, [0x00] + [0, 0, 0, 0, 17] + [0] * 11 + list(range(17)))
     seg(0xDD, list(restart_interval.to_bytes(2, "big")))
-    seg(0xDA, [nc] + sum(([c + 1, 0x00] for c in range(nc)), []) + [predictor, 0, 0])
-    acc, nbits, data = 0, 0, bytearray()
-    def put(v, n):
-        nonlocal acc, nbits
-        acc, nbits = (acc << n) | (v & ((1 << n) - 1)), nbits + n
-        while nbits >= 8:
-            b = (acc >> (nbits - 8)) & 0xFF
-            data.append(b)
-            if b == 0xFF: data.append(0)
-            nbits -= 8
-        acc &= (1 << nbits) - 1
-    def flush():
-        if nbits: put((1 << (8 - nbits)) - 1, 8 - nbits)
     a = arr.astype(np.int64)
-    mcu, first_line, reset, rst = 0, True, True, 0
-    for y in range(rows):
-        for x in range(cols):
-            if restart_interval and mcu and mcu % restart_interval == 0:
-                flush(); data.extend([0xFF, 0xD0 + rst % 8]); rst += 1
-                first_line, reset = True, True
-            mcu += 1
-            for c in range(nc):
-                if reset: p = 1 << (precision - 1)
-                elif first_line: p = a[y, x - 1, c]
-                elif x == 0: p = a[y - 1, x, c]
-                else:
-                    ra, rb, rc = a[y, x - 1, c], a[y - 1, x, c], a[y - 1, x - 1, c]
-                    p = [0, ra, rb, rc, ra + rb - rc, ra + ((rb - rc) >> 1), rb + ((ra - rc) >> 1), (ra + rb) >> 1][predictor]
-                d = (int(a[y, x, c]) - int(p)) % 65536
-                if d > 32768: d -= 65536
-                ssss = 16 if d == 32768 else abs(d).bit_length()
-                put(ssss, 5)
-                if 0 < ssss < 16: put(d if d > 0 else d - 1, ssss)
-            reset = False
-        first_line = False
-    flush()
-    out.extend(data + b"\xff\xd9")
+    for comps in ([[c] for c in range(nc)] if separate_scans else [list(range(nc))]):
+        seg(0xDA, [len(comps)] + sum(([c + 1, 0x00] for c in comps), []) + [predictor, 0, 0])
+        acc, nbits, data = 0, 0, bytearray()
+        def put(v, n):
+            nonlocal acc, nbits
+            acc, nbits = (acc << n) | (v & ((1 << n) - 1)), nbits + n
+            while nbits >= 8:
+                b = (acc >> (nbits - 8)) & 0xFF
+                data.append(b)
+                if b == 0xFF: data.append(0)
+                nbits -= 8
+            acc &= (1 << nbits) - 1
+        def flush():
+            if nbits: put((1 << (8 - nbits)) - 1, 8 - nbits)
+        mcu, first_line, reset, rst = 0, True, True, 0
+        for y in range(rows):
+            for x in range(cols):
+                if restart_interval and mcu and mcu % restart_interval == 0:
+                    flush(); data.extend([0xFF, 0xD0 + rst % 8]); rst += 1
+                    first_line, reset = True, True
+                mcu += 1
+                for c in comps:
+                    if reset: p = 1 << (precision - 1)
+                    elif first_line: p = a[y, x - 1, c]
+                    elif x == 0: p = a[y - 1, x, c]
+                    else:
+                        ra, rb, rc = a[y, x - 1, c], a[y - 1, x, c], a[y - 1, x - 1, c]
+                        p = [0, ra, rb, rc, ra + rb - rc, ra + ((rb - rc) >> 1), rb + ((ra - rc) >> 1), (ra + rb) >> 1][predictor]
+                    d = (int(a[y, x, c]) - int(p)) % 65536
+                    if d > 32768: d -= 65536
+                    ssss = 16 if d == 32768 else abs(d).bit_length()
+                    put(ssss, 5)
+                    if 0 < ssss < 16: put(d if d > 0 else d - 1, ssss)
+                reset = False
+            first_line = False
+        flush()
+        out.extend(data)
+    out.extend(b"\xff\xd9")
     return bytes(out)
 
-# name, rows, cols, spp, bits stored, predictor, restart interval in lines
+# name, rows, cols, spp, bits stored, predictor, restart interval in lines (0: none), separate scans
 RESTART_CASES = [
-    ("jpll_restart_mono16_p1", 19, 17, 1, 16, 1, 1),
-    ("jpll_restart_mono12_p7", 18, 15, 1, 12, 7, 2),
-    ("jpll_restart_rgb8_p4", 12, 10, 3, 8, 4, 3),
+    ("jpll_restart_mono16_p1", 19, 17, 1, 16, 1, 1, False),
+    ("jpll_restart_mono12_p7", 18, 15, 1, 12, 7, 2, False),
+    ("jpll_restart_rgb8_p4", 12, 10, 3, 8, 4, 3, False),
+    ("jpll_scans_rgb8_p5", 12, 11, 3, 8, 5, 0, True),
 ]
 
 def restart_cases(tmp, manifest):
     """Lossless JPEG with restart markers from the encoder above; the script checks that dcmdjpeg
     decodes each to the original image, which is then the reference."""
     from pydicom.encaps import encapsulate
-    for i, (name, rows, cols, spp, bs, pred, lines) in enumerate(RESTART_CASES):
+    for i, (name, rows, cols, spp, bs, pred, lines, separate) in enumerate(RESTART_CASES):
         arr = image(rows, cols, 1, spp, bs, False, SEED + 1000 + i)
-        stream = jpeg_lossless_encode(arr[0], bs, pred, lines * cols)
+        stream = jpeg_lossless_encode(arr[0], bs, pred, lines * cols, separate)
         src = os.path.join(tmp, name + ".src.dcm")
         pi = "RGB" if spp == 3 else "MONOCHROME2"
         ba = 8 if bs <= 8 else 16
@@ -226,13 +230,14 @@ def restart_cases(tmp, manifest):
         open(os.path.join(HERE, f"{name}.f0.raw"), "wb").write(refs[0])
         manifest.append({
             "name": name, "transferSyntaxUID": "1.2.840.10008.1.2.4.57", "frames": 1, "lossless": True,
-            "encoder": f"make_codec_fixtures.py jpeg_lossless_encode (predictor {pred}, restart every {lines} line(s))",
+            "encoder": f"make_codec_fixtures.py jpeg_lossless_encode (predictor {pred}, restart every {lines} line(s)"
+                       + (", one scan per component)" if separate else ")"),
             "referenceDecoder": "dcmdjpeg",
             "info": {"rows": rows, "columns": cols, "samplesPerPixel": spp, "bitsAllocated": ba, "bitsStored": bs,
                      "isSigned": False, "planarConfiguration": 0, "photometricInterpretation": pi},
             "decodedPhotometricInterpretation": decoded_pi,
         })
-        print(f"{name}: restart every {lines} line(s), {len(stream)} bytes")
+        print(f"{name}: restart every {lines} line(s), separate scans {separate}, {len(stream)} bytes")
 
 # name, rows, cols, spp, bits stored, signed, lossless
 HTJ2K_CASES = [
