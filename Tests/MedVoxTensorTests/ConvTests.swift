@@ -225,7 +225,7 @@ final class ConvTests: XCTestCase {
                 seen.insert("b-\(m.backwardData)")
             }
         }
-        XCTAssertEqual(seen, ["f-direct", "f-gather", "b-direct", "b-gather"])
+        XCTAssertEqual(seen, ["f-direct", "f-gather", "b-direct", "b-gather", "b-gatherRaw"])
         XCTAssertEqual(ConvPlan(geometry(1, 16, 16, [32, 32, 32], k: [3, 3, 3], p: [1, 1, 1])).modes.forward, "direct")
     }
 

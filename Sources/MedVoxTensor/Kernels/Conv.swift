@@ -228,7 +228,7 @@ public final class ConvPlan {
         }
         backwardPacked = [Float](unsafeUninitializedCapacity: b.packedCount) { buf, n in
             mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), b.info.mr, 1,
-                             b.mode == .direct ? 1 : 0, buf.baseAddress!)
+                             b.usesPadded ? 1 : 0, buf.baseAddress!)
             n = b.packedCount
         }
     }
