@@ -39,6 +39,7 @@ let package = Package(
         .executableTarget(
             name: "medvox",
             dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
+        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxNN"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
