@@ -18,6 +18,8 @@ let version = "0.1.0"
 
 /// Every subcommand, in the order `--help` lists them.
 let commands: [any Command.Type] = [
+    InfoCommand.self,
+    ConvertCommand.self,
     BenchCommand.self,
 ]
 

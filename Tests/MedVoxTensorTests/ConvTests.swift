@@ -187,13 +187,58 @@ final class ConvTests: XCTestCase {
         return out
     }
 
+    /// Every kernel configuration this CPU runs: each instruction set up to the best, with tiles
+    /// chosen by cost, forced direct and forced gathered, and the plain loops.
+    static var configurations: [(isa: ConvKernels.ISA, direct: Bool?, enabled: Bool)] {
+        ConvKernels.ISA.allCases.filter { $0 <= ConvKernels.best }.flatMap { isa in
+            [(isa, nil as Bool?, true), (isa, true, true), (isa, false, true)]
+        } + [(ConvKernels.best, nil, false)]
+    }
+
+    func withEachConfiguration(_ body: (String) -> Void) {
+        let saved = (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.enabled)
+        defer { (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.enabled) = saved }
+        for c in Self.configurations {
+            (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.enabled) = (c.isa, c.direct, c.enabled)
+            body("isa \(c.isa) direct \(c.direct.map { "\($0)" } ?? "auto") fast \(c.enabled)")
+        }
+    }
+
+    func testTheBestInstructionSetIsUsedByDefault() {
+        // On x86-64 machines with AVX-512 (this project's reference machine) the fastest kernels run.
+        #if arch(x86_64)
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let expected: ConvKernels.ISA = flags.contains(" avx512f") && flags.contains(" fma") ? .avx512
+            : flags.contains(" avx2") && flags.contains(" fma") ? .avx2 : .generic
+        XCTAssertEqual(ConvKernels.best, expected)
+        #endif
+        XCTAssertEqual(ConvPlan(Self.sweep[0]).isa, ConvKernels.isa)
+    }
+
+    /// The sweep reaches both tile kinds in both forward-type passes.
+    func testSweepExercisesDirectAndGatheredTiles() {
+        var seen = Set<String>()
+        withEachConfiguration { _ in
+            for g in Self.sweep {
+                let m = ConvPlan(g).modes
+                seen.insert("f-\(m.forward)")
+                seen.insert("b-\(m.backwardData)")
+            }
+        }
+        XCTAssertEqual(seen, ["f-direct", "f-gather", "b-direct", "b-gather", "b-gatherRaw"])
+        XCTAssertEqual(ConvPlan(geometry(1, 16, 16, [32, 32, 32], k: [3, 3, 3], p: [1, 1, 1])).modes.forward, "direct")
+    }
+
     func testForwardMatchesReferenceOnSweptShapes() {
         for (i, g) in Self.sweep.enumerated() {
             let c = ConvCase(g, seed: 100 + UInt64(i))
-            for act in [FusedActivation.none, .relu, .leakyReLU(0.01)] {
-                let fast = c.forward(activation: act, threads: 2)
-                let ref = c.forward(activation: act, threads: 2, reference: true)
-                XCTAssertLessThan(scaledError(fast, ref), 1e-5, "\(g) \(act)")
+            let acts = [FusedActivation.none, .relu, .leakyReLU(0.01)]
+            let refs = acts.map { c.forward(activation: $0, threads: 2, reference: true) }
+            withEachConfiguration { config in
+                for (act, ref) in zip(acts, refs) {
+                    let fast = c.forward(activation: act, threads: 2)
+                    XCTAssertLessThan(scaledError(fast, ref), 1e-5, "\(g) \(act) \(config)")
+                }
             }
         }
     }
@@ -201,35 +246,42 @@ final class ConvTests: XCTestCase {
     func testBackwardDataMatchesReferenceOnSweptShapes() {
         for (i, g) in Self.sweep.enumerated() {
             let c = ConvCase(g, seed: 200 + UInt64(i))
-            XCTAssertLessThan(scaledError(c.backwardData(threads: 2), c.backwardData(threads: 2, reference: true)), 1e-5, "\(g)")
+            let ref = c.backwardData(threads: 2, reference: true)
+            withEachConfiguration { config in
+                XCTAssertLessThan(scaledError(c.backwardData(threads: 2), ref), 1e-5, "\(g) \(config)")
+            }
         }
     }
 
     func testBackwardWeightsMatchesReferenceOnSweptShapes() {
         for (i, g) in Self.sweep.enumerated() {
             let c = ConvCase(g, seed: 300 + UInt64(i))
-            let fast = c.backwardWeights(threads: 2), ref = c.backwardWeights(threads: 2, reference: true)
-            XCTAssertLessThan(scaledError(fast.gw, ref.gw), 1e-5, "\(g)")
-            XCTAssertLessThan(scaledError(fast.gb, ref.gb), 1e-5, "\(g)")
+            let ref = c.backwardWeights(threads: 2, reference: true)
+            withEachConfiguration { config in
+                let fast = c.backwardWeights(threads: 2)
+                XCTAssertLessThan(scaledError(fast.gw, ref.gw), 1e-5, "\(g) \(config)")
+                XCTAssertLessThan(scaledError(fast.gb, ref.gb), 1e-5, "\(g) \(config)")
+            }
         }
     }
 
     func testResultsAreBitIdenticalAcrossThreadCounts() {
         let shapes = [
-            geometry(2, 16, 16, [10, 9, 12], k: [3, 3, 3], p: [1, 1, 1]),
+            geometry(2, 16, 16, [8, 9, 12], k: [3, 3, 3], p: [1, 1, 1]),
             geometry(1, 3, 24, [33, 40], k: [3, 3], p: [1, 1]),
             geometry(1, 8, 5, [9, 7, 8], k: [3, 3, 3], s: [2, 2, 2], p: [1, 1, 1]),
+            geometry(2, 1, 9, [11, 7, 9], k: [3, 3, 3], p: [1, 1, 1]),
         ]
-        for (i, g) in shapes.enumerated() {
+        for (i, g) in shapes.enumerated() { withEachConfiguration { config in
             let c = ConvCase(g, seed: 400 + UInt64(i))
             let f1 = c.forward(threads: 1), d1 = c.backwardData(threads: 1), w1 = c.backwardWeights(threads: 1)
             for t in [2, 3] {
-                XCTAssertEqual(c.forward(threads: t), f1, "forward \(g) threads \(t)")
-                XCTAssertEqual(c.backwardData(threads: t), d1, "backwardData \(g) threads \(t)")
+                XCTAssertEqual(c.forward(threads: t), f1, "forward \(g) threads \(t) \(config)")
+                XCTAssertEqual(c.backwardData(threads: t), d1, "backwardData \(g) threads \(t) \(config)")
                 let w = c.backwardWeights(threads: t)
-                XCTAssertEqual(w.gw, w1.gw, "backwardWeights \(g) threads \(t)")
-                XCTAssertEqual(w.gb, w1.gb, "backwardBias \(g) threads \(t)")
+                XCTAssertEqual(w.gw, w1.gw, "backwardWeights \(g) threads \(t) \(config)")
+                XCTAssertEqual(w.gb, w1.gb, "backwardBias \(g) threads \(t) \(config)")
             }
-        }
+        } }
     }
 }

@@ -1,3 +1,4 @@
+import CMedVoxKernels
 import MedVoxCore
 
 /// Errors from convolution shapes that come from users (model files, CLI sizes).
@@ -175,23 +176,61 @@ public enum Conv {
     }
 }
 
-/// A convolution layer's plan: its geometry, its weights packed once for the fast kernels, and its
-/// scratch. Create one per layer; call `pack(weight:)` after the weights change (each optimizer
-/// step when training). A plan is not safe to use from two threads at once.
+/// A convolution layer's plan: its geometry, its weights packed once for the fast kernels, and how
+/// each pass runs. Create one per layer; call `pack(weight:)` after the weights change (each
+/// optimizer step when training). A plan may be used from one thread at a time.
+///
+/// Workspace (shared between plans through a pool, allocated on first use):
+/// - direct passes (stride 1, chosen when the padded grid wastes little): a zero-padded copy of the
+///   source, `C × (D+2p)(H+2p)(W+2p)` floats (the input, not 27 copies of it);
+/// - per thread: an accumulator tile `roundup(Cout, mr) × nt` (≤ 32 K floats), and in gathered
+///   passes a column tile `kcc·taps × nt` (≤ 512 × 384 floats) — no full im2col;
+/// - backward-weights per thread: `Cout × qc` (direct) or `(Cin·taps + 2·taps) × qc` (gathered)
+///   floats, qc ≤ 4096 positions.
 public final class ConvPlan {
     public let geometry: ConvGeometry
     let s: Conv3DShape
-    /// Weights as given ([Cout, Cin, taps]); packed layouts derive from it.
+    let info: mvx_isa_info
+    let forwardPass: FastPass
+    let backwardDataPass: FastPass
+    /// Packed weights for the forward and backward-data passes.
+    var forwardPacked: [Float] = []
+    var backwardPacked: [Float] = []
+    /// Weights as given, for the plain path.
     var weights: [Float] = []
 
     public init(_ g: ConvGeometry) {
         geometry = g
         s = g.as3D
+        info = mvx_isa_info_for(ConvKernels.isa.rawValue)
+        forwardPass = Self.forwardPass(s, info: info)
+        backwardDataPass = Self.backwardDataPass(s, info: info)
     }
 
-    /// Copies (packs) the weights `[Cout, Cin, k...]` for later calls.
+    /// The instruction set this plan's kernels use.
+    public var isa: ConvKernels.ISA { ConvKernels.ISA(rawValue: info.isa) ?? .generic }
+    /// "direct" or "gather" for the forward and backward-data passes (for benchmarks and tests).
+    public var modes: (forward: String, backwardData: String) {
+        ("\(forwardPass.mode)", "\(backwardDataPass.mode)")
+    }
+
+    /// Packs the weights `[Cout, Cin, k...]` for later calls.
     public func pack(weight: UnsafePointer<Float>) {
-        weights = Array(UnsafeBufferPointer(start: weight, count: geometry.weightCount))
+        guard ConvKernels.enabled else {
+            weights = Array(UnsafeBufferPointer(start: weight, count: geometry.weightCount))
+            return
+        }
+        weights = []
+        let f = forwardPass, b = backwardDataPass
+        forwardPacked = [Float](unsafeUninitializedCapacity: f.packedCount) { buf, n in
+            mvx_pack_weights(weight, Int32(f.M), Int32(f.C), Int32(f.taps), Int32(f.kcc), f.info.mr, 0, 0, buf.baseAddress!)
+            n = f.packedCount
+        }
+        backwardPacked = [Float](unsafeUninitializedCapacity: b.packedCount) { buf, n in
+            mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), b.info.mr, 1,
+                             b.usesPadded ? 1 : 0, buf.baseAddress!)
+            n = b.packedCount
+        }
     }
 
     /// Forward pass with the packed weights; see `Conv.forward`.
@@ -199,17 +238,35 @@ public final class ConvPlan {
         input: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
         activation: FusedActivation = .none, threads: Int = Runtime.threads
     ) {
-        precondition(weights.count == geometry.weightCount, "ConvPlan.forward before pack(weight:)")
-        weights.withUnsafeBufferPointer { w in
-            PlainConv.forward(s, input: input, weight: w.baseAddress!, bias: bias, output: output, activation: activation, threads: threads)
+        if !weights.isEmpty {
+            weights.withUnsafeBufferPointer { w in
+                PlainConv.forward(s, input: input, weight: w.baseAddress!, bias: bias, output: output, activation: activation, threads: threads)
+            }
+            return
+        }
+        precondition(forwardPacked.count == forwardPass.packedCount, "ConvPlan.forward before pack(weight:)")
+        forwardPacked.withUnsafeBufferPointer { a in
+            for n in 0..<s.n {
+                forwardPass.run(source: input + n * s.ci * s.inPlane, packed: a.baseAddress!, bias: bias,
+                                output: output + n * s.co * s.outPlane, activation: activation, threads: threads)
+            }
         }
     }
 
     /// Backward-data pass with the packed weights; see `Conv.backwardData`.
     public func backwardData(gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, threads: Int = Runtime.threads) {
-        precondition(weights.count == geometry.weightCount, "ConvPlan.backwardData before pack(weight:)")
-        weights.withUnsafeBufferPointer { w in
-            PlainConv.backwardData(s, gradOutput: gradOutput, weight: w.baseAddress!, gradInput: gradInput, threads: threads)
+        if !weights.isEmpty {
+            weights.withUnsafeBufferPointer { w in
+                PlainConv.backwardData(s, gradOutput: gradOutput, weight: w.baseAddress!, gradInput: gradInput, threads: threads)
+            }
+            return
+        }
+        precondition(backwardPacked.count == backwardDataPass.packedCount, "ConvPlan.backwardData before pack(weight:)")
+        backwardPacked.withUnsafeBufferPointer { a in
+            for n in 0..<s.n {
+                backwardDataPass.run(source: gradOutput + n * s.co * s.outPlane, packed: a.baseAddress!, bias: nil,
+                                     output: gradInput + n * s.ci * s.inPlane, activation: .none, threads: threads)
+            }
         }
     }
 
@@ -218,6 +275,10 @@ public final class ConvPlan {
         input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
         gradBias: UnsafeMutablePointer<Float>?, threads: Int = Runtime.threads
     ) {
-        PlainConv.backwardWeights(s, input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, threads: threads)
+        guard ConvKernels.enabled else {
+            PlainConv.backwardWeights(s, input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, threads: threads)
+            return
+        }
+        fastBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, threads: threads)
     }
 }

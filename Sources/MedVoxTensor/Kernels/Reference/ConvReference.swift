@@ -65,7 +65,7 @@ enum ReferenceLoops<Acc: BinaryFloatingPoint> {
         _ s: Conv3DShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, activation: FusedActivation, threads: Int
     ) {
-        let (id, ih, iw) = (s.input[0], s.input[1], s.input[2])
+        let (ih, iw) = (s.input[1], s.input[2])
         let (od, oh, ow) = (s.output[0], s.output[1], s.output[2])
         let (kd, kh, kw) = (s.kernel[0], s.kernel[1], s.kernel[2])
         parallelFor(s.n * s.co, threads: threads) { job in
@@ -97,7 +97,7 @@ enum ReferenceLoops<Acc: BinaryFloatingPoint> {
         gradInput: UnsafeMutablePointer<Float>, threads: Int
     ) {
         let (id, ih, iw) = (s.input[0], s.input[1], s.input[2])
-        let (od, oh, ow) = (s.output[0], s.output[1], s.output[2])
+        let (oh, ow) = (s.output[1], s.output[2])
         let (kd, kh, kw) = (s.kernel[0], s.kernel[1], s.kernel[2])
         // Output coordinate that reads input coordinate `i` through tap `t` on axis `a`, or nil.
         func target(_ a: Int, _ i: Int, _ t: Int) -> Int? {

@@ -1,0 +1,75 @@
+import Foundation
+import MedVoxCore
+import MedVoxIO
+
+/// `medvox info INPUT [--json]`: header, geometry and intensity range.
+struct InfoCommand: Command {
+    static let spec = CommandSpec(
+        name: "info",
+        abstract: "print an image's header, geometry and intensity range",
+        positionals: [PositionalSpec(name: "INPUT", help: "a NIfTI file (.nii, .nii.gz, .hdr)")],
+        options: [
+            .flag("json", "print one JSON object (dims, spacing, affine, datatype, orientation, range, header)"),
+            .flag("header-only", "do not read the voxels (no intensity range)"),
+        ]
+    )
+
+    let input: String
+    let json: Bool
+    let headerOnly: Bool
+
+    init(_ args: ParsedArguments) throws {
+        input = args.positionals[0]
+        json = args.flag("json")
+        headerOnly = args.flag("header-only")
+    }
+
+    func run() throws {
+        let src = try ImageFile.open(input)
+        var range: (min: Float, max: Float)? = nil
+        var mean: Double? = nil
+        if !headerOnly {
+            let v = try src.volume()
+            range = v.range
+            var s = 0.0
+            var n = 0
+            for x in v.voxels where x.isFinite {
+                s += Double(x)
+                n += 1
+            }
+            mean = n > 0 ? s / Double(n) : nil
+        }
+        let orientation = Orientation(affine: src.affine).codes
+        if json {
+            var fields: [String] = [
+                "\"path\": \(jsonString(src.path))",
+                "\"format\": \(jsonString(src.formatName))",
+                "\"dims\": [\(src.dims.map(String.init).joined(separator: ", "))]",
+                "\"spacing\": [\(src.spacing.map(jsonNumber).joined(separator: ", "))]",
+                "\"affine\": [\(src.affine.rows.map { "[" + $0.map(jsonNumber).joined(separator: ", ") + "]" }.joined(separator: ", "))]",
+                "\"orientation\": \(jsonString(orientation))",
+                "\"datatype\": \(jsonString(src.storedType.rawValue))",
+            ]
+            if let range { fields.append("\"range\": [\(jsonNumber(Double(range.min))), \(jsonNumber(Double(range.max)))]") }
+            if let mean { fields.append("\"mean\": \(jsonNumber(mean))") }
+            let meta = src.metadata.map { "\(jsonString($0.key)): \($0.value.json)" }.joined(separator: ", ")
+            fields.append("\"header\": {\(meta)}")
+            print("{" + fields.joined(separator: ", ") + "}")
+            return
+        }
+        func row(_ k: String, _ v: String) { print(k.padding(toLength: 16, withPad: " ", startingAt: 0) + v) }
+        row("file", src.path)
+        row("format", src.formatName)
+        row("dims", src.dims.map(String.init).joined(separator: " × "))
+        row("spacing", src.spacing.map { String(format: "%.4g", $0) }.joined(separator: " × ") + " mm")
+        row("orientation", orientation)
+        row("datatype", src.storedType.rawValue)
+        if let range {
+            row("range", String(format: "%.6g … %.6g", range.min, range.max) + (mean.map { String(format: " (mean %.6g)", $0) } ?? ""))
+        }
+        for (i, r) in src.affine.rows.enumerated() {
+            row(i == 0 ? "affine (RAS mm)" : "", r.map { String(format: "%10.4f", $0) }.joined(separator: " "))
+        }
+        for (k, v) in src.metadata { row(k, v.plain) }
+    }
+}
