@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
         .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore"]),
 
-        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms"]),
+        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxNN"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),

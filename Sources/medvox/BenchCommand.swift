@@ -46,4 +46,5 @@ struct BenchSuite {
 /// Every suite, in the order `medvox bench` runs them. Each entry is defined in its own file.
 let benchSuites: [BenchSuite] = [
     convBenchSuite,
+    unetBenchSuite,
 ]
