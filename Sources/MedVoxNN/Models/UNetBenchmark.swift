@@ -46,29 +46,18 @@ public enum UNetBenchmark {
         var output = net.predict(x)  // warm-up (page faults, plans)
         var wall: [Double] = [], cpu: [Double] = []
         for _ in 0..<max(1, repeats) {
-            let c0 = cpuMs(), t0 = DispatchTime.now().uptimeNanoseconds
+            let c0 = ConvBenchmark.cpuMs(), t0 = DispatchTime.now().uptimeNanoseconds
             output = net.predict(x)
             wall.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6)
-            cpu.append(cpuMs() - c0)
+            cpu.append(ConvBenchmark.cpuMs() - c0)
         }
         if let dir = dumpDirectory {
             try net.save(to: dir + "/unet.safetensors")
             try Safetensors.write(["input": x], to: dir + "/unet_input.safetensors")
             try Safetensors.write(["output": output], to: dir + "/unet_output.safetensors")
         }
-        return Row(size: size, threads: Runtime.threads, forwardMs: median(wall), forwardCpuMs: median(cpu),
+        return Row(size: size, threads: Runtime.threads, forwardMs: ConvBenchmark.median(wall), forwardCpuMs: ConvBenchmark.median(cpu),
                    peakMiB: peakResidentMiB(), parameters: net.parameterCount)
-    }
-
-    static func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-
-    static func cpuMs() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) * 1e-6
     }
 
     /// VmHWM from /proc/self/status (Linux), 0 where unavailable.
