@@ -113,6 +113,9 @@ final class LayerGradientTests: XCTestCase {
         // 1e-3 level, so those are compared absolutely (floor 0.05). A wrong gradient is off by O(1).
         let some = [unet.head.weight, unet.ups[0].weight, unet.encoders[0].conv1.weight]
         assertGradients([x] + some, tolerance: 5e-2, eps: 1e-3, floor: 5e-2) { unet(x) }
+        // The inference path (norm and activation fused in place) computes the same values.
+        let recorded = unet(x).value, fused = withoutGradients { unet(x).value }
+        for i in 0..<recorded.count { XCTAssertEqual(recorded.storage[i], fused.storage[i], accuracy: 1e-5) }
         let names = unet.namedParameters().map(\.0)
         XCTAssertTrue(names.contains("encoders.0.conv1.weight") && names.contains("ups.0.bias") && names.contains("decoders.0.norm2.weight"))
         XCTAssertThrowsError(try unet.validate(inputShape: [1, 1, 3, 4, 2]))
