@@ -218,4 +218,22 @@ final class AugmentTests: XCTestCase {
             assertClose(g.image.voxels, c.magnitude.map(Double.init), atol: 2e-3, "\(kind) vs 3D definition")
         }
     }
+
+    /// The ziggurat sampler is standard normal: moments, tails, and scipy's Kolmogorov–Smirnov test.
+    func testZigguratIsStandardNormal() {
+        var g = SeededGenerator(seed: 99)
+        var x = [Double]()
+        Ziggurat.fill(200_000, &g) { _, v in x.append(Double(v)) }
+        let n = Double(x.count)
+        let mean = x.reduce(0, +) / n
+        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
+        let kurtosis = x.reduce(0) { $0 + pow($1 - mean, 4) } / n / (variance * variance)
+        XCTAssertEqual(mean, 0, accuracy: 0.01)
+        XCTAssertEqual(variance, 1, accuracy: 0.01)
+        XCTAssertEqual(kurtosis, 3, accuracy: 0.05)
+        XCTAssertEqual(Double(x.filter { abs($0) > 3 }.count) / n, 0.0027, accuracy: 0.0006)
+        XCTAssertGreaterThan(x.map(abs).max()!, 3.8, "the tail beyond the base layer is sampled")
+        guard let o = Oracle.run("from scipy import stats\nsave(0, [stats.kstest(load(0), 'norm').pvalue])", inputs: [Array(x.prefix(20000))], outputs: 1) else { return }
+        XCTAssertGreaterThan(o[0][0], 0.001, "Kolmogorov–Smirnov p-value")
+    }
 }
