@@ -159,11 +159,7 @@ func sampleCoefficients(
             let by = m[5] * j + m[6] * k + m[7]
             let bz = m[9] * j + m[10] * k + m[11]
             let o0 = row * ox
-            var start = 0
-            if interp == .linear && displacement == nil {
-                start = linearInteriorBlocks(s, nx, ny, nz, d + o0, ox, (bx, by, bz), (m[0], m[4], m[8]))
-            }
-            for i in start..<ox {
+            for i in 0..<ox {
                 let di = Double(i)
                 var x = bx + m[0] * di, y = by + m[4] * di, z = bz + m[8] * di
                 if let (dx, dy, dz) = displacement {
@@ -340,42 +336,4 @@ func separableSample(
         let sp = row(q), wq = w[q]
         for i in 0..<n { dst[i] += wq * sp[i] }
     }
-}
-
-/// Lanes of the SIMD trilinear kernel.
-typealias LinearLanes = SIMD8<Float>
-
-/// Trilinear samples along one output row, eight at a time, from the row start while every lane is
-/// inside the grid (no boundary handling needed); returns how many were written. Same arithmetic
-/// as the scalar interior path in `sampleCoefficients`, so the bits do not depend on which ran.
-@inline(__always) func linearInteriorBlocks(
-    _ s: UnsafePointer<Float>, _ nx: Int, _ ny: Int, _ nz: Int, _ out: UnsafeMutablePointer<Float>, _ count: Int,
-    _ base: (Double, Double, Double), _ step: (Double, Double, Double)
-) -> Int {
-    let w = LinearLanes.scalarCount
-    let sxy = nx * ny
-    let lane = SIMD8<Double>(0, 1, 2, 3, 4, 5, 6, 7)
-    let lx = Double(nx - 1), ly = Double(ny - 1), lz = Double(nz - 1)
-    var i = 0
-    while i + w <= count {
-        let di = lane + Double(i)
-        let x = base.0 + step.0 * di, y = base.1 + step.1 * di, z = base.2 + step.2 * di
-        let inside = (x .>= 0) .& (y .>= 0) .& (z .>= 0) .& (x .< lx) .& (y .< ly) .& (z .< lz)
-        guard all(inside) else { break }
-        let xf = x.rounded(.down), yf = y.rounded(.down), zf = z.rounded(.down)
-        let fx = LinearLanes(x - xf), fy = LinearLanes(y - yf), fz = LinearLanes(z - zf)
-        var c000 = LinearLanes(), c100 = LinearLanes(), c010 = LinearLanes(), c110 = LinearLanes()
-        var c001 = LinearLanes(), c101 = LinearLanes(), c011 = LinearLanes(), c111 = LinearLanes()
-        for l in 0..<w {
-            let p = s + (Int(xf[l]) + nx * Int(yf[l]) + sxy * Int(zf[l]))
-            c000[l] = p[0]; c100[l] = p[1]; c010[l] = p[nx]; c110[l] = p[nx + 1]
-            c001[l] = p[sxy]; c101[l] = p[sxy + 1]; c011[l] = p[sxy + nx]; c111[l] = p[sxy + nx + 1]
-        }
-        let c00 = c000 + fx * (c100 - c000), c10 = c010 + fx * (c110 - c010)
-        let c01 = c001 + fx * (c101 - c001), c11 = c011 + fx * (c111 - c011)
-        let c0 = c00 + fy * (c10 - c00), c1 = c01 + fy * (c11 - c01)
-        UnsafeMutableRawPointer(out + i).storeBytes(of: c0 + fz * (c1 - c0), as: LinearLanes.self)
-        i += w
-    }
-    return i
 }
