@@ -191,8 +191,8 @@ public final class Segmenter {
             guard let a = axis else {
                 throw InferenceError.tooLarge(what: "the smallest window \(w)", bytes: total(w), limit: options.memoryBudget)
             }
-            w[a] = roundUp(w[a] * 3 / 4, m[a])
-            if w[a] >= full[a] { w[a] = max(m[a], w[a] - m[a]) }
+            let smaller = roundUp(w[a] * 3 / 4, m[a])
+            w[a] = smaller < w[a] ? smaller : w[a] - m[a]
         }
         return w
     }
