@@ -37,10 +37,12 @@ FEATURES = (16, 32, 64, 128, 256)
 CLASSES = 4
 
 
-def unet_onnx(weights, features, classes):
+def unet_onnx(weights, features, classes, decomposed=True):
     """MedVox's U-Net (Sources/MedVoxNN/Models/UNet.swift) as an ONNX graph."""
     nodes, inits = [], []
     for name, a in weights.items():
+        if decomposed and ".norm" in name:
+            continue
         inits.append(numpy_helper.from_array(np.asarray(a, dtype=np.float32), name))
     count = [0]
 
@@ -50,10 +52,26 @@ def unet_onnx(weights, features, classes):
         nodes.append(helper.make_node(op, inputs, [out], **attrs))
         return out
 
+    def instance_norm(x, prefix):
+        if not decomposed:
+            return node("InstanceNormalization", [x, f"{prefix}.weight", f"{prefix}.bias"], epsilon=1e-5)
+        # Two-pass mean and variance with ReduceMean (to rule the fused operator out as a source
+        # of error: both give the same result here).
+        mean = node("ReduceMean", [x], axes=[2, 3, 4], keepdims=1)
+        d = node("Sub", [x, mean])
+        var = node("ReduceMean", [node("Mul", [d, d])], axes=[2, 3, 4], keepdims=1)
+        y = node("Div", [d, node("Sqrt", [node("Add", [var, "eps"])])])
+        return node("Add", [node("Mul", [y, f"{prefix}.weight.c111"]), f"{prefix}.bias.c111"])
+
+    inits.append(numpy_helper.from_array(np.array(1e-5, dtype=np.float32), "eps"))
+    for name, a in weights.items():
+        if ".norm" in name and decomposed:
+            inits.append(numpy_helper.from_array(np.asarray(a, dtype=np.float32).reshape(-1, 1, 1, 1), name + ".c111"))
+
     def block(prefix, x):
         for i in (1, 2):
             x = node("Conv", [x, f"{prefix}.conv{i}.weight", f"{prefix}.conv{i}.bias"], kernel_shape=[3, 3, 3], pads=[1] * 6)
-            x = node("InstanceNormalization", [x, f"{prefix}.norm{i}.weight", f"{prefix}.norm{i}.bias"], epsilon=1e-5)
+            x = instance_norm(x, f"{prefix}.norm{i}")
             x = node("LeakyRelu", [x], alpha=0.01)
         return x
 
@@ -104,6 +122,8 @@ def main():
     ap.add_argument("--template", default=os.path.join(root, "Data", "mni", "t1.nii.gz"))
     ap.add_argument("--size", default="96", help="96 (a centred 96³ patch) or full (the template padded to 208x240x192)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--instance-norm", choices=["decomposed", "native"], default="native",
+                    help="ONNX InstanceNormalization (native) or ReduceMean/Sub/Div (decomposed)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(root, ".bench", "onnx"))
     a = ap.parse_args()
@@ -130,10 +150,11 @@ def main():
     print(f"input {img.shape} (i, j, k), tensor {x.shape}; U-Net features {FEATURES}, {CLASSES} classes", flush=True)
 
     # onnxruntime
-    model = unet_onnx(weights, FEATURES, CLASSES)
+    model = unet_onnx(weights, FEATURES, CLASSES, decomposed=a.instance_norm == "decomposed")
     so = ort.SessionOptions()
     so.intra_op_num_threads = a.threads
     so.inter_op_num_threads = 1
+    so.log_severity_level = 3
     sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
     sess.run(None, {"input": x})  # warm-up
     ort_times, loads = [], []
@@ -164,10 +185,22 @@ def main():
     print(f"machine busy (non-idle CPU share while measuring): median {statistics.median(loads):.0%}, max {max(loads):.0%}")
     print(f"medvox segment: {windows.group(1)} window(s) of {windows.group(2)}; inference median {statistics.median(mv_times):.3f} s "
           f"(runs {', '.join(f'{t:.3f}' for t in mv_times)}), peak RSS {mv_rss:.0f} MB")
-    print(f"onnxruntime {ort.__version__}: forward median {statistics.median(ort_times):.3f} s "
+    print(f"onnxruntime {ort.__version__} ({a.instance_norm} instance norm): forward median {statistics.median(ort_times):.3f} s "
           f"(runs {', '.join(f'{t:.3f}' for t in ort_times)})")
     print(f"ratio onnxruntime / medvox: {statistics.median(ort_times) / statistics.median(mv_times):.2f}")
     print(f"max |p_medvox - p_onnxruntime| = {diff:.2e} ({'OK' if diff <= 1e-4 else 'FAIL'}: tolerance 1e-4)")
+    try:  # Which side is off: both against a float64 forward pass (PyTorch, when installed).
+        import torch
+        from segment_vs_monai import monai_net
+        torch.set_num_threads(a.threads)
+        with torch.no_grad():
+            l64 = monai_net(weights).double()(torch.from_numpy(x).double())[0].numpy()
+        p64 = np.exp(l64 - l64.max(axis=0))
+        p64 /= p64.sum(axis=0)
+        print(f"against a float64 PyTorch forward: max |p - p64| medvox {np.abs(mv_prob - p64).max():.2e}, "
+              f"onnxruntime {np.abs(ort_prob - p64).max():.2e}")
+    except ImportError:
+        print("(PyTorch not installed: no float64 reference)")
     sys.exit(0 if diff <= 1e-4 else 1)
 
 
