@@ -126,6 +126,9 @@ public final class Segmenter {
         guard model.card.task == .segmentation, let unet = model.network as? UNet else {
             throw InferenceError.wrongTask(model: model.card.name, expected: "segmentation")
         }
+        guard model.card.labels.allSatisfy({ (0...255).contains($0.value) }) else {
+            throw ModelError.invalidCard(path: model.cardPath, reason: "segmentation label values must be 0...255 (uint8 masks)")
+        }
         self.model = model
         self.options = options
         self.unet = unet
