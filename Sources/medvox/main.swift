@@ -24,6 +24,8 @@ let commands: [any Command.Type] = [
     ClassifyCommand.self,
     EvaluateCommand.self,
     BenchCommand.self,
+    AugmentCommand.self,
+    TrainCommand.self,
 ]
 
 func topLevelHelp() -> String {
