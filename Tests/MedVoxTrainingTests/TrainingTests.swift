@@ -101,7 +101,7 @@ final class TrainingTests: XCTestCase {
     }
 
     func testTinyTrainingRunLearns() throws {
-        var cfg = tinyConfig(steps: 40)
+        var cfg = tinyConfig(steps: 80)
         cfg.validateEvery = 40
         let train = [syntheticCase(seed: 1, id: "a"), syntheticCase(seed: 2, id: "b")]
         let val = [syntheticCase(seed: 3, id: "v")].map { HeldOutItem(image: $0.image, label: $0.label) }
@@ -113,7 +113,7 @@ final class TrainingTests: XCTestCase {
         let losses = out.log.map(\.loss)
         let first = losses.prefix(5).reduce(0, +) / 5, last = losses.suffix(5).reduce(0, +) / 5
         XCTAssertLessThan(last, 0.7 * first, "loss \(first) → \(last)")
-        XCTAssertEqual(out.stepsDone, 40)
+        XCTAssertEqual(out.stepsDone, 80)
         XCTAssertGreaterThan(out.bestScore!, before)
         XCTAssertGreaterThan(out.bestScore!, 0.5)
     }
