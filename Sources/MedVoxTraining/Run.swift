@@ -37,6 +37,8 @@ public struct TrainingRequest: Sendable {
     public var evaluationVariants: Int = 4
     public var search: SearchSpec?
     public var resume = false
+    /// End training at this step (the schedule still follows `config.steps`).
+    public var stopAt: Int?
     /// The exact command line, for the card.
     public var command: String
     /// Provenance of the data (free text, added to the card with the files' SHA-256).
@@ -297,6 +299,7 @@ public enum TrainingRun {
         let trainer = try Trainer(config: r.config, source: data.source, validation: data.validation, labelNames: data.labelNames)
         trainer.checkpointPath = stem + ".ckpt"
         trainer.logPath = stem + ".log.csv"
+        trainer.stopAtStep = r.stopAt
         let outcome = try trainer.train(resume: r.resume)
         try trainer.net.loadStateDict(outcome.bestState, path: stem + ".ckpt")
         trainer.net.setTraining(false)
@@ -311,7 +314,7 @@ public enum TrainingRun {
         evaluation.metrics = evaluation.metrics.mapValues { ($0 * 10000).rounded() / 10000 }
         let c = r.config
         recipe["batch"] = "\(c.batchSize)"
-        recipe["steps"] = "\(c.steps) (\(outcome.stepsDone) run\(outcome.stoppedEarly ? ", stopped early" : ""))"
+        recipe["steps"] = "\(c.steps) (\(outcome.stepsDone) run\(outcome.stoppedEarly ? ", stopped early" : "")\(r.stopAt.map { $0 < c.steps ? ", ended at step \($0) by --stop-at" : "" } ?? ""))"
         recipe["lr"] = "\(c.learningRate) \(c.schedule) schedule, warm-up \(c.warmupSteps)"
         recipe["optimizer"] = c.optimizer == "sgd" ? "SGD Nesterov 0.99" : "AdamW"
         recipe["weightDecay"] = "\(c.weightDecay)"

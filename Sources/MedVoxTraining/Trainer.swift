@@ -148,6 +148,10 @@ public final class Trainer {
     public var logPath: String?
     /// Stop this process after this many steps (for tests of resuming after a kill).
     public var stopAfterSteps: Int?
+    /// End the run at this step (counted from the start of training), before `config.steps`: the
+    /// schedule still follows `config.steps`, the last step is validated and checkpointed, and the
+    /// outcome is final (`--stop-at`).
+    public var stopAtStep: Int?
     /// Progress bar label (nil: none).
     public var progressLabel: String? = "train"
 
@@ -213,7 +217,8 @@ public final class Trainer {
         var ran = 0
         var stoppedEarly = false
         var lossSum = 0.0, lossCount = 0
-        while st.step < config.steps {
+        let lastStep = min(config.steps, stopAtStep ?? config.steps)
+        while st.step < lastStep {
             if let s = stopAfterSteps, ran >= s { break }
             let t0 = Date()
             let loss = try step(st.step)
@@ -223,7 +228,7 @@ public final class Trainer {
             lossCount += 1
             var row = LogRow(step: st.step, learningRate: config.learningRate(at: st.step - 1), loss: loss, validation: nil,
                              seconds: Date().timeIntervalSince(t0))
-            let atEnd = st.step == config.steps
+            let atEnd = st.step == config.steps || st.step == stopAtStep
             if st.step % config.validateEvery == 0 || atEnd {
                 let score = validationScore()
                 row.validation = score
@@ -251,7 +256,7 @@ public final class Trainer {
             }
             if stoppedEarly { break }
         }
-        if st.step >= config.steps || stoppedEarly { progress?.finish() }
+        if st.step >= lastStep || stoppedEarly { progress?.finish() }
         let seconds = Date().timeIntervalSince(start)
         return TrainingOutcome(
             bestState: st.best ?? net.stateDict(), bestScore: st.bestScore, bestStep: st.best == nil ? st.step : st.bestStep,

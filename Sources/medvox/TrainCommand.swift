@@ -40,6 +40,7 @@ struct TrainCommand: Command {
             .value("eval-variants", "N", "held-out augmented variants per case for the card's evaluation (default 4)"),
             .value("seed", "N", "seed of the split, sampling, augmentation and initialisation (default 0)"),
             .flag("resume", "continue from STEM.ckpt after an interruption"),
+            .value("stop-at", "N", "end training at step N (the schedule still follows --steps); validate, evaluate, write"),
             .value("search", "random|grid", "hyper-parameter search before training"),
             .value("trials", "N", "random search trials (default 4)"),
             .value("search-steps", "N", "steps per search trial (default 50)"),
@@ -147,6 +148,7 @@ struct TrainCommand: Command {
         r.validationVariants = try a.int("val-variants", range: 0...1000) ?? 2
         r.evaluationVariants = try a.int("eval-variants", range: 1...1000) ?? 4
         r.resume = a.flag("resume")
+        r.stopAt = try a.int("stop-at", range: 1...100_000_000)
         r.dataNote = a.value("data-note")
         r.contrast = a.value("contrast")
         if let m = a.value("search") {

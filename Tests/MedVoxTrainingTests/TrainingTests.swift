@@ -101,7 +101,7 @@ final class TrainingTests: XCTestCase {
     }
 
     func testTinyTrainingRunLearns() throws {
-        var cfg = tinyConfig(steps: 40)
+        var cfg = tinyConfig(steps: 80)
         cfg.validateEvery = 40
         let train = [syntheticCase(seed: 1, id: "a"), syntheticCase(seed: 2, id: "b")]
         let val = [syntheticCase(seed: 3, id: "v")].map { HeldOutItem(image: $0.image, label: $0.label) }
@@ -113,7 +113,7 @@ final class TrainingTests: XCTestCase {
         let losses = out.log.map(\.loss)
         let first = losses.prefix(5).reduce(0, +) / 5, last = losses.suffix(5).reduce(0, +) / 5
         XCTAssertLessThan(last, 0.7 * first, "loss \(first) → \(last)")
-        XCTAssertEqual(out.stepsDone, 40)
+        XCTAssertEqual(out.stepsDone, 80)
         XCTAssertGreaterThan(out.bestScore!, before)
         XCTAssertGreaterThan(out.bestScore!, 0.5)
     }
@@ -158,5 +158,105 @@ final class TrainingTests: XCTestCase {
         var d: [String: Tensor] = [:]
         for (k, v) in try Safetensors.read(path: "\(dir)/whole.ckpt").tensors where k.hasPrefix("model.") { d[String(k.dropFirst(6))] = v }
         return d
+    }
+}
+
+/// End-to-end runs of `TrainingRun` on tiny data written to a temporary folder.
+final class TrainingRunTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("medvox-run-\(getpid())-\(name.hashValue)").path
+        try FileManager.default.createDirectory(atPath: "\(dir)/task/imagesTr", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(dir)/task/labelsTr", withIntermediateDirectories: true)
+        for n in 0..<3 {
+            let c = syntheticCase(seed: UInt64(n + 1))
+            try ImageFile.write(c.image, to: "\(dir)/task/imagesTr/case\(n)_0000.nii.gz")
+            try ImageFile.write(c.label!, to: "\(dir)/task/labelsTr/case\(n).nii.gz", as: .uint8)
+        }
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func testSegmentationFolderRunWritesLoadableModel() throws {
+        var cfg = tinyConfig(steps: 6)
+        cfg.validateEvery = 3
+        var r = TrainingRequest(config: cfg, outputStem: "\(dir)/tiny", augmentation: try AugmentPipeline.parse(spec: "flip,noise@0.5"),
+                                heldOutAugmentation: AugmentPipeline(transforms: []), command: "medvox train (test)")
+        r.data = "\(dir)/task"
+        r.labelNames = ["background", "outer", "inner"]
+        r.validationFraction = 0.34
+        var s = SearchSpec(mode: .grid, learningRates: [1e-2, 3e-3], weightDecays: [0], widths: [4], depths: [2])
+        s.steps = 2
+        r.search = s
+        var lines: [String] = []
+        let card = try TrainingRun.run(r) { lines.append($0) }
+        XCTAssertEqual(card.task, .segmentation)
+        XCTAssertEqual(card.architecture.features, [4, 8])
+        XCTAssertEqual(card.training?.command, "medvox train (test)")
+        XCTAssertTrue(card.training!.data.contains("case0_0000.nii.gz sha256 "), card.training!.data)
+        XCTAssertTrue(card.evaluation!.data.contains("held-out case"), card.evaluation!.data)
+        XCTAssertNotNil(card.evaluation!.metrics["dice.mean"])
+        XCTAssertNotNil(card.training!.recipe["search.table"])
+        XCTAssertEqual(lines.count, 3)  // header + two trials
+        let table = try String(contentsOfFile: "\(dir)/tiny.search.csv", encoding: .utf8)
+        XCTAssertEqual(table.split(separator: "\n").count, 3)
+        // The card loads as a model (checksum and architecture checked) and segments.
+        let model = try LoadedModel.load("\(dir)/tiny.json")
+        let unet = try XCTUnwrap(model.network as? UNet)
+        let pred = predictLabels(unet, syntheticCase(seed: 9).image)
+        XCTAssertEqual(pred.shape3, [16, 16, 16])
+        // The log has one row per step.
+        let log = try String(contentsOfFile: "\(dir)/tiny.log.csv", encoding: .utf8)
+        XCTAssertEqual(log.split(separator: "\n").count, 7)
+    }
+
+    func testBadDataNamesTheFile() throws {
+        try FileManager.default.removeItem(atPath: "\(dir)/task/labelsTr/case1.nii.gz")
+        XCTAssertThrowsError(try TrainingData.segmentationFolder("\(dir)/task")) { e in
+            XCTAssertTrue("\(e)".contains("case1_0000.nii.gz"), "\(e)")
+            XCTAssertTrue(e is MedVoxError)
+        }
+        try "not a nifti".write(toFile: "\(dir)/task/labelsTr/case1.nii.gz", atomically: true, encoding: .utf8)
+        var r = TrainingRequest(config: tinyConfig(steps: 1), outputStem: "\(dir)/bad", augmentation: AugmentPipeline(transforms: []),
+                                heldOutAugmentation: AugmentPipeline(transforms: []), command: "x")
+        r.data = "\(dir)/task"
+        XCTAssertThrowsError(try TrainingRun.run(r) { _ in }) { e in XCTAssertTrue("\(e)".contains("case1.nii.gz"), "\(e)") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/bad.json"))
+        // Labels outside the class range are refused.
+        var label = syntheticCase(seed: 1).label!
+        label[0, 0, 0] = 7
+        try ImageFile.write(label, to: "\(dir)/task/labelsTr/case1.nii.gz", as: .uint8)
+        XCTAssertThrowsError(try TrainingRun.run(r) { _ in }) { e in XCTAssertTrue("\(e)".contains("label value 7"), "\(e)") }
+    }
+
+    func testSynthFromLabelsAndClassificationCSV() throws {
+        // Label maps alone: images are synthesised; evaluation on synthesised variants.
+        var cfg = tinyConfig(steps: 2)
+        cfg.validateEvery = 2
+        var r = TrainingRequest(config: cfg, outputStem: "\(dir)/synth", augmentation: AugmentPipeline(transforms: []),
+                                heldOutAugmentation: AugmentPipeline(transforms: []), command: "x")
+        r.synthFrom = "\(dir)/task/labelsTr"
+        r.spacing = [2, 2, 2]
+        let data = try TrainingRun.prepare(r)
+        XCTAssertEqual(data.source.augmentation.transforms.first?.transform, .labelSynthesis)
+        let e0 = try data.source.example(0, seed: 1)
+        XCTAssertNotEqual(e0.image, e0.labels!)  // synthesised, not the label map
+        XCTAssertNoThrow(try TrainingRun.run(r) { _ in })
+        // Classification from a CSV of path,label.
+        var csv = "path,label\n"
+        for n in 0..<3 { csv += "task/imagesTr/case\(n)_0000.nii.gz,\(n == 0 ? "a" : "b")\n" }
+        try csv.write(toFile: "\(dir)/cases.csv", atomically: true, encoding: .utf8)
+        var c = TrainingConfig(task: .classification, spatialRank: 3, classes: 2, features: [4, 8], patch: [16, 16, 16], steps: 2)
+        c.validateEvery = 2
+        var rc = TrainingRequest(config: c, outputStem: "\(dir)/clf", augmentation: AugmentPipeline(transforms: []),
+                                 heldOutAugmentation: AugmentPipeline(transforms: []), command: "x")
+        rc.data = "\(dir)/cases.csv"
+        rc.inputShape = [16, 16, 16]
+        let card = try TrainingRun.run(rc) { _ in }
+        XCTAssertEqual(card.labels.map(\.name), ["a", "b"])
+        XCTAssertEqual(card.architecture.kind, "resnet")
+        XCTAssertNotNil(card.evaluation?.confusion)
+        XCTAssertNoThrow(try LoadedModel.load("\(dir)/clf.json"))
     }
 }
