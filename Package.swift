@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "MedVoxNN", targets: ["MedVoxNN"]),
         .library(name: "MedVoxTransforms", targets: ["MedVoxTransforms"]),
         .library(name: "MedVoxTraining", targets: ["MedVoxTraining"]),
+        .library(name: "MedVoxReport", targets: ["MedVoxReport"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
@@ -34,9 +35,11 @@ let package = Package(
         // Transforms and Inference, which MedVoxNN may not depend on.
         .target(name: "MedVoxTraining", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference"]),
 
+        .target(name: "MedVoxReport", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTransforms", "MedVoxInference"]),
+
         .executableTarget(
             name: "medvox",
-            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
+            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining", "MedVoxReport"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
@@ -47,6 +50,7 @@ let package = Package(
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
         .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
+        .testTarget(name: "MedVoxReportTests", dependencies: ["MedVoxReport", "MedVoxTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

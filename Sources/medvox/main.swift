@@ -26,6 +26,7 @@ let commands: [any Command.Type] = [
     BenchCommand.self,
     AugmentCommand.self,
     TrainCommand.self,
+    ReportCommand.self,
 ]
 
 func topLevelHelp() -> String {
