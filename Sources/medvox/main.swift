@@ -27,6 +27,7 @@ let commands: [any Command.Type] = [
     AugmentCommand.self,
     TrainCommand.self,
     ReportCommand.self,
+    BatchCommand.self,
 ]
 
 func topLevelHelp() -> String {
