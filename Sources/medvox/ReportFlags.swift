@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxCore
 import MedVoxIO
 
 /// `--report DIR` and `--phi`, shared by the commands that can write a case report.
@@ -13,6 +14,13 @@ struct ReportFlags {
     init(_ args: ParsedArguments) {
         directory = args.value("report")
         phi = args.flag("phi")
+    }
+
+    /// Creates the report folder (so outputs may be written into it before the report is).
+    static func createFolder(_ dir: String) throws {
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw FileError.cannotWrite(path: dir, reason: error.localizedDescription)
+        }
     }
 
     /// `path` relative to `dir` when it lies inside it, else absolute (what a report records so

@@ -85,6 +85,7 @@ struct SegmentCommand: Command {
         let volume = try source.volume()
         let result = try segmenter.segment(volume, modality: modality(of: source))
         for w in result.warnings { warn("\(input): \(w)") }
+        if let dir = report.directory { try ReportFlags.createFolder(dir) }
         try ImageFile.write(result.mask, to: output, as: .uint8)
         if let p = probabilities, let probs = result.probabilities { try ImageFile.write(probs, to: p, as: .float32) }
         if let p = preview { try PNG.write(try segmentationPreview(image: volume, mask: result.mask), to: p) }
