@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "MedVoxNN", targets: ["MedVoxNN"]),
         .library(name: "MedVoxTransforms", targets: ["MedVoxTransforms"]),
         .library(name: "MedVoxTraining", targets: ["MedVoxTraining"]),
+        .library(name: "MedVoxReport", targets: ["MedVoxReport"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
@@ -36,10 +37,13 @@ let package = Package(
         .target(name: "MedVoxTraining", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference"]),
         .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
 
+        .target(name: "MedVoxReport", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTransforms", "MedVoxInference"]),
+
         .executableTarget(
             name: "medvox",
             dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
         .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxNN"]),
+            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining", "MedVoxReport"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
@@ -50,6 +54,7 @@ let package = Package(
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
         .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
+        .testTarget(name: "MedVoxReportTests", dependencies: ["MedVoxReport", "MedVoxTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

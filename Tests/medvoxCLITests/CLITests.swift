@@ -32,7 +32,9 @@ final class CLITests: XCTestCase {
     var example: String { Self.fixtures + "/example/head.nii.gz" }
     var labels: String { Self.fixtures + "/example/head_labels.nii.gz" }
 
-    func temporaryFolder() throws -> String {
+    func temporaryFolder() throws -> String { try Self.temporaryFolder() }
+
+    static func temporaryFolder() throws -> String {
         let dir = NSTemporaryDirectory() + "medvox-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
@@ -59,7 +61,10 @@ final class CLITests: XCTestCase {
         }
     }
 
-    func medvox(_ args: [String]) throws -> Run {
+    func medvox(_ args: [String]) throws -> Run { try Self.medvox(args) }
+
+    /// Runs the built binary with `args` and collects its exit status and output.
+    static func medvox(_ args: [String]) throws -> Run {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
