@@ -9,23 +9,45 @@ let package = Package(
         .library(name: "MedVoxCore", targets: ["MedVoxCore"]),
         .library(name: "MedVoxIO", targets: ["MedVoxIO"]),
         .library(name: "MedVoxTensor", targets: ["MedVoxTensor"]),
+        .library(name: "MedVoxInference", targets: ["MedVoxInference"]),
+        .library(name: "MedVoxNN", targets: ["MedVoxNN"]),
+        .library(name: "MedVoxTransforms", targets: ["MedVoxTransforms"]),
+        .library(name: "MedVoxTraining", targets: ["MedVoxTraining"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CCharLS", path: "Sources/CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
         .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(name: "COpenJPEG", path: "Sources/COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
 
         .target(name: "MedVoxCore"),
-        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG", "CDeflate"]),
-        .target(name: "MedVoxTensor", dependencies: ["MedVoxCore"]),
+        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG", "CJPEG", "CCharLS", "COpenJPEG", "CDeflate"]),
+        // Convolution micro-kernels in C (AVX-512 / AVX2+FMA / plain, chosen at run time).
+        .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
+        .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
+        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
+        .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
+        .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore"]),
+        // Training orchestration (datasets, sampling, augmentation, loop, search, cards): needs
+        // Transforms and Inference, which MedVoxNN may not depend on.
+        .target(name: "MedVoxTraining", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference"]),
 
-        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor"]),
+        .executableTarget(
+            name: "medvox",
+            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor"]),
+        .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
+        .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
+        .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN"]),
+        .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
         .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
+        .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
     ],
     swiftLanguageModes: [.v5]
 )

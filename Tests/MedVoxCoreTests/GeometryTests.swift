@@ -103,3 +103,17 @@ final class RandomTests: XCTestCase {
         XCTAssertTrue((0..<1000).allSatisfy { _ in (0..<1).contains(g.unit()) })
     }
 }
+
+final class SHA256Tests: XCTestCase {
+    func testKnownVectorsAndChunking() {
+        XCTAssertEqual(SHA256.hash([]).hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hash(Array("abc".utf8)).hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        XCTAssertEqual(SHA256.hash(long).hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        // Same digest whatever the update boundaries.
+        let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var h = SHA256()
+        for chunk in stride(from: 0, to: 1000, by: 37) { h.update(Array(data[chunk..<min(chunk + 37, 1000)])) }
+        XCTAssertEqual(h.finalize(), SHA256.hash(data))
+    }
+}

@@ -1,0 +1,110 @@
+// MedVox convolution kernels in C: register-blocked SIMD micro-kernels (AVX-512, AVX2+FMA, and a
+// plain fallback), chosen at run time from CPUID, plus the tile loops that feed them. Called by
+// MedVoxTensor/Kernels/Conv*.swift only; the Swift side owns planning, scratch and threads.
+//
+// Every function here works on preallocated memory, never allocates, never fails.
+#ifndef MEDVOX_KERNELS_H
+#define MEDVOX_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction sets with their own kernels, in increasing order of preference.
+enum { MVX_ISA_GENERIC = 0, MVX_ISA_AVX2 = 1, MVX_ISA_AVX512 = 2 };
+
+/// Register-block sizes of one instruction set's kernels.
+typedef struct {
+    int isa;
+    int mr;   ///< forward: output channels per micro-tile (packed weight block height)
+    int nr;   ///< forward: positions per micro-tile (a multiple of the vector width)
+    int mw;   ///< backward-weights: output channels per micro-tile
+    int nw;   ///< backward-weights: (input channel, tap) pairs per micro-tile
+} mvx_isa_info;
+
+/// The best instruction set this CPU runs (from CPUID on x86-64; generic elsewhere).
+int mvx_isa_best(void);
+/// Block sizes for `isa`.
+mvx_isa_info mvx_isa_info_for(int isa);
+/// Block sizes of `isa`'s one-row forward kernels (mr = 1, wider nr), for passes with 1–2 output
+/// channels.
+mvx_isa_info mvx_isa_info_narrow(int isa);
+
+/// Forward-type pass (forward, or backward-data as a forward of the output gradient):
+/// out[m, position] = act(bias[m] + sum over (c, tap) of A[m, c, tap] * source(c, position, tap)).
+typedef struct {
+    int isa, mr, nr;          ///< mr, nr: from mvx_isa_info_for or mvx_isa_info_narrow
+    int direct;               ///< 1: positions index the padded grid of `src`; 0: gathered from `raw`
+    int M, C, taps, kcc;      ///< output channels, input channels, taps per channel, channels per K chunk
+    const float *A;           ///< packed weights (mvx_pack_weights)
+    const float *bias;        ///< [M] or NULL
+    int act;                  ///< 0 none, 1 relu, 2 leaky relu with `slope`
+    float slope;
+    float *out;               ///< [M][od*oh*ow] of one batch item
+    long out_plane;
+    int od, oh, ow;
+    // direct mode: zero-padded copy of the source, channel pitch, plane and row pitch
+    const float *src;
+    long chan_pitch, pp, rp;
+    const long *tapoff;       ///< [taps] offset of each tap within a padded channel
+    // gather mode: the raw source [C][sd*sh*sw] and per-axis index maps:
+    // source index = (o*mul + t*tmul + off) / div, valid when divisible and in range.
+    const float *raw;
+    int sd, sh, sw;
+    int k[3], mul[3], tmul[3], off[3], div[3];
+} mvx_fwd;
+
+/// Packs weights for mvx_fwd: value(m, c, t) = w[(m*C + c)*taps + t] normally, or with
+/// `transpose` w[(c*M + m)*taps + t] (backward-data), with `flip` reading tap taps-1-t.
+/// Layout: per K chunk of kcc channels, per block of mr rows (zero-padded): [kc*taps][mr].
+/// A holds roundup(M, mr) * C * taps floats.
+void mvx_pack_weights(const float *w, int M, int C, int taps, int kcc, int mr, int transpose, int flip, float *A);
+
+/// Computes positions [t0, t1) (t1 - t0 <= ldacc, ldacc a multiple of nr) for all M channels.
+/// Scratch: acc [roundup(M,mr)][ldacc]; col [kcc*taps][ldacc] (gather mode); offs [kcc*taps].
+void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs);
+
+/// Copies channels [c0, c1) of x [C][d][h][w] into dst with zero borders pd/ph/pw on each side;
+/// dst channel pitch `chan_pitch` >= (d+2pd)(h+2ph)(w+2pw); the rest of each channel is zeroed.
+void mvx_pad_copy(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw,
+                  float *dst, long chan_pitch);
+
+/// Backward-weights: gw[m][c*taps + t] (+)= sum over positions of g[m, position] * source(c, position, t).
+typedef struct {
+    int isa, mw, nw;
+    int direct;
+    int M, C, taps;
+    float *gw;                ///< [M][C*taps]
+    const float *go;          ///< output gradient [M][od*oh*ow] of one batch item
+    long go_plane;
+    int od, oh, ow;
+    const float *src;         ///< direct: padded input; positions index its padded grid
+    long chan_pitch, pp, rp, span;
+    const long *tapoff;
+    const float *raw;         ///< gather mode: raw input, forward index maps
+    int sd, sh, sw;
+    int k[3], mul[3], tmul[3], off[3], div[3];
+} mvx_bww;
+
+/// Accumulates (or, with `first`, overwrites) gw columns of K blocks [kb0, kb1) (blocks of nw
+/// (c, tap) pairs) over all positions of one batch item, in chunks of `qc` positions in order.
+/// Scratch: gbuf [M][qc] (direct mode), col [(kb1-kb0)*nw][qc] (gather mode), offs [(kb1-kb0)*nw].
+/// With `vacc` (instruction sets with mvx_bww_lanes > 0), partial sums are kept as vectors in
+/// vacc [roundup(M,mw)][roundup(nk,nw)][lanes] across calls (first: start from zero) and
+/// mvx_bww_finish writes gw once at the end; without it each chunk is reduced into gw.
+void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs,
+                  float *vacc);
+/// Vector lanes of the backward-weights kernels of `isa` (0: no vector accumulation).
+long mvx_bww_lanes(int isa);
+/// Reduces vacc of K blocks [kb0, kb1) into gw (overwriting).
+void mvx_bww_finish(const mvx_bww *p, long kb0, long kb1, const float *vacc);
+
+/// Measured peak: runs `iters` iterations of an independent-accumulator FMA loop; returns a sum
+/// that depends on every result. FLOPs = iters * mvx_peak_flops_per_iter(isa).
+float mvx_peak_loop(int isa, long iters);
+double mvx_peak_flops_per_iter(int isa);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,340 @@
+import CMedVoxKernels
+import Foundation
+import MedVoxCore
+
+/// Which convolution kernels run: the instruction set (chosen from CPUID at start-up; tests and
+/// benchmarks may lower it) and a switch back to the plain loops.
+public enum ConvKernels {
+    /// An instruction set with its own micro-kernels.
+    public enum ISA: Int32, CaseIterable, Sendable, CustomStringConvertible {
+        case generic = 0, avx2 = 1, avx512 = 2
+        public var description: String { ["generic", "avx2+fma", "avx512f"][Int(rawValue)] }
+    }
+
+    /// The best instruction set this CPU runs.
+    public static let best: ISA = ISA(rawValue: mvx_isa_best()) ?? .generic
+
+    /// The instruction set new plans use (never above `best`). Environment `MEDVOX_CONV_ISA`
+    /// (generic, avx2, avx512) lowers it at start-up.
+    nonisolated(unsafe) public static var isa: ISA = {
+        let env = ProcessInfo.processInfo.environment["MEDVOX_CONV_ISA"]
+        let wanted: ISA? = env.flatMap { e in ISA.allCases.first { $0.description.hasPrefix(e) } }
+        return min(wanted ?? best, best)
+    }()
+
+    /// When false, plans run the plain loops (`PlainConv`) instead of the fast kernels.
+    nonisolated(unsafe) public static var enabled = true
+
+    /// Forces direct (true) or gathered (false) tiles where both apply; nil: chosen by cost.
+    /// Environment `MEDVOX_CONV_TILES` (direct, gather) sets it at start-up, for benchmarks.
+    nonisolated(unsafe) public static var forceDirect: Bool? = {
+        switch ProcessInfo.processInfo.environment["MEDVOX_CONV_TILES"] {
+        case "direct": return true
+        case "gather": return false
+        default: return nil
+        }
+    }()
+}
+
+extension ConvKernels.ISA: Comparable {
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Large temporary buffers shared by all plans (padded sources, per-thread tiles), kept for reuse
+/// so a network's layers do not each hold their own.
+final class ScratchPool: @unchecked Sendable {
+    static let shared = ScratchPool()
+    private var free: [(UnsafeMutablePointer<Float>, Int)] = []
+    private let lock = NSLock()
+
+    /// Runs `body` with a buffer of at least `count` floats (contents undefined).
+    func with<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        let need = max(count, 16)
+        lock.lock()
+        var buf: (UnsafeMutablePointer<Float>, Int)
+        if let i = free.indices.filter({ free[$0].1 >= need }).min(by: { free[$0].1 < free[$1].1 }) {
+            buf = free.remove(at: i)
+        } else {
+            buf = (UnsafeMutablePointer<Float>.allocate(capacity: need), need)
+        }
+        lock.unlock()
+        defer {
+            lock.lock()
+            free.append(buf)
+            // Keep a bounded number of buffers: drop the smallest beyond four.
+            if free.count > 4 {
+                free.sort { $0.1 > $1.1 }
+                for b in free[4...] { b.0.deallocate() }
+                free.removeLast(free.count - 4)
+            }
+            lock.unlock()
+        }
+        return try body(buf.0)
+    }
+}
+
+/// How a forward-type pass (forward, or backward-data as the forward of the output gradient)
+/// runs: the source it reads, the grid it writes, and its packed weights.
+struct FastPass {
+    enum Mode { case direct, gather }
+    let mode: Mode
+    let info: mvx_isa_info
+    /// Output channels, input channels, taps, channels per K chunk.
+    let M: Int, C: Int, taps: Int, kcc: Int
+    /// Source spatial dims (raw) and its padding (direct mode).
+    let src: [Int], pad: [Int]
+    /// Output spatial dims.
+    let out: [Int]
+    let kernel: [Int], dilation: [Int]
+    /// Gather index maps per axis.
+    let mul: [Int], tmul: [Int], off: [Int], div: [Int]
+
+    var padded: [Int] { (0..<3).map { src[$0] + 2 * pad[$0] } }
+    var chanPitch: Int { padded.reduce(1, *) + Int(info.nr) + 64 }
+    var tapOffsets: [Int] {
+        let p = padded
+        var o = [Int]()
+        for a in 0..<kernel[0] { for b in 0..<kernel[1] { for c in 0..<kernel[2] {
+            o.append((a * dilation[0] * p[1] + b * dilation[1]) * p[2] + c * dilation[2])
+        } } }
+        return o
+    }
+    /// Positions a direct pass computes: the padded grid up to the last output element.
+    var span: Int {
+        let p = padded
+        return ((out[0] - 1) * p[1] + (out[1] - 1)) * p[2] + out[2]
+    }
+    var validCount: Int { out.reduce(1, *) }
+
+    /// Direct tiles waste the padded grid's margins; gathered tiles copy K rows per tile and run
+    /// their micro-kernels from a larger footprint. Direct needs stride 1 (`possible`).
+    static func chooseDirect(possible: Bool, span: Int, valid: Int, M: Int) -> Bool {
+        guard possible else { return false }
+        if let f = ConvKernels.forceDirect { return f }
+        // Measured on Zen 4 (cpu time): direct wins up to ~25% waste (128→128 @16³), gathered beyond.
+        return Double(span) / Double(valid) <= 1.3
+    }
+
+    /// Channels per K chunk: the micro-kernel's B rows of one chunk should stay in L1 — in direct
+    /// mode a chunk reads a few shifted rows per channel (K up to 512), in gathered mode a
+    /// contiguous K × nr block (K up to 160).
+    static func channelsPerChunk(_ C: Int, taps: Int, direct: Bool) -> Int {
+        let target = direct ? 512 : 160
+        let chunks = max(1, (C * taps + target - 1) / target)
+        return (C + chunks - 1) / chunks
+    }
+
+    var packedCount: Int { (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr) * C * taps }
+
+    /// Runs the pass for one batch item: `source` [C][src...] -> `output` [M][out...].
+    func run(source: UnsafePointer<Float>, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+             output: UnsafeMutablePointer<Float>, activation: FusedActivation, threads: Int) {
+        let T = max(1, threads)
+        let mr = Int(info.mr), nr = Int(info.nr)
+        let mpad = (M + mr - 1) / mr * mr
+        let total = mode == .direct ? span : validCount
+        // Tile length: a multiple of nr, acc tile within ~128 KB, at least ~4 tiles per thread.
+        let maxSubs = max(1, min(8, 32768 / (mpad * nr)))
+        let subs = max(1, min(maxSubs, (total + nr * T * 4 - 1) / (nr * T * 4)))
+        let nt = subs * nr
+        let tiles = (total + nt - 1) / nt
+        let kmax = kcc * taps
+        let perThread = mpad * nt + (mode == .gather ? kmax * nt : 0) + kmax * 2  // offs as 2 floats each
+        var d = mvx_fwd()
+        d.isa = info.isa; d.mr = info.mr; d.nr = info.nr
+        d.direct = mode == .direct ? 1 : 0
+        d.M = Int32(M); d.C = Int32(C); d.taps = Int32(taps); d.kcc = Int32(kcc)
+        d.A = packed
+        d.bias = bias
+        switch activation {
+        case .none: d.act = 0
+        case .relu: d.act = 1
+        case let .leakyReLU(a): d.act = 2; d.slope = a
+        }
+        d.out = output
+        d.out_plane = validCount
+        d.od = Int32(out[0]); d.oh = Int32(out[1]); d.ow = Int32(out[2])
+        let offsets = tapOffsets
+        let padCount = mode == .direct ? chanPitch * C : 0
+        ScratchPool.shared.with(padCount + perThread * T) { scratch in
+            offsets.withUnsafeBufferPointer { tapoff in
+                if mode == .direct {
+                    let p = padded
+                    parallelFor(T, threads: T) { t in
+                        let r = chunkRange(C, part: t, of: T)
+                        mvx_pad_copy(source, Int32(r.lowerBound), Int32(r.upperBound), Int32(src[0]), Int32(src[1]), Int32(src[2]),
+                                     Int32(pad[0]), Int32(pad[1]), Int32(pad[2]), scratch, chanPitch)
+                    }
+                    d.src = UnsafePointer(scratch)
+                    d.chan_pitch = chanPitch
+                    d.pp = p[1] * p[2]
+                    d.rp = p[2]
+                    d.tapoff = tapoff.baseAddress
+                } else {
+                    d.raw = source
+                    d.sd = Int32(src[0]); d.sh = Int32(src[1]); d.sw = Int32(src[2])
+                    d.k = (Int32(kernel[0]), Int32(kernel[1]), Int32(kernel[2]))
+                    d.mul = (Int32(mul[0]), Int32(mul[1]), Int32(mul[2]))
+                    d.tmul = (Int32(tmul[0]), Int32(tmul[1]), Int32(tmul[2]))
+                    d.off = (Int32(off[0]), Int32(off[1]), Int32(off[2]))
+                    d.div = (Int32(div[0]), Int32(div[1]), Int32(div[2]))
+                }
+                let desc = d
+                withUnsafePointer(to: desc) { dp in
+                    parallelFor(T, threads: T) { t in
+                        let base = scratch + padCount + t * perThread
+                        let acc = base
+                        let col = base + mpad * nt
+                        let offs = UnsafeMutableRawPointer(col + (mode == .gather ? kmax * nt : 0)).bindMemory(to: Int.self, capacity: kmax)
+                        for tile in chunkRange(tiles, part: t, of: T) {
+                            let t0 = tile * nt
+                            mvx_fwd_tile(dp, t0, min(total, t0 + nt), acc, nt, col, offs)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension ConvPlan {
+    /// One-row kernels for passes with very few output channels, where mr-row blocks would
+    /// mostly compute zeros.
+    static func kernelInfo(_ info: mvx_isa_info, outputChannels M: Int) -> mvx_isa_info {
+        M * 4 <= Int(info.mr) ? mvx_isa_info_narrow(info.isa) : info
+    }
+
+    /// The forward pass as a FastPass.
+    static func forwardPass(_ s: Conv3DShape, info: mvx_isa_info) -> FastPass {
+        let info = kernelInfo(info, outputChannels: s.co)
+        let stride1 = s.stride.allSatisfy { $0 == 1 }
+        let padded = (0..<3).map { s.input[$0] + 2 * s.padding[$0] }
+        let span = ((s.output[0] - 1) * padded[1] + (s.output[1] - 1)) * padded[2] + s.output[2]
+        let direct = FastPass.chooseDirect(possible: stride1, span: span, valid: s.outPlane, M: s.co)
+        return FastPass(
+            mode: direct ? .direct : .gather, info: info, M: s.co, C: s.ci, taps: s.taps,
+            kcc: FastPass.channelsPerChunk(s.ci, taps: s.taps, direct: direct), src: s.input, pad: s.padding, out: s.output,
+            kernel: s.kernel, dilation: s.dilation, mul: s.stride, tmul: s.dilation, off: s.padding.map { -$0 },
+            div: [1, 1, 1])
+    }
+
+    /// Backward-data as a forward pass over the output gradient: direct (a correlation with the
+    /// flipped kernel and padding d(k-1)-p) for stride 1, gathered otherwise.
+    static func backwardDataPass(_ s: Conv3DShape, info: mvx_isa_info) -> FastPass {
+        let info = kernelInfo(info, outputChannels: s.ci)
+        let pad2 = (0..<3).map { s.dilation[$0] * (s.kernel[$0] - 1) - s.padding[$0] }
+        let possible = s.stride.allSatisfy { $0 == 1 } && pad2.allSatisfy { $0 >= 0 }
+        let padded = (0..<3).map { s.output[$0] + 2 * max(0, pad2[$0]) }
+        let span = ((s.input[0] - 1) * padded[1] + (s.input[1] - 1)) * padded[2] + s.input[2]
+        let direct = FastPass.chooseDirect(possible: possible, span: span, valid: s.inPlane, M: s.ci)
+        return FastPass(
+            mode: direct ? .direct : .gather, info: info, M: s.ci, C: s.co, taps: s.taps,
+            kcc: FastPass.channelsPerChunk(s.co, taps: s.taps, direct: direct), src: s.output, pad: pad2.map { max(0, $0) },
+            out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1], tmul: s.dilation.map { -$0 },
+            off: s.padding, div: s.stride)
+    }
+
+    /// Backward-weights over all batch items; see `Conv.backwardWeights`.
+    func fastBackwardWeights(
+        input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
+        gradBias: UnsafeMutablePointer<Float>?, threads: Int
+    ) {
+        let T = max(1, threads)
+        let fp = Self.forwardPass(s, info: info)  // same source geometry and direct/gather choice
+        let mw = Int(info.mw), nw = Int(info.nw)
+        let K = s.ci * s.taps
+        let kblocks = (K + nw - 1) / nw
+        // Vector partial sums across chunks (no per-chunk reduction) when they fit in 2 MB
+        // (measured: larger ones cost more in cache misses than the reductions they save).
+        let lanes = mvx_bww_lanes(info.isa)
+        let mpad = (s.co + mw - 1) / mw * mw
+        let vaccLimit = Int(ProcessInfo.processInfo.environment["MEDVOX_BWW_VACC_MB"] ?? "") ?? 2
+        let vector = lanes > 0 && mpad * kblocks * nw * lanes * 4 <= vaccLimit << 20
+        let qc = (vector ? max(256, min(1024, 32768 / s.co)) : 2048) / 16 * 16
+        let direct = fp.mode == .direct
+        let vaccCount = vector ? mpad * ((kblocks + T - 1) / T) * nw * lanes : 0
+        let perThread = (direct ? s.co * qc : (K + 2 * s.taps + nw) * qc) + 2 * (K + nw) + vaccCount
+        let padCount = direct ? fp.chanPitch * s.ci : 0
+        var d = mvx_bww()
+        d.isa = info.isa; d.mw = info.mw; d.nw = info.nw
+        d.direct = direct ? 1 : 0
+        d.M = Int32(s.co); d.C = Int32(s.ci); d.taps = Int32(s.taps)
+        d.gw = gradWeight
+        d.go_plane = s.outPlane
+        d.od = Int32(s.output[0]); d.oh = Int32(s.output[1]); d.ow = Int32(s.output[2])
+        let offsets = fp.tapOffsets
+        ScratchPool.shared.with(padCount + perThread * T) { scratch in
+            offsets.withUnsafeBufferPointer { tapoff in
+                for n in 0..<s.n {
+                    let x = input + n * s.ci * s.inPlane
+                    d.go = gradOutput + n * s.co * s.outPlane
+                    if direct {
+                        let p = fp.padded
+                        parallelFor(T, threads: T) { t in
+                            let r = chunkRange(s.ci, part: t, of: T)
+                            mvx_pad_copy(x, Int32(r.lowerBound), Int32(r.upperBound), Int32(s.input[0]), Int32(s.input[1]),
+                                         Int32(s.input[2]), Int32(s.padding[0]), Int32(s.padding[1]), Int32(s.padding[2]),
+                                         scratch, fp.chanPitch)
+                        }
+                        d.src = UnsafePointer(scratch)
+                        d.chan_pitch = fp.chanPitch
+                        d.pp = p[1] * p[2]
+                        d.rp = p[2]
+                        d.span = fp.span
+                        d.tapoff = tapoff.baseAddress
+                    } else {
+                        d.raw = x
+                        d.sd = Int32(s.input[0]); d.sh = Int32(s.input[1]); d.sw = Int32(s.input[2])
+                        d.k = (Int32(s.kernel[0]), Int32(s.kernel[1]), Int32(s.kernel[2]))
+                        d.mul = (Int32(s.stride[0]), Int32(s.stride[1]), Int32(s.stride[2]))
+                        d.tmul = (Int32(s.dilation[0]), Int32(s.dilation[1]), Int32(s.dilation[2]))
+                        d.off = (Int32(-s.padding[0]), Int32(-s.padding[1]), Int32(-s.padding[2]))
+                        d.div = (1, 1, 1)
+                    }
+                    let desc = d
+                    let first: Int32 = n == 0 ? 1 : 0
+                    withUnsafePointer(to: desc) { dp in
+                        parallelFor(T, threads: T) { t in
+                            let r = chunkRange(kblocks, part: t, of: T)
+                            let base = scratch + padCount + t * perThread
+                            let bufCount = perThread - 2 * (K + nw) - vaccCount
+                            let offs = UnsafeMutableRawPointer(base + bufCount).bindMemory(to: Int.self, capacity: K + nw)
+                            let vacc = vector ? base + bufCount + 2 * (K + nw) : nil
+                            if r.isEmpty { return }
+                            mvx_bww_part(dp, r.lowerBound, r.upperBound, first, base, base, qc, offs, vacc)
+                        }
+                    }
+                }
+                if vector {
+                    let desc = d
+                    withUnsafePointer(to: desc) { dp in
+                        parallelFor(T, threads: T) { t in
+                            let r = chunkRange(kblocks, part: t, of: T)
+                            let vacc = scratch + padCount + t * perThread + perThread - vaccCount
+                            if !r.isEmpty { mvx_bww_finish(dp, r.lowerBound, r.upperBound, vacc) }
+                        }
+                    }
+                }
+            }
+        }
+        if let gradBias {
+            let per = s.outPlane
+            parallelFor(s.co, threads: T) { co in
+                // 16 lanes summed in a fixed order, whatever the thread count.
+                var lanes = SIMD16<Float>()
+                var tail: Float = 0
+                for n in 0..<s.n {
+                    let go = gradOutput + (n * s.co + co) * per
+                    let raw = UnsafeRawPointer(go)
+                    var i = 0
+                    while i + 16 <= per {
+                        lanes += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                        i += 16
+                    }
+                    while i < per { tail += go[i]; i += 1 }
+                }
+                gradBias[co] = lanes.sum() + tail
+            }
+        }
+    }
+}

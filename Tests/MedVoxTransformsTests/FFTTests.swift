@@ -1,0 +1,72 @@
+import Foundation
+import MedVoxCore
+import XCTest
+
+@testable import MedVoxTransforms
+
+final class FFTTests: XCTestCase {
+    /// 1D sizes: powers of two, mixed radix (2·3·5·7·11·13) and primes through Bluestein.
+    func testOneDimensionalMatchesNumpy() {
+        let sizes = [1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 16, 17, 30, 45, 64, 97, 143, 160, 210, 256, 331]
+        var rng = SeededGenerator(seed: 11)
+        for n in sizes {
+            let re = (0..<n).map { _ in rng.uniform(-1, 1) }, im = (0..<n).map { _ in rng.uniform(-1, 1) }
+            var fr = re.map(Float.init), fi = im.map(Float.init)
+            var br = fr, bi = fi
+            let plan = FFTPlan(size: n)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.scratchCount)
+            defer { scratch.deallocate() }
+            fr.withUnsafeMutableBufferPointer { r in fi.withUnsafeMutableBufferPointer { i in plan.transform(r.baseAddress!, i.baseAddress!, inverse: false, scratch: scratch) } }
+            br.withUnsafeMutableBufferPointer { r in bi.withUnsafeMutableBufferPointer { i in plan.transform(r.baseAddress!, i.baseAddress!, inverse: true, scratch: scratch) } }
+            let script = """
+                x = load(0) + 1j * load(1)
+                f = np.fft.fft(x); b = np.fft.ifft(x)
+                save(0, f.real); save(1, f.imag); save(2, b.real); save(3, b.imag)
+                """
+            guard let o = Oracle.run(script, inputs: [re, im], outputs: 4) else { return }
+            let tol = 2e-6 * Double(n).squareRoot() * log2(Double(n) + 1) + 1e-6
+            assertClose(fr, o[0].map { $0 }, atol: tol * Double(n).squareRoot(), "fft re n=\(n)")
+            assertClose(fi, o[1], atol: tol * Double(n).squareRoot(), "fft im n=\(n)")
+            assertClose(br, o[2], atol: tol, "ifft re n=\(n)")
+            assertClose(bi, o[3], atol: tol, "ifft im n=\(n)")
+        }
+    }
+
+    /// 2D and 3D (odd and even sizes) against numpy.fft.fftn / ifftn; round trip.
+    func testMultiDimensionalMatchesNumpy() {
+        var rng = SeededGenerator(seed: 12)
+        for dims in [[6, 9, 1], [5, 8, 7], [16, 10, 11], [1, 12, 9], [17, 6, 19]] {
+            let n = dims.reduce(1, *)
+            let re = (0..<n).map { _ in rng.uniform(-1, 1) }, im = (0..<n).map { _ in rng.uniform(-1, 1) }
+            var c = ComplexVolume(dims: dims, re: re.map(Float.init), im: im.map(Float.init))
+            c.fft()
+            let script = """
+                x = (load(0) + 1j * load(1)).reshape((\(dims[0]), \(dims[1]), \(dims[2])), order='F')
+                f = np.fft.fftn(x)
+                save(0, f.real); save(1, f.imag)
+                """
+            guard let o = Oracle.run(script, inputs: [re, im], outputs: 2) else { return }
+            let tol = 1e-5 * Double(n).squareRoot() * 4
+            assertClose(c.re, o[0], atol: tol, "fftn re \(dims)")
+            assertClose(c.im, o[1], atol: tol, "fftn im \(dims)")
+            c.fft(inverse: true)
+            assertClose(c.re, re, atol: 1e-5, "round trip re \(dims)")
+            assertClose(c.im, im, atol: 1e-5, "round trip im \(dims)")
+        }
+    }
+
+    func testThreadCountDoesNotChangeBits() {
+        var rng = SeededGenerator(seed: 2)
+        let re = (0..<(20 * 18 * 15)).map { _ in Float(rng.uniform(-1, 1)) }
+        let saved = Runtime.threads
+        defer { Runtime.threads = saved }
+        Runtime.threads = 1
+        var a = ComplexVolume(dims: [20, 18, 15], re: re)
+        a.fft()
+        Runtime.threads = 2
+        var b = ComplexVolume(dims: [20, 18, 15], re: re)
+        b.fft()
+        XCTAssertEqual(a.re, b.re)
+        XCTAssertEqual(a.im, b.im)
+    }
+}

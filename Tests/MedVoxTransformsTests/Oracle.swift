@@ -1,0 +1,72 @@
+import Foundation
+import MedVoxCore
+import XCTest
+
+/// Runs a Python oracle (numpy / scipy / SimpleITK) on arrays exchanged as raw files.
+///
+/// `inputs` are written as float64 files `in0.bin, in1.bin, …` in a fresh folder; the script runs
+/// with that folder as its working directory (`import numpy as np` is prepended) and must write
+/// `out0.bin, out1.bin, …` as float64. A missing interpreter or module fails the test (no skip).
+enum Oracle {
+    static func run(_ script: String, inputs: [[Double]], outputs: Int, file: StaticString = #filePath, line: UInt = #line) -> [[Double]]? {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medvox-oracle-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (k, a) in inputs.enumerated() {
+            let data = a.withUnsafeBufferPointer { Data(buffer: $0) }
+            try? data.write(to: dir.appendingPathComponent("in\(k).bin"))
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import numpy as np\ndef load(k): return np.fromfile(f'in{k}.bin', dtype=np.float64)\ndef save(k, a): np.asarray(a, dtype=np.float64).ravel(order='F').tofile(f'out{k}.bin')\n" + script]
+        p.currentDirectoryURL = dir
+        let err = Pipe()
+        p.standardError = err
+        do { try p.run() } catch {
+            XCTFail("oracle: cannot start python3: \(error)", file: file, line: line)
+            return nil
+        }
+        p.waitUntilExit()
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard p.terminationStatus == 0 else {
+            XCTFail("oracle failed (is numpy/scipy/SimpleITK installed? pip install -r Tools/requirements-dev.txt): \(errText)", file: file, line: line)
+            return nil
+        }
+        var out = [[Double]]()
+        for k in 0..<outputs {
+            guard let d = try? Data(contentsOf: dir.appendingPathComponent("out\(k).bin")) else {
+                XCTFail("oracle wrote no out\(k).bin", file: file, line: line)
+                return nil
+            }
+            out.append(d.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) })
+        }
+        return out
+    }
+}
+
+/// Max |a − b| ≤ atol + rtol·|b| elementwise.
+func assertClose(_ a: [Float], _ b: [Double], atol: Double, rtol: Double = 0, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, "count \(message)", file: file, line: line)
+    guard a.count == b.count else { return }
+    var worst = 0.0, at = 0
+    for i in 0..<a.count {
+        let e = abs(Double(a[i]) - b[i]) - rtol * abs(b[i])
+        if e > worst { worst = e; at = i }
+    }
+    XCTAssertLessThanOrEqual(worst, atol, "\(message): worst error at \(at): \(a[at]) vs \(b[at])", file: file, line: line)
+}
+
+/// A reproducible test volume: smooth structure plus seeded noise.
+func testVolume(_ dims: [Int], seed: UInt64 = 1, affine: Affine? = nil) -> Volume {
+    var rng = SeededGenerator(seed: seed)
+    var v = Volume(dims: dims, affine: affine)
+    if let affine { v.spacing = affine.columnNorms }
+    for k in 0..<dims[2] {
+        for j in 0..<dims[1] {
+            for i in 0..<dims[0] {
+                v[i, j, k] = Float(sin(Double(i) * 0.7) + cos(Double(j) * 0.5) + 0.3 * Double(k) + rng.uniform(0, 0.5))
+            }
+        }
+    }
+    return v
+}
