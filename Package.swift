@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "MedVoxInference", targets: ["MedVoxInference"]),
         .library(name: "MedVoxNN", targets: ["MedVoxNN"]),
         .library(name: "MedVoxTransforms", targets: ["MedVoxTransforms"]),
+        .library(name: "MedVoxTraining", targets: ["MedVoxTraining"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
@@ -29,8 +30,13 @@ let package = Package(
         .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
         .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore"]),
+        // Training orchestration (datasets, sampling, augmentation, loop, search, cards): needs
+        // Transforms and Inference, which MedVoxNN may not depend on.
+        .target(name: "MedVoxTraining", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference"]),
 
-        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms"]),
+        .executableTarget(
+            name: "medvox",
+            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
@@ -40,6 +46,7 @@ let package = Package(
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
         .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
+        .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -114,6 +114,8 @@ final class NIfTIReadTests: XCTestCase {
         XCTAssertEqual(try NIfTIFile.open(fixture("fourd.nii.gz")).timeStep, 2)
         XCTAssertEqual(try NIfTIFile.open(fixture("no_xform.nii")).affine.source, .base)
         XCTAssertEqual(try NIfTIFile.open(fixture("qform_only.nii")).affine.source, .qform)
+        // The .img of a pair opens through its .hdr.
+        XCTAssertEqual(try ImageFile.read(fixture("pair.img")).voxels, try ImageFile.read(fixture("pair.hdr")).voxels)
     }
 
     func testMalformedFilesFailWithAClearTypedError() throws {

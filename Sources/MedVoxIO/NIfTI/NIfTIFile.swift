@@ -63,6 +63,11 @@ public struct NIfTIFile: Sendable {
     /// Parses the header of `path` (.nii, .nii.gz, .hdr or .hdr.gz) and validates it against the
     /// file size, without reading the voxels.
     public static func open(_ path: String) throws -> NIfTIFile {
+        // Given the .img of a pair, read its .hdr.
+        for (img, hdr) in [(".img", ".hdr"), (".img.gz", ".hdr.gz"), (".IMG", ".HDR")] where path.hasSuffix(img) {
+            let h = String(path.dropLast(img.count)) + hdr
+            if FileManager.default.fileExists(atPath: h) { return try open(h) }
+        }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw FileError.cannotRead(path: path, reason: "no such file")
