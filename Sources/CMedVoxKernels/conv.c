@@ -399,13 +399,16 @@ static inline float activate(float v, int act, float slope) {
     return v;
 }
 
-// Writes acc rows (positions t0..t1 of the tile) to the output with bias and activation.
-static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len) {
+// Writes acc rows (tile positions j0.., len of them) to the output from element o0 on, `ostep`
+// apart, with bias and activation.
+static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len, long ostep) {
     for (int m = 0; m < p->M; m++) {
         const float *s = acc + (long)m * ldacc + j0;
         float *o = p->out + (long)m * p->out_plane + o0;
         float bm = p->bias ? p->bias[m] : 0.0f;
-        if (p->act == 0) {
+        if (ostep != 1) {
+            for (long i = 0; i < len; i++) o[i * ostep] = activate(s[i] + bm, p->act, p->slope);
+        } else if (p->act == 0) {
             for (long i = 0; i < len; i++) o[i] = s[i] + bm;
         } else if (p->act == 1) {
             for (long i = 0; i < len; i++) { float v = s[i] + bm; o[i] = v > 0 ? v : 0; }
@@ -414,6 +417,13 @@ static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, 
             for (long i = 0; i < len; i++) { float v = s[i] + bm; o[i] = v < 0 ? v * a : v; }
         }
     }
+}
+
+// Output element of grid position (z, y, x): dense, or one phase of a strided output.
+static inline long out_index(const mvx_fwd *p, long z, long y, long x) {
+    if (p->ostride[0] == 0) return (z * p->oh + y) * p->ow + x;
+    return ((z * p->ostride[0] + p->ophase[0]) * p->ofull[1] + y * p->ostride[1] + p->ophase[1]) * p->ofull[2]
+           + x * p->ostride[2] + p->ophase[2];
 }
 
 void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs) {
@@ -454,12 +464,21 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
             long rowEnd = q - x + p->rp;
             if (z < p->od && y < p->oh && x < p->ow) {
                 long len = lmin(p->ow - x, t1 - q);
-                store_rows(p, acc, ldacc, q - t0, (z * p->oh + y) * p->ow + x, len);
+                store_rows(p, acc, ldacc, q - t0, out_index(p, z, y, x), len, p->ostride[0] ? p->ostride[2] : 1);
             }
             q = rowEnd;
         }
+    } else if (p->ostride[0] == 0) {
+        store_rows(p, acc, ldacc, 0, t0, n, 1);
     } else {
-        store_rows(p, acc, ldacc, 0, t0, n);
+        long q = t0, x = q % p->ow, y = (q / p->ow) % p->oh, z = q / ((long)p->ow * p->oh);
+        while (q < t1) {
+            long len = lmin(p->ow - x, t1 - q);
+            store_rows(p, acc, ldacc, q - t0, out_index(p, z, y, x), len, p->ostride[2]);
+            q += len;
+            x = 0;
+            if (++y == p->oh) { y = 0; z++; }
+        }
     }
 }
 

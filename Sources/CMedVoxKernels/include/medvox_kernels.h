@@ -42,7 +42,11 @@ typedef struct {
     float slope;
     float *out;               ///< [M][od*oh*ow] of one batch item
     long out_plane;
-    int od, oh, ow;
+    int od, oh, ow;           ///< the grid of positions computed
+    /// Strided output (one phase of a stride-s transposed convolution): when ostride[0] > 0,
+    /// grid position (z, y, x) is written at ((z*s0 + ph0)*F1 + y*s1 + ph1)*F2 + x*s2 + ph2
+    /// with F = ofull (then out_plane = F0*F1*F2); all zero for a dense output.
+    int ostride[3], ophase[3], ofull[3];
     // direct mode, and gather mode when src is set: zero-padded copy of the source, channel pitch,
     // plane and row pitch; gather mode reads it at z*mul[0]*pp + y*mul[1]*rp + x*mul[2] + tapoff[t]
     const float *src;

@@ -95,6 +95,18 @@ struct FastPass {
 
     var usesPadded: Bool { mode != .gatherRaw }
 
+    /// Phase decomposition of a transposed convolution with stride = kernel (no overlap): the
+    /// grid `out` is the source grid, and each of the ∏stride phases writes every stride-th
+    /// element of the `fullOut` output through its own 1-tap weights. nil for other passes.
+    var outStride: [Int]? = nil
+    var fullOut: [Int] = []
+    var phases: [[Int]] {
+        guard let st = outStride else { return [[0, 0, 0]] }
+        var p = [[Int]]()
+        for a in 0..<st[0] { for b in 0..<st[1] { for c in 0..<st[2] { p.append([a, b, c]) } } }
+        return p
+    }
+
     var padded: [Int] { (0..<3).map { src[$0] + 2 * pad[$0] } }
     var chanPitch: Int { padded.reduce(1, *) + Int(info.nr) + 64 }
     var tapOffsets: [Int] {
@@ -131,6 +143,7 @@ struct FastPass {
         return (C + chunks - 1) / chunks
     }
 
+    /// Packed floats per phase.
     var packedCount: Int { (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr) * C * taps }
 
     /// Runs the pass for one batch item: `source` [C][src...] -> `output` [M][out...].
@@ -161,8 +174,12 @@ struct FastPass {
         case let .leakyReLU(a): d.act = 2; d.slope = a
         }
         d.out = output
-        d.out_plane = validCount
+        d.out_plane = outStride == nil ? validCount : fullOut.reduce(1, *)
         d.od = Int32(out[0]); d.oh = Int32(out[1]); d.ow = Int32(out[2])
+        if let st = outStride {
+            d.ostride = (Int32(st[0]), Int32(st[1]), Int32(st[2]))
+            d.ofull = (Int32(fullOut[0]), Int32(fullOut[1]), Int32(fullOut[2]))
+        }
         let offsets = tapOffsets
         let padCount = usesPadded ? chanPitch * C : 0
         ScratchPool.shared.with(padCount + perThread * T) { scratch in
@@ -189,6 +206,9 @@ struct FastPass {
                     d.off = (Int32(off[0]), Int32(off[1]), Int32(off[2]))
                     d.div = (Int32(div[0]), Int32(div[1]), Int32(div[2]))
                 }
+                for (index, phase) in phases.enumerated() {
+                d.A = packed + index * packedCount
+                d.ophase = (Int32(phase[0]), Int32(phase[1]), Int32(phase[2]))
                 let desc = d
                 withUnsafePointer(to: desc) { dp in
                     parallelFor(T, threads: T) { t in
@@ -202,6 +222,7 @@ struct FastPass {
                             mvx_fwd_tile(dp, t0, min(total, t0 + nt), acc, nt, col, offs, runs)
                         }
                     }
+                }
                 }
             }
         }
@@ -233,6 +254,19 @@ extension ConvPlan {
     /// flipped kernel and padding d(k-1)-p) for stride 1, gathered otherwise.
     static func backwardDataPass(_ s: Conv3DShape, info: mvx_isa_info) -> FastPass {
         let info = kernelInfo(info, outputChannels: s.ci)
+        if s.stride == s.kernel, s.stride.contains(where: { $0 > 1 }), s.padding.allSatisfy({ $0 == 0 }),
+            s.dilation.allSatisfy({ $0 == 1 }), ConvKernels.forceDirect != false
+        {
+            // Transposed convolution as U-Nets use it (kernel = stride): one 1×1 product per phase.
+            var p = FastPass(
+                mode: .direct, info: info, M: s.ci, C: s.co, taps: 1,
+                kcc: FastPass.channelsPerChunk(s.co, taps: 1, direct: true), src: s.output, pad: [0, 0, 0],
+                out: s.output, kernel: [1, 1, 1], dilation: [1, 1, 1], mul: [1, 1, 1], tmul: [1, 1, 1],
+                off: [0, 0, 0], div: [1, 1, 1])
+            p.outStride = s.stride
+            p.fullOut = s.input
+            return p
+        }
         let pad2 = (0..<3).map { s.dilation[$0] * (s.kernel[$0] - 1) - s.padding[$0] }
         let possible = s.stride.allSatisfy { $0 == 1 } && pad2.allSatisfy { $0 >= 0 }
         let padded = (0..<3).map { s.output[$0] + 2 * max(0, pad2[$0]) }
