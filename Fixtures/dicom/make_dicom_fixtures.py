@@ -28,6 +28,9 @@ CT = "1.2.840.10008.5.1.4.1.1.2"
 MR = "1.2.840.10008.5.1.4.1.1.4"
 ENH_MR = "1.2.840.10008.5.1.4.1.1.4.1"
 SC = "1.2.840.10008.5.1.4.1.1.7"
+OWN_FOLDERS = ["bad", "bigendian", "ct", "deflated", "duplicates", "enhanced", "gapped", "irregular", "localizer",
+               "monochrome1", "mosaic", "mr", "multiecho", "multiframe", "oblique", "raw", "rgb_planar0", "rgb_planar1",
+               "signed12", "tilted", "timeseries", "ybr_full"]
 
 
 def uid(*parts):
@@ -154,11 +157,8 @@ def patch_un(path):
 
 
 def write_series():
-    out = ROOT
-    for d in os.listdir(out):
-        p = os.path.join(out, d)
-        if os.path.isdir(p):
-            shutil.rmtree(p)
+    for d in OWN_FOLDERS:  # only the folders this script makes (codecs/ belongs to make_codec_fixtures.py)
+        shutil.rmtree(os.path.join(ROOT, d), ignore_errors=True)
     # 1. CT with rescale (uint16 stored 12 bit, intercept -1024), axial, explicit VR LE, with sequences,
     #    private tags and an UN element.
     ct_series("ct", 3, axial(5), desc="CT head/rescale", extra=with_sequences_and_private)
@@ -304,7 +304,50 @@ def write_series():
     set_pixels(ds, np.stack([ramp((6, 9), f, dtype=np.uint16) for f in range(nfr)]))
     ds.NumberOfFrames = nfr
     save(ds, os.path.join(ROOT, "enhanced", "ENH0001.dcm"))
-    # 14. Big endian and deflated copies of the CT series (dcmtk), and a raw data set without the
+    # 14. MR with two echoes at the same positions (split into two volumes), and a 4D series
+    #     (two time points at each position, told apart by AcquisitionNumber).
+    for name, series, what in (("multiecho", 18, "echo"), ("timeseries", 19, "time")):
+        n = 0
+        for t in range(2):
+            for k, pos in enumerate(axial(3, step=3.0)):
+                ds = base(MR, series, n, modality="MR")
+                ds.SeriesDescription = name
+                ds.RepetitionTime = "2000"
+                geometry(ds, pos)
+                if what == "echo":
+                    ds.EchoNumbers = t + 1
+                    ds.EchoTime = f"{10 + 20 * t}"
+                else:
+                    ds.EchoTime = "30"
+                    ds.AcquisitionNumber = t + 1
+                    ds.TemporalPositionIdentifier = t + 1
+                set_pixels(ds, ramp((6, 8), k, offset=100 * (t + 1), dtype=np.uint16))
+                save(ds, os.path.join(ROOT, name, f"IM{n + 1:04d}.dcm"))
+                n += 1
+    # 15. Siemens mosaic: 2 time points, 6 slices of 6x8 tiled 3x3 into 18x24, oblique, with a CSA
+    #     image header (NumberOfImagesInMosaic, SliceNormalVector opposite to row x column).
+    a = np.deg2rad(10)
+    r, c = np.array([1.0, 0, 0]), np.array([0, np.cos(a), -np.sin(a)])
+    normal = -np.cross(r, c)
+    for t in range(2):
+        ds = base(MR, 20, t, modality="MR")
+        ds.Manufacturer = "SIEMENS"
+        ds.SeriesDescription = "mosaic"
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"]
+        ds.RepetitionTime = "2000"
+        ds.AcquisitionNumber = t + 1
+        ds.SpacingBetweenSlices = "3"
+        geometry(ds, (-20.0, -30.0, 15.0), row=r, col=c, spacing=(2.0, 2.5), thickness=2.5)
+        tiles = np.zeros((18, 24), np.uint16)
+        for k in range(6):
+            tr, tc = divmod(k, 3)
+            tiles[tr * 6:(tr + 1) * 6, tc * 8:(tc + 1) * 8] = ramp((6, 8), k, offset=100 * (k + 1) + 7 * t, dtype=np.uint16)
+        set_pixels(ds, tiles)
+        block = ds.private_block(0x0029, "SIEMENS CSA HEADER", create=True)
+        block.add_new(0x10, "OB", csa2({"NumberOfImagesInMosaic": ("US", ["6"]),
+                                         "SliceNormalVector": ("FD", [f"{v:.8f}" for v in normal])}))
+        save(ds, os.path.join(ROOT, "mosaic", f"MOS{t + 1:04d}.dcm"))
+    # 16. Big endian and deflated copies of the CT series (dcmtk), and a raw data set without the
     #     Part 10 header (preamble + meta stripped).
     for name, flag in (("bigendian", "+tb"), ("deflated", "+td")):
         os.makedirs(os.path.join(ROOT, name))
@@ -317,6 +360,19 @@ def write_series():
     with open(os.path.join(ROOT, "raw", "IM0001"), "wb") as f:
         f.write(whole[meta_end:])  # the implicit VR LE body only: no preamble, no meta
     bad_inputs()
+
+
+def csa2(tags):
+    """A Siemens CSA2 ("SV10") header: per tag a 64-byte name, VM, VR, SyngoDT, item count, 77;
+    per item four int32 (x1 = length) and the NUL-terminated text padded to 4 bytes."""
+    import struct
+    out = b"SV10" + b"\x04\x03\x02\x01" + struct.pack("<2I", len(tags), 77)
+    for name, (vr, items) in tags.items():
+        out += struct.pack("<64si4s3i", name.encode(), len(items), vr.encode(), 3, len(items), 77)
+        for it in items:
+            data = it.encode() + b"\x00"
+            out += struct.pack("<4i", len(data), len(data), 77, len(data)) + data + b"\x00" * ((4 - len(data) % 4) % 4)
+    return out
 
 
 def bad_inputs():

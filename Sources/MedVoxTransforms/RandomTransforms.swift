@@ -180,13 +180,13 @@ enum Augmenter {
         s.image.voxels.withUnsafeMutableBufferPointer { p in
             parallelFor(slices) { k in
                 var g = base.split(stream: UInt64(k))
-                for i in (k * plane)..<((k + 1) * plane) {
-                    if rician {
-                        let a = p[i] + sd * Float(g.normal()), b = sd * Float(g.normal())
-                        p[i] = (a * a + b * b).squareRoot()
-                    } else {
-                        p[i] += sd * Float(g.normal())
+                let row = p.baseAddress! + k * plane
+                if rician {
+                    Ziggurat.fill(2 * plane, &g) { i, n in
+                        if i & 1 == 0 { row[i >> 1] += sd * n } else { row[i >> 1] = (row[i >> 1] * row[i >> 1] + sd * sd * n * n).squareRoot() }
                     }
+                } else {
+                    Ziggurat.fill(plane, &g) { i, n in row[i] += sd * n }
                 }
             }
         }
@@ -314,9 +314,10 @@ enum Augmenter {
         image.voxels.withUnsafeMutableBufferPointer { p in
             parallelFor(nz) { k in
                 var g = base.split(stream: UInt64(k))
-                for i in (k * plane)..<((k + 1) * plane) {
+                Ziggurat.fill(plane, &g) { q, n in
+                    let i = k * plane + q
                     let l = lookup[Int(lab[i].rounded())]!
-                    p[i] = Float(means[l] + stds[l] * g.normal())
+                    p[i] = Float(means[l]) + Float(stds[l]) * n
                 }
             }
         }
@@ -332,13 +333,6 @@ enum Augmenter {
 
     /// Shifted (centred, numpy `fftshift`) index p → unshifted index.
     @inline(__always) static func unshift(_ p: Int, _ n: Int) -> Int { (p - n / 2 + n) % n }
-
-    static func kspace(_ v: Volume, frame f: Int) -> ComplexVolume {
-        let n = v.frameCount
-        var c = ComplexVolume(dims: v.shape3, re: Array(v.voxels[(f * n)..<((f + 1) * n)]))
-        c.fft()
-        return c
-    }
 
     static func motion(_ spec: AugmentSpec, _ s: inout Sample, _ rng: inout SeededGenerator) throws -> [String: [Double]] {
         let moves = spec.moves ?? 2
@@ -356,27 +350,68 @@ enum Augmenter {
         let bounds = [0] + times.map { Int(($0 * Double(nz)).rounded()) } + [nz]
         let original = s.image
         var out = [Float]()
+        // k-space planes (unshifted k_z) each pose contributes. The masks depend on k_z only, so
+        // IFFT₃(Σ M_m·FFT₃(v_m)) = IFFT_z(Σ M_m·FFT_z(v_m)): 1D transforms along z suffice, exactly.
+        let segments = (0...moves).map { m in (bounds[m]..<bounds[m + 1]).map { unshift($0, nz) } }
         for f in 0..<original.frames {
-            var result = kspace(original, frame: f)
-            for m in 0..<moves {
-                let lo = bounds[m + 1], hi = bounds[m + 2]
-                guard hi > lo else { continue }
-                var moved = Sample(image: original.frame(f))
-                try applyWorldMap(&moved, worldTransform(moved.image, linear: rotation(degrees: angles[m]), translation: shifts[m]))
-                let k = kspace(moved.image, frame: 0)
-                for p in lo..<hi {
-                    let u = unshift(p, nz) * plane
+            let frame = original.frame(f)
+            var result = ComplexVolume(dims: frame.shape3, re: frame.voxels)
+            result.fft(axes: [2])
+            for m in 0..<moves where !segments[m + 1].isEmpty {
+                var moved = Sample(image: frame)
+                try applyWorldMap(&moved, worldTransform(frame, linear: rotation(degrees: angles[m]), translation: shifts[m]))
+                var k = ComplexVolume(dims: frame.shape3, re: moved.image.voxels)
+                k.fft(axes: [2])
+                for u in segments[m + 1] {
+                    let o = u * plane
                     for i in 0..<plane {
-                        result.re[u + i] = k.re[u + i]
-                        result.im[u + i] = k.im[u + i]
+                        result.re[o + i] = k.re[o + i]
+                        result.im[o + i] = k.im[o + i]
                     }
                 }
             }
-            result.fft(inverse: true)
+            result.fft(inverse: true, axes: [2])
             out += result.magnitude
         }
         s.image.voxels = out
         return ["times": times, "degrees": angles.flatMap { $0 }, "translation": shifts.flatMap { $0 }]
+    }
+
+    /// |v + IFFT(spikes)|: a spike of amplitude `intensity`·max|FFT(v)| at k adds the plane wave
+    /// (amplitude / N)·e^{2πi k·x/N} — no transform of the volume is needed. For v ≥ 0 the peak of the
+    /// spectrum is its DC term Σv; otherwise it is found with a full FFT.
+    static func spiked(_ v: [Float], dims: [Int], spikes: [(Int, Int, Int)], intensity: Double) -> [Float] {
+        var peak = 0.0
+        if v.allSatisfy({ $0 >= 0 }) {
+            peak = v.reduce(0.0) { $0 + Double($1) }
+        } else {
+            var k = ComplexVolume(dims: dims, re: v)
+            k.fft()
+            for i in 0..<k.re.count { peak = max(peak, Double((k.re[i] * k.re[i] + k.im[i] * k.im[i]).squareRoot())) }
+        }
+        let total = Double(v.count)
+        var wr = [Float](repeating: 0, count: v.count), wi = wr
+        for (x, y, z) in spikes {
+            let amp = intensity * peak / total
+            let u = [unshift(x, dims[0]), unshift(y, dims[1]), unshift(z, dims[2])]
+            let tables = (0..<3).map { a in (0..<dims[a]).map { i in 2 * Double.pi * Double(u[a] * i % dims[a]) / Double(dims[a]) } }
+            let (cx, sx) = (tables[0].map { Float(cos($0)) }, tables[0].map { Float(sin($0)) })
+            for k in 0..<dims[2] {
+                for j in 0..<dims[1] {
+                    let a = tables[1][j] + tables[2][k]
+                    let cr = Float(amp * cos(a)), ci = Float(amp * sin(a))
+                    let row = (k * dims[1] + j) * dims[0]
+                    for i in 0..<dims[0] {
+                        wr[row + i] += cr * cx[i] - ci * sx[i]
+                        wi[row + i] += cr * sx[i] + ci * cx[i]
+                    }
+                }
+            }
+        }
+        return (0..<v.count).map { i in
+            let r = v[i] + wr[i]
+            return (r * r + wi[i] * wi[i]).squareRoot()
+        }
     }
 
     static func kspaceArtefact(_ spec: AugmentSpec, _ s: inout Sample, _ rng: inout SeededGenerator) throws -> [String: [Double]] {
@@ -420,28 +455,26 @@ enum Augmenter {
             params = ["intensity": [spikeIntensity], "positions": spikes.flatMap { [Double($0.0), Double($0.1), Double($0.2)] }]
         }
         var out = [Float]()
+        let n = s.image.frameCount
         for f in 0..<s.image.frames {
-            var k = kspace(s.image, frame: f)
+            let v = Array(s.image.voxels[(f * n)..<((f + 1) * n)])
             if !factors.isEmpty {
+                // A mask along one axis: IFFT₃(M·FFT₃(v)) = IFFT_axis(M·FFT_axis(v)) exactly.
+                var k = ComplexVolume(dims: dims, re: v)
+                k.fft(axes: [axis])
                 let stride = axis == 0 ? 1 : (axis == 1 ? dims[0] : dims[0] * dims[1])
-                let n = dims[axis]
-                let unshiftedFactor = (0..<n).map { u in Float(factors[(u + n / 2) % n]) }
+                let len = dims[axis]
+                let unshiftedFactor = (0..<len).map { u in Float(factors[(u + len / 2) % len]) }
                 for idx in 0..<k.re.count {
-                    let u = (idx / stride) % n
+                    let u = (idx / stride) % len
                     k.re[idx] *= unshiftedFactor[u]
                     k.im[idx] *= unshiftedFactor[u]
                 }
+                k.fft(inverse: true, axes: [axis])
+                out += k.magnitude
+            } else {
+                out += spiked(v, dims: dims, spikes: spikes, intensity: spikeIntensity)
             }
-            if !spikes.isEmpty {
-                var peak: Float = 0
-                for i in 0..<k.re.count { peak = max(peak, (k.re[i] * k.re[i] + k.im[i] * k.im[i]).squareRoot()) }
-                for (x, y, z) in spikes {
-                    let idx = unshift(x, dims[0]) + dims[0] * (unshift(y, dims[1]) + dims[1] * unshift(z, dims[2]))
-                    k.re[idx] += Float(spikeIntensity) * peak
-                }
-            }
-            k.fft(inverse: true)
-            out += k.magnitude
         }
         s.image.voxels = out
         return params

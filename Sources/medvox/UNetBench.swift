@@ -1,11 +1,13 @@
 import MedVoxCore
 import MedVoxNN
 
-/// `medvox bench unet [--size N] [--repeat N] [--dir DIR]`: the whole 3D U-Net forward of
-/// issue 4 (library: UNetBenchmark); default size 128, 3 repetitions. Prints one JSON line.
+/// `medvox bench unet`: the whole 3D U-Net forward of the engine issue (library: UNetBenchmark).
+/// `--size N` sets the volume edge (default 128, a multiple of 16); `--dir DIR` also writes the
+/// weights, input and output for Tools/bench/unet_peers.py; `--repeat N` (default 3).
 let unetBenchSuite = BenchSuite(name: "unet") { args in
-    let size = try args.int("size", range: 16...512) ?? 128
-    guard size % 16 == 0 else { throw UsageError("--size must be a multiple of 16 for the 5-level U-Net, got \(size)") }
-    let repeats = try args.int("repeat", range: 1...100) ?? 3
-    print(try UNetBenchmark.run(size: size, repeats: repeats, dumpDirectory: args.value("dir")))
+    let repeats = try args.int("repeat", range: 1...1000) ?? 3
+    let size = try args.int("size", range: 16...1024) ?? 128
+    guard size % 16 == 0 else { throw UsageError("the U-Net benchmark needs a size divisible by 16, not \(size)") }
+    let row = try UNetBenchmark.run(size: size, repeats: repeats, dumpDirectory: args.value("dir"))
+    print(args.flag("json") ? row.json : row.text)
 }

@@ -113,7 +113,7 @@ final class DICOMTests: XCTestCase {
     // MARK: Series (oracle: dcm2niix + nibabel, compared in world space)
 
     func testSeriesMatchDcm2niixInWorldSpace() throws {
-        for folder in ["ct", "mr", "oblique", "bigendian", "deflated", "duplicates", "localizer", "enhanced", "multiframe", "tilted"] {
+        for folder in ["ct", "mr", "oblique", "bigendian", "deflated", "duplicates", "localizer", "enhanced", "multiframe", "tilted", "mosaic"] {
             let dir = tempDir()
             // dcm2niix cannot read deflated files: its oracle is the same series uncompressed.
             let names = try run("/usr/bin/env", ["python3", Self.oracle, "dcm2niix", fx(folder == "deflated" ? "ct" : folder), dir])
@@ -144,6 +144,79 @@ final class DICOMTests: XCTestCase {
         }
     }
 
+    func testEchoSplitAndTimeSeriesMatchDcm2niix() throws {
+        for folder in ["multiecho", "timeseries"] {
+            let dir = tempDir()
+            let names = try run("/usr/bin/env", ["python3", Self.oracle, "dcm2niix", fx(folder), dir]).split(separator: "\n").map(String.init)
+            let series = try DICOMScanner.scan(fx(folder)).series
+            XCTAssertEqual(series.count, names.count, "\(folder): \(names)")
+            for s in series {
+                // dcm2niix names echoes "_e1", "_e2"; MedVox labels the split parts "e1", "e2".
+                guard let name = names.first(where: { s.splitLabel.isEmpty || $0.hasSuffix("_" + s.splitLabel) }) else {
+                    XCTFail("\(folder): no dcm2niix output for \(s.selector) in \(names)")
+                    continue
+                }
+                let ras = try s.loadVolume().volume.reoriented(to: .ras)
+                let meta = try jsonObject(dir + "/\(name).json")
+                XCTAssertEqual(ras.dims, meta["shape"] as! [Int], "\(folder) \(name)")
+                let affine = Affine(elements: (meta["affine"] as! [[Double]]).flatMap { $0 })
+                XCTAssertTrue(ras.affine.isClose(to: affine, tolerance: 1e-3), "\(folder) \(name)")
+                let expected = try floats(dir + "/\(name).f32")
+                XCTAssertEqual(ras.voxels, expected, "\(folder) \(name)")
+            }
+        }
+        XCTAssertEqual(try DICOMScanner.scan(fx("timeseries")).series[0].geometry().dims, [8, 6, 3, 2])
+    }
+
+    func testSiemensMosaicLayoutAndCSA() throws {
+        let f = try DICOMFile(path: fx("mosaic/MOS0001.dcm"))
+        XCTAssertEqual(f.mosaic, MosaicLayout(count: 6, tilesPerRow: 3, tileRows: 6, tileColumns: 8))
+        XCTAssertEqual(f.csaImageHeader?["NumberOfImagesInMosaic"], ["6"])
+        XCTAssertEqual(try f.imageInfo().numberOfFrames, 6)
+        XCTAssertEqual(try DICOMScanner.scan(fx("mosaic")).series[0].geometry().dims, [8, 6, 6, 2])
+        // Corrupt CSA bytes never trap: every prefix and a few flips parse or give nil.
+        let csa = f.dataset[DICOMTag(0x0029, 0x1010)]!.bytes
+        for n in 0..<csa.count { _ = SiemensCSA.parse(Array(csa[0..<n])) }
+        var rng = SeededGenerator(seed: 3)
+        for _ in 0..<200 {
+            var b = csa
+            b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            _ = SiemensCSA.parse(b)
+        }
+    }
+
+    func testNativeYBR422AndOneBitPixels() throws {
+        // YBR_FULL_422: Y1 Y2 Cb Cr per pixel pair (PS3.3 C.7.6.3.1.2); grey pairs decode to grey.
+        var info = try DICOMFile(path: fx("ybr_full/IM0001.dcm")).pixelInfo()
+        info.rows = 1
+        info.columns = 4
+        let bytes: [UInt8] = [10, 20, 128, 128, 50, 60, 128, 228]
+        var out = [Float](repeating: 0, count: 12)
+        out.withUnsafeMutableBufferPointer { o in
+            var sink = FloatSink(out: o.baseAddress!, slope: 1, intercept: 0)
+            bytes.withUnsafeBytes { NativePixels.decode($0, info: info, photometric: "YBR_FULL_422", planar: 0, order: .little, channelStride: 4, into: &sink) }
+        }
+        XCTAssertEqual(Array(out[0..<4]), [10, 20, 190, 200])  // R: Y + 1.402 (Cr - 128), clamped
+        XCTAssertEqual(Array(out[4..<8]), [10, 20, 0, 0])  // G: Y - 0.714136 (Cr - 128) = 50 - 71.4 → 0
+        XCTAssertEqual(Array(out[8..<12]), [10, 20, 50, 60])  // B: Y + 1.772 (Cb - 128)
+        // BitsAllocated 1: least significant bit first (PS3.5 8.1.1).
+        var one = info
+        one.samplesPerPixel = 1
+        one.bitsAllocated = 1
+        one.bitsStored = 1
+        one.highBit = 0
+        one.columns = 10
+        one.photometricInterpretation = "MONOCHROME2"
+        var bits = [Float](repeating: -1, count: 10)
+        bits.withUnsafeMutableBufferPointer { o in
+            var sink = FloatSink(out: o.baseAddress!, slope: 1, intercept: 0)
+            [UInt8]([0b1000_0101, 0b10]).withUnsafeBytes {
+                NativePixels.decode($0, info: one, photometric: "MONOCHROME2", planar: 0, order: .little, channelStride: 10, into: &sink)
+            }
+        }
+        XCTAssertEqual(bits, [1, 0, 1, 0, 0, 0, 0, 1, 0, 1])
+    }
+
     func testTiltDetectionAndCorrection() throws {
         let s = try DICOMScanner.scan(fx("tilted")).series[0]
         let g = try s.geometry()
@@ -155,13 +228,24 @@ final class DICOMTests: XCTestCase {
         XCTAssertTrue(cg.tiltCorrected)
         XCTAssertEqual(cg.affine[1, 2], 0, accuracy: 1e-9)
         XCTAssertEqual(cg.affine[2, 2], 3, accuracy: 1e-4)
+        XCTAssertEqual(cg.dims, [16, 17, 5])  // widened by ⌈4 × 1.005⌉ rows to keep every voxel, as dcm2niix's
+        XCTAssertEqual(cg.decodeDims, [16, 12, 5])
         // Slice 0 is unshifted; compare a corrected voxel against the world position it came from.
         let (raw, _) = try s.loadVolume()
         XCTAssertEqual(v[5, 3, 0], raw[5, 3, 0])
+        // Corrected voxel (i, j, k) is the world point o + i·Δc·r + j·Δr·c + k·Δz·n; slice k of the
+        // tilted stack starts k·3·tan(15°) mm further along the column direction, so that point is
+        // row j − k·shift of slice k.
         let shift = 3 * tan(15 * Double.pi / 180) / 0.8  // rows per slice
-        let k = 2, j = 4.0 + shift * Double(k)
-        let j0 = Int(j), fj = Float(j - Double(j0))
-        XCTAssertEqual(v[5, 4, k], raw[5, j0, k] * (1 - fj) + raw[5, j0 + 1, k] * fj, accuracy: 1e-3)
+        for k in 1..<5 {
+            for j in 0..<12 {
+                let y = Double(j) - shift * Double(k)
+                let j0 = Int(y.rounded(.down)), fj = Float(y - Double(j0))
+                guard j0 >= 0 && j0 + 1 < 12 else { continue }
+                let want = raw[5, j0, k] * (1 - fj) + raw[5, j0 + 1, k] * fj
+                XCTAssertEqual(v[5, j, k], want, accuracy: 1e-3, "j \(j) k \(k)")
+            }
+        }
     }
 
     func testGapsIrregularSpacingDuplicatesLocalizers() throws {

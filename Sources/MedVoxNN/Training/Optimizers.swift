@@ -24,6 +24,15 @@ public final class SGD: Optimizer {
     public var momentum: Double, weightDecay: Double, nesterov: Bool
     private var buffers: [Tensor?]
 
+    /// The momentum buffers in parameter order (nil before a parameter's first step), for checkpoints.
+    public var state: [Tensor?] {
+        get { buffers }
+        set {
+            precondition(newValue.count == parameters.count, "optimizer state for \(newValue.count) parameters, expected \(parameters.count)")
+            buffers = newValue
+        }
+    }
+
     public init(_ parameters: [Variable], learningRate: Double, momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0) {
         precondition(!nesterov || momentum > 0, "Nesterov momentum needs momentum > 0")
         self.parameters = parameters
@@ -65,6 +74,19 @@ public final class Adam: Optimizer {
     public var beta1: Double, beta2: Double, eps: Double, weightDecay: Double
     public let decoupledWeightDecay: Bool
     private var m: [Tensor], v: [Tensor], steps: [Int]
+
+    /// The first and second moment estimates and per-parameter step counts, in parameter order
+    /// (what a resumable checkpoint saves). Setting it requires the same counts and shapes.
+    public var state: (m: [Tensor], v: [Tensor], steps: [Int]) {
+        get { (m, v, steps) }
+        set {
+            precondition(newValue.m.count == parameters.count && newValue.v.count == parameters.count && newValue.steps.count == parameters.count,
+                         "optimizer state for \(newValue.m.count) parameters, expected \(parameters.count)")
+            m = newValue.m
+            v = newValue.v
+            steps = newValue.steps
+        }
+    }
 
     public init(_ parameters: [Variable], learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
                 eps: Double = 1e-8, weightDecay: Double = 0, decoupledWeightDecay: Bool = false)

@@ -141,6 +141,19 @@ struct JPEGBitReader {
         return nil
     }
 
+    /// Decodes one Huffman symbol with the table's look-up array `lut` already in hand;
+    /// returns -1 for a code the table lacks. Call with at least 16 bits buffered.
+    @inline(__always) mutating func decode(lut: UnsafePointer<UInt16>, table: UnsafePointer<JPEGHuffmanTable>) -> Int {
+        let e = lut[Int(accumulator >> (64 - JPEGHuffmanTable.lookBits))]
+        if e != 0 {
+            let l = Int(e >> 8)
+            accumulator <<= UInt64(l)
+            bitCount -= l
+            return Int(e & 0xFF)
+        }
+        return decode(table) ?? -1
+    }
+
     /// A difference of category `s` (T.81 F.2.2.1 RECEIVE and EXTEND).
     @inline(__always) mutating func receiveExtend(_ s: Int) -> Int {
         let v = bits(s)
@@ -160,6 +173,31 @@ struct JPEGBitReader {
             throw PixelDecodingError.corrupt(codec: codec, reason: "restart marker RST\(n & 7) missing at byte \(position)")
         }
         position += 2
+    }
+}
+
+/// Counts MCUs and reads the RSTn marker that ends each restart interval (T.81 E.2.4).
+struct JPEGRestartCounter {
+    let interval: Int
+    var left: Int
+    var number = 0
+
+    init(interval: Int) {
+        self.interval = interval
+        left = interval > 0 ? interval : Int.max
+    }
+
+    /// Call before each MCU; returns true when a restart marker was just read (reset predictions).
+    @inline(__always)
+    mutating func next(_ reader: inout JPEGBitReader, codec: String,
+                       ifTruncated: @autoclosure () -> PixelDecodingError) throws -> Bool {
+        left &-= 1
+        guard left < 0 else { return false }
+        if reader.overran { throw ifTruncated() }
+        try reader.restart(expected: number, codec: codec)
+        number += 1
+        left = interval - 1
+        return true
     }
 }
 
