@@ -34,8 +34,9 @@ let package = Package(
         // Transforms and Inference, which MedVoxNN may not depend on.
         .target(name: "MedVoxTraining", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference"]),
 
-        .executableTarget(name: "medvox", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms",
-                                                         "MedVoxTraining"]),
+        .executableTarget(
+            name: "medvox",
+            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
 
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
@@ -44,6 +45,7 @@ let package = Package(
         .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
+        .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
     ],
     swiftLanguageModes: [.v5]

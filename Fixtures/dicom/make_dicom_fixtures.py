@@ -28,6 +28,9 @@ CT = "1.2.840.10008.5.1.4.1.1.2"
 MR = "1.2.840.10008.5.1.4.1.1.4"
 ENH_MR = "1.2.840.10008.5.1.4.1.1.4.1"
 SC = "1.2.840.10008.5.1.4.1.1.7"
+OWN_FOLDERS = ["bad", "bigendian", "ct", "deflated", "duplicates", "enhanced", "gapped", "irregular", "localizer",
+               "monochrome1", "mr", "multiecho", "multiframe", "oblique", "raw", "rgb_planar0", "rgb_planar1",
+               "signed12", "tilted", "timeseries", "ybr_full"]
 
 
 def uid(*parts):
@@ -154,11 +157,8 @@ def patch_un(path):
 
 
 def write_series():
-    out = ROOT
-    for d in os.listdir(out):
-        p = os.path.join(out, d)
-        if os.path.isdir(p):
-            shutil.rmtree(p)
+    for d in OWN_FOLDERS:  # only the folders this script makes (codecs/ belongs to make_codec_fixtures.py)
+        shutil.rmtree(os.path.join(ROOT, d), ignore_errors=True)
     # 1. CT with rescale (uint16 stored 12 bit, intercept -1024), axial, explicit VR LE, with sequences,
     #    private tags and an UN element.
     ct_series("ct", 3, axial(5), desc="CT head/rescale", extra=with_sequences_and_private)
@@ -304,7 +304,27 @@ def write_series():
     set_pixels(ds, np.stack([ramp((6, 9), f, dtype=np.uint16) for f in range(nfr)]))
     ds.NumberOfFrames = nfr
     save(ds, os.path.join(ROOT, "enhanced", "ENH0001.dcm"))
-    # 14. Big endian and deflated copies of the CT series (dcmtk), and a raw data set without the
+    # 14. MR with two echoes at the same positions (split into two volumes), and a 4D series
+    #     (two time points at each position, told apart by AcquisitionNumber).
+    for name, series, what in (("multiecho", 18, "echo"), ("timeseries", 19, "time")):
+        n = 0
+        for t in range(2):
+            for k, pos in enumerate(axial(3, step=3.0)):
+                ds = base(MR, series, n, modality="MR")
+                ds.SeriesDescription = name
+                ds.RepetitionTime = "2000"
+                geometry(ds, pos)
+                if what == "echo":
+                    ds.EchoNumbers = t + 1
+                    ds.EchoTime = f"{10 + 20 * t}"
+                else:
+                    ds.EchoTime = "30"
+                    ds.AcquisitionNumber = t + 1
+                    ds.TemporalPositionIdentifier = t + 1
+                set_pixels(ds, ramp((6, 8), k, offset=100 * (t + 1), dtype=np.uint16))
+                save(ds, os.path.join(ROOT, name, f"IM{n + 1:04d}.dcm"))
+                n += 1
+    # 15. Big endian and deflated copies of the CT series (dcmtk), and a raw data set without the
     #     Part 10 header (preamble + meta stripped).
     for name, flag in (("bigendian", "+tb"), ("deflated", "+td")):
         os.makedirs(os.path.join(ROOT, name))

@@ -127,15 +127,77 @@ static void fwd_avx512(long K, const float *a, const float *b, const long *offs,
 }
 #endif
 
+// One-row kernels for passes with very few output channels (backward-data of a 1-channel input):
+// C[1][NR1] (+)= sum_k a[k] * B_k, 12 vector accumulators.
+enum { GEN_NR1 = 16, AVX2_NR1 = 96, AVX512_NR1 = 192 };
+
+static void fwd1_generic(long K, const float *a, const float *b, const long *offs, float *c, long ldc, int accum) {
+    (void)ldc;
+    float acc[GEN_NR1];
+    for (int j = 0; j < GEN_NR1; j++) acc[j] = accum ? c[j] : 0.0f;
+    for (long k = 0; k < K; k++) {
+        const float *bk = b + offs[k];
+        for (int j = 0; j < GEN_NR1; j++) acc[j] += a[k] * bk[j];
+    }
+    for (int j = 0; j < GEN_NR1; j++) c[j] = acc[j];
+}
+
+#if MVX_X86
+#define R12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+__attribute__((target("avx2,fma")))
+static void fwd1_avx2(long K, const float *a, const float *b, const long *offs, float *c, long ldc, int accum) {
+    (void)ldc;
+#define D1(j) __m256 c##j = accum ? _mm256_loadu_ps(c + 8 * j) : _mm256_setzero_ps();
+#define F1(j) c##j = _mm256_fmadd_ps(x, _mm256_loadu_ps(bk + 8 * j), c##j);
+#define S1(j) _mm256_storeu_ps(c + 8 * j, c##j);
+    R12(D1)
+    for (long k = 0; k < K; k++) {
+        const float *bk = b + offs[k];
+        __m256 x = _mm256_broadcast_ss(a + k);
+        R12(F1)
+    }
+    R12(S1)
+#undef D1
+#undef F1
+#undef S1
+}
+
+__attribute__((target("avx512f,fma")))
+static void fwd1_avx512(long K, const float *a, const float *b, const long *offs, float *c, long ldc, int accum) {
+    (void)ldc;
+#define D1(j) __m512 c##j = accum ? _mm512_loadu_ps(c + 16 * j) : _mm512_setzero_ps();
+#define F1(j) c##j = _mm512_fmadd_ps(x, _mm512_loadu_ps(bk + 16 * j), c##j);
+#define S1(j) _mm512_storeu_ps(c + 16 * j, c##j);
+    R12(D1)
+    for (long k = 0; k < K; k++) {
+        const float *bk = b + offs[k];
+        __m512 x = _mm512_set1_ps(a[k]);
+        R12(F1)
+    }
+    R12(S1)
+#undef D1
+#undef F1
+#undef S1
+}
+#endif
+
+mvx_isa_info mvx_isa_info_narrow(int isa) {
+    mvx_isa_info i = mvx_isa_info_for(isa);
+    i.mr = 1;
+    i.nr = i.isa == MVX_ISA_AVX512 ? AVX512_NR1 : i.isa == MVX_ISA_AVX2 ? AVX2_NR1 : GEN_NR1;
+    return i;
+}
+
 typedef void (*fwd_kernel)(long, const float *, const float *, const long *, float *, long, int);
 
-static fwd_kernel fwd_kernel_for(int isa) {
+static fwd_kernel fwd_kernel_for(int isa, int mr) {
 #if MVX_X86
-    if (isa == MVX_ISA_AVX512) return fwd_avx512;
-    if (isa == MVX_ISA_AVX2) return fwd_avx2;
+    if (isa == MVX_ISA_AVX512) return mr == 1 ? fwd1_avx512 : fwd_avx512;
+    if (isa == MVX_ISA_AVX2) return mr == 1 ? fwd1_avx2 : fwd_avx2;
 #endif
     (void)isa;
-    return fwd_generic;
+    return mr == 1 ? fwd1_generic : fwd_generic;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,9 +260,27 @@ static inline long src_index(long o, long t, int mul, int tmul, int off, int div
     return num < size ? num : -1;
 }
 
+// Writes `len` values (from `from`, or zeros when NULL) at positions j.. of row k of a column
+// buffer: row-major (col + k*ldrow + j) or blocked by micro-tile (col + ((j/nr)*K + k)*nr + j%nr).
+static inline void put_run(float *col, int blocked, long K, long k, long nr, long ldrow, long j,
+                           const float *from, long len) {
+    while (len > 0) {
+        long piece = blocked ? lmin(len, nr - j % nr) : len;
+        float *dst = blocked ? col + ((j / nr) * K + k) * nr + j % nr : col + k * ldrow + j;
+        if (from) {
+            memcpy(dst, from, sizeof(float) * (size_t)piece);
+            from += piece;
+        } else {
+            memset(dst, 0, sizeof(float) * (size_t)piece);
+        }
+        j += piece;
+        len -= piece;
+    }
+}
+
 // Gathers rows k = (c - c0)*taps + t for channels [c0, c1) at output positions [t0, t1) of an
-// od x oh x ow grid into col: row k at col + k*ldrow (positions contiguous), zero where the
-// source is outside. With `blocked`, row k of micro-tile s lives at col + (s*K + k)*nr instead.
+// od x oh x ow grid into col (layout as put_run), zero where the source is outside. Rows of
+// contiguous source (mul = div = 1 on the last axis) are copied as runs.
 static void gather_rows(const float *raw, int sd, int sh, int sw, const int *kk, const int *mul, const int *tmul,
                         const int *off, const int *div, int od, int oh, int ow, int c0, int c1, int taps,
                         long t0, long t1, float *col, int blocked, long nr, long ldrow) {
@@ -208,23 +288,30 @@ static void gather_rows(const float *raw, int sd, int sh, int sw, const int *kk,
     long K = (long)(c1 - c0) * taps;
     long plane = (long)sd * sh * sw;
     long n = t1 - t0;
+    const int contiguous = mul[2] == 1 && div[2] == 1;
     for (int c = c0; c < c1; c++) {
         const float *src = raw + (long)c * plane;
         for (int t = 0; t < taps; t++) {
             int a = t / (kk[1] * kk[2]), b = (t / kk[2]) % kk[1], e = t % kk[2];
             long k = (long)(c - c0) * taps + t;
             long p = t0;
+            long x = p % ow, y = (p / ow) % oh, z = p / ((long)ow * oh);
             while (p < t1) {
-                long x = p % ow, y = (p / ow) % oh, z = p / ((long)ow * oh);
                 long run = lmin(ow - x, t1 - p);
                 long iz = src_index(z, a, mul[0], tmul[0], off[0], div[0], sd);
                 long iy = src_index(y, b, mul[1], tmul[1], off[1], div[1], sh);
                 long j = p - t0;
                 if (iz < 0 || iy < 0) {
-                    for (long r = 0; r < run; r++, j++) {
-                        long at = blocked ? ((j / nr) * K + k) * nr + j % nr : k * ldrow + j;
-                        col[at] = 0;
-                    }
+                    put_run(col, blocked, K, k, nr, ldrow, j, NULL, run);
+                } else if (contiguous) {
+                    const float *srow = src + (iz * sh + iy) * sw;
+                    long ix0 = x + (long)e * tmul[2] + off[2];  // source of the run's first element
+                    long lead = ix0 < 0 ? lmin(run, -ix0) : 0;
+                    long body = lmin(run - lead, sw - (ix0 + lead));
+                    if (body < 0) body = 0;
+                    put_run(col, blocked, K, k, nr, ldrow, j, NULL, lead);
+                    put_run(col, blocked, K, k, nr, ldrow, j + lead, srow + ix0 + lead, body);
+                    put_run(col, blocked, K, k, nr, ldrow, j + lead + body, NULL, run - lead - body);
                 } else {
                     const float *srow = src + (iz * sh + iy) * sw;
                     for (long r = 0; r < run; r++, j++) {
@@ -234,13 +321,12 @@ static void gather_rows(const float *raw, int sd, int sh, int sw, const int *kk,
                     }
                 }
                 p += run;
+                x = 0;
+                if (++y == oh) { y = 0; z++; }
             }
             // Zero the padding lanes of the last micro-tile.
             long padded = blocked ? (n + nr - 1) / nr * nr : ldrow;
-            for (long j = n; j < padded; j++) {
-                long at = blocked ? ((j / nr) * K + k) * nr + j % nr : k * ldrow + j;
-                col[at] = 0;
-            }
+            put_run(col, blocked, K, k, nr, ldrow, n, NULL, padded - n);
         }
     }
 }
@@ -269,7 +355,7 @@ static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, 
 }
 
 void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs) {
-    fwd_kernel kern = fwd_kernel_for(p->isa);
+    fwd_kernel kern = fwd_kernel_for(p->isa, p->mr);
     const int mr = p->mr;
     const long nr = p->nr;
     const long n = t1 - t0, nsub = (n + nr - 1) / nr;
@@ -314,7 +400,8 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
 // ---------------------------------------------------------------------------------------------
 // Backward-weights micro-kernels: out[i][j] = sum_{l<L} g[i*ldg + l] * b[offs[j] + l]
 
-static void bww_generic(long L, const float *const *g, const float *const *bj, float *out) {
+static void bww_generic(long L, const float *const *g, const float *const *bj, float *out, float *vacc, long vstride, int vinit) {
+    (void)vacc, (void)vstride, (void)vinit;
     for (int i = 0; i < GEN_MW; i++)
         for (int j = 0; j < GEN_NW; j++) {
             float s[8] = {0};
@@ -328,10 +415,11 @@ static void bww_generic(long L, const float *const *g, const float *const *bj, f
 
 #if MVX_X86
 __attribute__((target("avx2,fma")))
-static void bww_avx2(long L, const float *const *g, const float *const *bj, float *out) {
+static void bww_avx2(long L, const float *const *g, const float *const *bj, float *out, float *vacc, long vstride, int vinit) {
     __m256 acc[AVX2_MW][AVX2_NW];
     for (int i = 0; i < AVX2_MW; i++)
-        for (int j = 0; j < AVX2_NW; j++) acc[i][j] = _mm256_setzero_ps();
+        for (int j = 0; j < AVX2_NW; j++)
+            acc[i][j] = vacc && vinit ? _mm256_loadu_ps(vacc + (i * vstride + j) * 8) : _mm256_setzero_ps();
     long l = 0;
     for (; l + 8 <= L; l += 8) {
         __m256 g0 = _mm256_loadu_ps(g[0] + l), g1 = _mm256_loadu_ps(g[1] + l);
@@ -351,6 +439,11 @@ static void bww_avx2(long L, const float *const *g, const float *const *bj, floa
             acc[1][j] = _mm256_fmadd_ps(g1, b, acc[1][j]);
         }
     }
+    if (vacc) {
+        for (int i = 0; i < AVX2_MW; i++)
+            for (int j = 0; j < AVX2_NW; j++) _mm256_storeu_ps(vacc + (i * vstride + j) * 8, acc[i][j]);
+        return;
+    }
     for (int i = 0; i < AVX2_MW; i++)
         for (int j = 0; j < AVX2_NW; j++) {
             __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]), _mm256_extractf128_ps(acc[i][j], 1));
@@ -360,42 +453,45 @@ static void bww_avx2(long L, const float *const *g, const float *const *bj, floa
         }
 }
 
+// Named accumulators (not an array) so the compiler keeps all 24 in registers.
+#define BW_ROW(X, i) X(i, 0) X(i, 1) X(i, 2) X(i, 3) X(i, 4) X(i, 5)
+#define BW_ALL(X) BW_ROW(X, 0) BW_ROW(X, 1) BW_ROW(X, 2) BW_ROW(X, 3)
+#define BW_DECL(i, j) __m512 a##i##j = vacc && vinit ? _mm512_loadu_ps(vacc + (i * vstride + j) * 16) : _mm512_setzero_ps();
+#define BW_FMA(i, j) a##i##j = _mm512_fmadd_ps(g##i, b##j, a##i##j);
+#define BW_STORE(i, j) _mm512_storeu_ps(vacc + (i * vstride + j) * 16, a##i##j);
+#define BW_REDUCE(i, j) out[i * AVX512_NW + j] = _mm512_reduce_add_ps(a##i##j);
+
 __attribute__((target("avx512f,fma")))
-static void bww_avx512(long L, const float *const *g, const float *const *bj, float *out) {
-    __m512 acc[AVX512_MW][AVX512_NW];
-    for (int i = 0; i < AVX512_MW; i++)
-        for (int j = 0; j < AVX512_NW; j++) acc[i][j] = _mm512_setzero_ps();
+static void bww_avx512(long L, const float *const *g, const float *const *bj, float *out, float *vacc, long vstride, int vinit) {
+    BW_ALL(BW_DECL)
     const float *g0p = g[0], *g1p = g[1], *g2p = g[2], *g3p = g[3];
     const float *b0p = bj[0], *b1p = bj[1], *b2p = bj[2], *b3p = bj[3], *b4p = bj[4], *b5p = bj[5];
     long l = 0;
-#define BWW_STEP(LOAD)                                                                              \
-    {                                                                                               \
-        __m512 g0 = LOAD(g0p + l), g1 = LOAD(g1p + l), g2 = LOAD(g2p + l), g3 = LOAD(g3p + l);      \
-        __m512 bv[AVX512_NW] = {LOAD(b0p + l), LOAD(b1p + l), LOAD(b2p + l),                        \
-                                LOAD(b3p + l), LOAD(b4p + l), LOAD(b5p + l)};                       \
-        for (int j = 0; j < AVX512_NW; j++) {                                                       \
-            acc[0][j] = _mm512_fmadd_ps(g0, bv[j], acc[0][j]);                                      \
-            acc[1][j] = _mm512_fmadd_ps(g1, bv[j], acc[1][j]);                                      \
-            acc[2][j] = _mm512_fmadd_ps(g2, bv[j], acc[2][j]);                                      \
-            acc[3][j] = _mm512_fmadd_ps(g3, bv[j], acc[3][j]);                                      \
-        }                                                                                           \
+    for (; l + 16 <= L; l += 16) {
+        __m512 g0 = _mm512_loadu_ps(g0p + l), g1 = _mm512_loadu_ps(g1p + l);
+        __m512 g2 = _mm512_loadu_ps(g2p + l), g3 = _mm512_loadu_ps(g3p + l);
+        __m512 b0 = _mm512_loadu_ps(b0p + l), b1 = _mm512_loadu_ps(b1p + l), b2 = _mm512_loadu_ps(b2p + l);
+        __m512 b3 = _mm512_loadu_ps(b3p + l), b4 = _mm512_loadu_ps(b4p + l), b5 = _mm512_loadu_ps(b5p + l);
+        BW_ALL(BW_FMA)
     }
-#define LOADU(ptr) _mm512_loadu_ps(ptr)
-#define LOADM(ptr) _mm512_maskz_loadu_ps(mask, ptr)
-    for (; l + 16 <= L; l += 16) BWW_STEP(LOADU)
     if (l < L) {
         __mmask16 mask = (__mmask16)((1u << (L - l)) - 1u);
-        BWW_STEP(LOADM)
+        __m512 g0 = _mm512_maskz_loadu_ps(mask, g0p + l), g1 = _mm512_maskz_loadu_ps(mask, g1p + l);
+        __m512 g2 = _mm512_maskz_loadu_ps(mask, g2p + l), g3 = _mm512_maskz_loadu_ps(mask, g3p + l);
+        __m512 b0 = _mm512_maskz_loadu_ps(mask, b0p + l), b1 = _mm512_maskz_loadu_ps(mask, b1p + l);
+        __m512 b2 = _mm512_maskz_loadu_ps(mask, b2p + l), b3 = _mm512_maskz_loadu_ps(mask, b3p + l);
+        __m512 b4 = _mm512_maskz_loadu_ps(mask, b4p + l), b5 = _mm512_maskz_loadu_ps(mask, b5p + l);
+        BW_ALL(BW_FMA)
     }
-#undef LOADU
-#undef LOADM
-#undef BWW_STEP
-    for (int i = 0; i < AVX512_MW; i++)
-        for (int j = 0; j < AVX512_NW; j++) out[i * AVX512_NW + j] = _mm512_reduce_add_ps(acc[i][j]);
+    if (vacc) {
+        BW_ALL(BW_STORE)
+        return;
+    }
+    BW_ALL(BW_REDUCE)
 }
 #endif
 
-typedef void (*bww_kernel)(long, const float *const *, const float *const *, float *);
+typedef void (*bww_kernel)(long, const float *const *, const float *const *, float *, float *, long, int);
 
 static bww_kernel bww_kernel_for(int isa) {
 #if MVX_X86
@@ -406,13 +502,16 @@ static bww_kernel bww_kernel_for(int isa) {
     return bww_generic;
 }
 
-void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs) {
+void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs,
+                  float *vacc) {
     bww_kernel kern = bww_kernel_for(p->isa);
     const int mw = p->mw, nw = p->nw;
     const long Ktot = (long)p->C * p->taps;
     const long k0 = kb0 * nw, k1 = lmin(Ktot, kb1 * nw);
     if (k0 >= k1) return;
     const long nk = k1 - k0;
+    const long nkpad = (nk + nw - 1) / nw * nw;
+    const long vl = mvx_bww_lanes(p->isa);
     const long total = p->direct ? p->span : (long)p->od * p->oh * p->ow;
     float outb[8 * 8];
     const float *gp[8];
@@ -463,7 +562,12 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, 
             for (int j = 0; j < nw; j++) bp[j] = bbase + offs[lmin(kb + j, nk - 1)];
             for (long mb = 0; mb < p->M; mb += mw) {
                 for (int i = 0; i < mw; i++) gp[i] = gbase + lmin(mb + i, p->M - 1) * ldg;
-                kern(len, gp, bp, outb);
+                if (vacc) {
+                    // Vector partial sums stay in memory across chunks and batch items: [m][k][lanes].
+                    kern(len, gp, bp, outb, vacc + (mb * nkpad + kb) * vl, nkpad, !(first && q0 == 0));
+                    continue;
+                }
+                kern(len, gp, bp, outb, NULL, 0, 0);
                 for (int i = 0; i < mw && mb + i < p->M; i++)
                     for (int j = 0; j < nw && kb + j < nk; j++) {
                         float *dst = p->gw + (mb + i) * Ktot + k0 + kb + j;
@@ -473,6 +577,26 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, 
             }
         }
     }
+}
+
+long mvx_bww_lanes(int isa) { return isa == MVX_ISA_AVX512 ? 16 : isa == MVX_ISA_AVX2 ? 8 : 0; }
+
+void mvx_bww_finish(const mvx_bww *p, long kb0, long kb1, const float *vacc) {
+    const long Ktot = (long)p->C * p->taps;
+    const long k0 = kb0 * p->nw, k1 = lmin(Ktot, kb1 * p->nw);
+    if (k0 >= k1) return;
+    const long nk = k1 - k0, nkpad = (nk + p->nw - 1) / p->nw * p->nw;
+    const long vl = mvx_bww_lanes(p->isa);
+    for (long m = 0; m < p->M; m++)
+        for (long k = 0; k < nk; k++) {
+            const float *v = vacc + (m * nkpad + k) * vl;
+            // Pairwise over the lanes, in a fixed order.
+            float t[16];
+            for (long i = 0; i < vl; i++) t[i] = v[i];
+            for (long w = vl / 2; w >= 1; w /= 2)
+                for (long i = 0; i < w; i++) t[i] = t[i] + t[i + w];
+            p->gw[m * Ktot + k0 + k] = t[0];
+        }
 }
 
 // ---------------------------------------------------------------------------------------------

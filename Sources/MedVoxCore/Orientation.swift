@@ -68,7 +68,11 @@ public struct Orientation: Equatable, Sendable, CustomStringConvertible {
         var axes = [Int](repeating: -1, count: 3)
         var signs = [Int](repeating: 1, count: 3)
         var used = Set<Int>()
-        for inAxis in 0..<3 {
+        // Most decided axes first (nibabel ≥ 5: `argsort(min(-(R**2), axis=0), kind='stable')`),
+        // so an oblique axis cannot take the world axis a clearer one needs.
+        let peak = (0..<3).map { c in (0..<3).map { abs(r[3 * $0 + c]) }.max()! }
+        let order = (0..<3).sorted { peak[$0] > peak[$1] || (peak[$0] == peak[$1] && $0 < $1) }
+        for inAxis in order {
             let col = [r[inAxis], r[3 + inAxis], r[6 + inAxis]]
             guard col.contains(where: { abs($0) > 1e-8 }) else { continue }
             var best = 0

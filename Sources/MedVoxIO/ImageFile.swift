@@ -113,24 +113,21 @@ extension NIfTIFile {
 public enum ImageFile {
     /// Opens an image and reads its header (not its voxels).
     ///
-    /// Dispatch: NIfTI (.nii, .nii.gz, .hdr, .hdr.gz, or any file whose header says NIfTI).
-    /// DICOM (a file or a folder of one series) plugs in here.
-    public static func open(_ path: String) throws -> any ImageSource {
+    /// Dispatch: a folder, or a file that is DICOM (Part 10 "DICM" marker, .dcm, or a parsable raw
+    /// data set) → `DICOMSource` (one series: the only one, or `dicom.seriesUID`); otherwise NIfTI
+    /// (.nii, .nii.gz, .hdr, .hdr.gz, or any file whose header says NIfTI).
+    public static func open(_ path: String, dicom: DICOMReadOptions = .init()) throws -> any ImageSource {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw FileError.cannotRead(path: path, reason: "no such file or folder")
         }
-        if isDir.boolValue {
-            // DICOM series folders are opened here once the DICOM reader lands.
-            throw FileError.cannotRead(path: path, reason: "is a folder; reading DICOM folders is not supported yet")
-        }
-        // DICOM files (preamble + "DICM" at byte 128) are dispatched here once the DICOM reader lands.
+        if isDir.boolValue || DICOMSource.isDICOM(path) { return try DICOMSource(path: path, options: dicom) }
         return NIfTISource(try NIfTIFile.open(path))
     }
 
     /// Reads a whole image as a `Volume`.
-    public static func read(_ path: String) throws -> Volume {
-        try open(path).volume()
+    public static func read(_ path: String, dicom: DICOMReadOptions = .init()) throws -> Volume {
+        try open(path, dicom: dicom).volume()
     }
 
     /// Output formats `write` accepts, by file name.

@@ -36,6 +36,10 @@ public struct ModelCard: Codable, Sendable, Equatable {
     /// Evaluation figures by name (e.g. "dice.GM", "auc"), and the recipe of the held-out data.
     public var evaluation: Evaluation?
     public var weights: WeightsInfo
+    /// Temperature scaling of the classifier's logits, fitted on validation data (optional).
+    public var calibration: Calibration? = nil
+    /// Which clean-up the segmentation gets after argmax (optional; see `PostprocessSpec`).
+    public var postprocessing: PostprocessSpec? = nil
 
     public enum Task: String, Codable, Sendable { case segmentation, classification }
 

@@ -155,6 +155,11 @@ public struct AugmentPipeline: Codable, Equatable, Sendable {
                 guard chosen.transform != .oneOf, rng.bernoulli(chosen.p ?? 1) else { continue }
             }
             let params = try Augmenter.apply(chosen, to: &s, rng: &rng)
+            if !chosen.transform.isSpatial {
+                // New intensities are real values: store them as such.
+                s.image.storedType = .float32
+                s.image.scaling = .identity
+            }
             record.append(AppliedTransform(name: chosen.transform.rawValue, parameters: params))
         }
         return (s, record)

@@ -131,42 +131,79 @@ let bsplinePole = 3.0.squareRoot() - 2
 /// `scipy.ndimage.spline_filter(order=3, mode="mirror")`.
 func bsplinePrefilter(_ data: UnsafeMutableBufferPointer<Float>, dims: [Int]) {
     let base = data.baseAddress!
-    for axis in 0..<3 where dims[axis] > 1 {
-        forEachLine(dims, axis: axis, { start, stride, n, c in
+    if dims[0] > 1 {
+        let w = causalInitWeights(dims[0])
+        forEachLine(dims, axis: 0, { start, stride, n, c in
             for k in 0..<n { c[k] = Double(base[start + k * stride]) }
-            prefilterLine(c, n)
+            prefilterLine(c, n, w)
             for k in 0..<n { base[start + k * stride] = Float(c[k]) }
-        }, scratchCount: dims[axis])
+        }, scratchCount: dims[0])
+    }
+    // Strided axes: the same recursion on whole rows of adjacent lines at once.
+    for axis in 1..<3 where dims[axis] > 1 {
+        let n = dims[axis]
+        let z = bsplinePole
+        let w = causalInitWeights(n).map(Float.init)
+        let zf = Float(z), gain: Float = 6, anti = Float(z / (z * z - 1))
+        forEachRun(dims, axis: axis) { start, stride, b0, b1 in
+            @inline(__always) func row(_ k: Int) -> UnsafeMutablePointer<Float> { base + start + k * stride }
+            for k in 0..<n { let r = row(k); for b in b0..<b1 { r[b] *= gain } }
+            // c[0] = Σ w_k c[k] (rows accumulate into a scratch-free pass: start from the last weight).
+            let r0 = row(0)
+            for b in b0..<b1 { r0[b] *= w[0] }
+            for k in 1..<w.count { let r = row(k), wk = w[k]; for b in b0..<b1 { r0[b] += wk * r[b] } }
+            for k in 1..<n { let r = row(k), p = row(k - 1); for b in b0..<b1 { r[b] += zf * p[b] } }
+            let last = row(n - 1), prev = row(n - 2)
+            for b in b0..<b1 { last[b] = anti * (zf * prev[b] + last[b]) }
+            var k = n - 2
+            while k >= 0 {
+                let r = row(k), nx = row(k + 1)
+                for b in b0..<b1 { r[b] = zf * (nx[b] - r[b]) }
+                k -= 1
+            }
+        }
+    }
+}
+
+/// Weights w_k with c⁺[0] = Σ_k w_k c[k] for the causal initialisation of the prefilter: the exact
+/// mirror-boundary sum for short lines, z^k truncated at 1e-12 otherwise (Unser 1999).
+func causalInitWeights(_ n: Int) -> [Double] {
+    let z = bsplinePole
+    let horizon = Int((log(1e-12) / log(abs(z))).rounded(.up))
+    if horizon < n { return (0..<horizon).map { pow(z, Double($0)) } }
+    let d = 1 - pow(z, Double(2 * n - 2))
+    return (0..<n).map { k in
+        if k == 0 { return 1 / d }
+        if k == n - 1 { return pow(z, Double(n - 1)) / d }
+        return (pow(z, Double(k)) + pow(z, Double(2 * n - 2 - k))) / d
+    }
+}
+
+/// Calls `body(start, stride, b0, b1)` for runs of adjacent lines along strided `axis` (1 or 2):
+/// element k of line b is at `start + k·stride + b`. Runs are fixed (not thread-dependent).
+func forEachRun(_ dims: [Int], axis: Int, _ body: (_ start: Int, _ stride: Int, _ b0: Int, _ b1: Int) -> Void) {
+    let stride = axis == 1 ? dims[0] : dims[0] * dims[1]
+    let outer = axis == 1 ? dims[2] : 1
+    let run = 1024
+    let perOuter = (stride + run - 1) / run
+    let items = outer * perOuter
+    parallelFor(min(items, 256)) { c in
+        for item in chunkRange(items, part: c, of: min(items, 256)) {
+            let b0 = (item % perOuter) * run
+            body((item / perOuter) * dims[0] * dims[1], stride, b0, min(b0 + run, stride))
+        }
     }
 }
 
 /// Recursive cubic B-spline prefilter of one line (Unser 1999, mirror-symmetric boundary).
-func prefilterLine(_ c: UnsafeMutablePointer<Double>, _ n: Int) {
+func prefilterLine(_ c: UnsafeMutablePointer<Double>, _ n: Int, _ w: [Double]) {
     guard n > 1 else { return }
     let z = bsplinePole
     for k in 0..<n { c[k] *= 6 }  // gain (1 − z)(1 − 1/z)
-    // Causal initialisation.
-    let horizon = Int((log(1e-12) / log(abs(z))).rounded(.up))
-    if horizon < n {
-        var zn = z, sum = c[0]
-        for k in 1..<horizon {
-            sum += zn * c[k]
-            zn *= z
-        }
-        c[0] = sum
-    } else {
-        var zn = z
-        let iz = 1 / z
-        var z2n = pow(z, Double(n - 1))
-        var sum = c[0] + z2n * c[n - 1]
-        z2n *= z2n * iz
-        for k in 1..<(n - 1) {
-            sum += (zn + z2n) * c[k]
-            zn *= z
-            z2n *= iz
-        }
-        c[0] = sum / (1 - zn * zn)
-    }
+    // Causal initialisation (weights from `causalInitWeights(n)`).
+    var sum = 0.0
+    for k in 0..<w.count { sum += w[k] * c[k] }
+    c[0] = sum
     for k in 1..<n { c[k] += z * c[k - 1] }
     c[n - 1] = (z / (z * z - 1)) * (z * c[n - 2] + c[n - 1])
     var k = n - 2
@@ -188,22 +225,42 @@ func gaussianSmooth(_ data: UnsafeMutableBufferPointer<Float>, dims: [Int], sigm
         let total = w.reduce(0, +)
         w = w.map { $0 / total }
         let n = dims[axis]
-        w.withUnsafeBufferPointer { wp in
-            forEachLine(dims, axis: axis, { start, stride, n, pad in
-                // pad[0 ..< n + 2r]: the line extended by reflection (d c b a | a b c d | d c b a).
-                for k in 0..<(n + 2 * radius) {
-                    var i = k - radius
-                    let period = 2 * n
-                    i = ((i % period) + period) % period
-                    if i >= n { i = period - 1 - i }
-                    pad[k] = Double(base[start + i * stride])
-                }
+        /// Reflect (d c b a | a b c d | d c b a) index.
+        let reflect = (0..<(n + 2 * radius)).map { k -> Int in
+            let period = 2 * n
+            var i = ((k - radius) % period + period) % period
+            if i >= n { i = period - 1 - i }
+            return i
+        }
+        if axis == 0 {
+            w.withUnsafeBufferPointer { wp in
+                forEachLine(dims, axis: axis, { start, stride, n, pad in
+                    // pad[0 ..< n + 2r]: the line extended by reflection.
+                    for k in 0..<(n + 2 * radius) { pad[k] = Double(base[start + reflect[k] * stride]) }
+                    for k in 0..<n {
+                        var acc = 0.0
+                        for t in 0..<(2 * radius + 1) { acc += wp[t] * pad[k + t] }
+                        base[start + k * stride] = Float(acc)
+                    }
+                }, scratchCount: n + 2 * radius)
+            }
+            continue
+        }
+        // Strided axes: whole rows of adjacent lines, read from a copy of the input.
+        let copy = Array(data)
+        let wf = w.map(Float.init)
+        copy.withUnsafeBufferPointer { cp in
+            let src = cp.baseAddress!
+            forEachRun(dims, axis: axis) { start, stride, b0, b1 in
                 for k in 0..<n {
-                    var acc = 0.0
-                    for t in 0..<(2 * radius + 1) { acc += wp[t] * pad[k + t] }
-                    base[start + k * stride] = Float(acc)
+                    let out = base + start + k * stride
+                    for b in b0..<b1 { out[b] = 0 }
+                    for t in 0..<(2 * radius + 1) {
+                        let inp = src + start + reflect[k + t] * stride, wt = wf[t]
+                        for b in b0..<b1 { out[b] += wt * inp[b] }
+                    }
                 }
-            }, scratchCount: n + 2 * radius)
+            }
         }
     }
 }

@@ -202,3 +202,52 @@ public struct PreprocessResult: Sendable {
         try v.resampled(onto: inputGrid, interpolation: interpolation, boundary: .constant(0), antiAlias: false)
     }
 }
+
+extension PreprocessStep {
+    /// Parses a normalisation name as `medvox convert --normalize` takes it: `zscore`,
+    /// `zscore-nonzero`, `percentile` (0.5–99.5), `percentile:LOW,HIGH`, `ct:LOW,HIGH` (HU).
+    public static func normalization(_ text: String) throws -> PreprocessStep {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        let numbers = parts.count > 1 ? parts[1].split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) } : []
+        let expected = "zscore, zscore-nonzero, percentile[:LOW,HIGH] or ct:LOW,HIGH"
+        guard numbers.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+            throw TransformError.invalidParameter(name: "normalisation", value: text, expected: expected)
+        }
+        let v = numbers.map { $0! }
+        switch (parts[0].lowercased(), v.count) {
+        case ("zscore", 0): return .zscore()
+        case ("zscore-nonzero", 0): return .zscore(nonZero: true)
+        case ("percentile", 0): return .percentile()
+        case ("percentile", 2) where v[0] >= 0 && v[0] < v[1] && v[1] <= 100: return .percentile(lower: v[0], upper: v[1])
+        case ("ct", 2) where v[0] < v[1]: return .ctWindow(low: v[0], high: v[1])
+        default: throw TransformError.invalidParameter(name: "normalisation", value: text, expected: expected)
+        }
+    }
+}
+
+extension PreprocessPipeline {
+    /// The pipeline of `medvox convert`'s preprocessing flags, in their fixed order: reorient,
+    /// resample (to `spacing`, or to `shape` when no spacing is given), pad/crop to `shape` (when a
+    /// spacing is also given), crop to the foreground, normalise.
+    public static func fromOptions(
+        reorient: String? = nil, spacing: [Double]? = nil, shape: [Int]? = nil, interpolation: Interpolation? = nil,
+        cropForeground: Bool = false, normalize: String? = nil
+    ) throws -> PreprocessPipeline {
+        var steps = [PreprocessStep]()
+        if let reorient {
+            guard Orientation(codes: reorient) != nil else {
+                throw TransformError.invalidParameter(name: "orientation", value: reorient, expected: "three letters naming each axis once, e.g. RAS or LPS")
+            }
+            steps.append(.reorient(reorient.uppercased()))
+        }
+        if let spacing {
+            steps.append(.resample(spacing: spacing, interpolation: interpolation ?? .linear))
+            if let shape { steps.append(.padCrop(shape)) }
+        } else if let shape {
+            steps.append(.resample(shape: shape, interpolation: interpolation ?? .linear))
+        }
+        if cropForeground { steps.append(.cropForeground()) }
+        if let normalize { steps.append(try .normalization(normalize)) }
+        return PreprocessPipeline(steps: steps)
+    }
+}

@@ -101,6 +101,7 @@ struct CommandSpec {
                     name = String(name[..<eq])
                 }
                 if name == "h" { name = "help" }
+                if name == "o" { name = "output" }
                 guard let spec = byName[name] else { throw UsageError("unknown option '\(word)'", command: self) }
                 if spec.valueName == nil {
                     if inlineValue != nil { throw UsageError("option --\(name) takes no value", command: self) }

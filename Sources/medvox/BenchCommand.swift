@@ -46,4 +46,8 @@ struct BenchSuite {
 /// Every suite, in the order `medvox bench` runs them. Each entry is defined in its own file.
 let benchSuites: [BenchSuite] = [
     convBenchSuite,
+    benchIO,
+    dicomBenchSuite,
+    codecsBenchSuite,
+    transformsBenchSuite,
 ]

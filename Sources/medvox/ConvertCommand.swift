@@ -1,6 +1,7 @@
 import Foundation
 import MedVoxCore
 import MedVoxIO
+import MedVoxTransforms
 
 /// `medvox convert INPUT OUTPUT`: to .nii/.nii.gz, or a .png preview.
 struct ConvertCommand: Command {
@@ -8,8 +9,8 @@ struct ConvertCommand: Command {
         name: "convert",
         abstract: "convert an image to .nii / .nii.gz, or render a .png preview",
         positionals: [
-            PositionalSpec(name: "INPUT", help: "a NIfTI file (.nii, .nii.gz, .hdr)"),
-            PositionalSpec(name: "OUTPUT", help: "OUT.nii, OUT.nii.gz or OUT.png"),
+            PositionalSpec(name: "INPUT", help: "a NIfTI file (.nii, .nii.gz, .hdr), a DICOM file or a DICOM folder"),
+            PositionalSpec(name: "OUTPUT", help: "OUT.nii, OUT.nii.gz or OUT.png; for DICOM also OUTDIR/ (one .nii.gz + .json per series)"),
         ],
         options: [
             .value("datatype", "TYPE", "NIfTI: stored type (uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64); default: the input's"),
@@ -23,13 +24,25 @@ struct ConvertCommand: Command {
             .value("overlay", "LABELS", "PNG: label map on the same grid, drawn in colour"),
             .value("alpha", "A", "PNG: overlay opacity 0-1 (default 0.5)"),
             .value("frame", "T", "PNG: which 3D frame of a 4D image (default 0)"),
-        ],
+            .value("reorient", "CODES", "preprocess: reorient to CODES, e.g. RAS or LPS (axes permuted and flipped, no resampling)"),
+            .value("spacing", "MM[,MM,MM]", "preprocess: resample to this voxel size in mm (same field of view)"),
+            .value("shape", "X,Y,Z", "preprocess: resample to this size; with --spacing: pad/crop to it after resampling"),
+            .value("interp", "METHOD", "preprocess: nearest, linear (default) or bspline"),
+            .flag("crop-foreground", "preprocess: crop to the bounding box of voxels > 0"),
+            .value("normalize", "METHOD", "preprocess: zscore, zscore-nonzero, percentile[:LOW,HIGH] or ct:LOW,HIGH"),
+            .value("pipeline", "JSON", "preprocess: apply a saved pipeline (e.g. from a model card) instead of the flags"),
+            .value("save-pipeline", "JSON", "preprocess: write the pipeline that was applied as JSON"),
+        ] + DICOMFlags.options + [.flag("phi", "DICOM: put patient-identifying attributes into the JSON sidecars")],
         discussion: """
             Examples:
               medvox convert t1.nii t1.nii.gz
               medvox convert mask.nii.gz mask_u8.nii.gz --datatype uint8
               medvox convert t1.nii.gz preview.png
               medvox convert t1.nii.gz axial.png --plane axial --montage 12 --overlay seg.nii.gz
+              medvox convert dicom_study/ nifti/          (one NIfTI + JSON sidecar per series)
+              medvox convert ct_series/ ct.nii.gz --series 1.2.840.113619.2.55.3
+              medvox convert t1.nii.gz t1_pre.nii.gz --reorient RAS --spacing 1 --interp bspline --normalize zscore-nonzero
+            Preprocessing flags apply in the order listed (reorient, spacing, shape, crop, normalize).
             """
     )
 
@@ -49,12 +62,22 @@ struct ConvertCommand: Command {
     let overlay: String?
     let alpha: Float
     let frame: Int
+    let dicom: DICOMReadOptions
+    let phi: Bool
+    let pipeline: PreprocessPipeline?
+    let pipelinePath: String?
+    let savePipeline: String?
 
     init(_ args: ParsedArguments) throws {
         input = args.positionals[0]
         output = args.positionals[1]
+        dicom = try DICOMFlags.readOptions(args)
+        phi = args.flag("phi")
         let lower = output.lowercased()
-        if lower.hasSuffix(".png") {
+        var isDir: ObjCBool = false
+        if output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &isDir) && isDir.boolValue) {
+            kind = .nifti  // a folder: DICOM input only (checked in run)
+        } else if lower.hasSuffix(".png") {
             kind = .png
         } else if ImageFile.writableSuffixes.contains(where: { lower.hasSuffix($0) }) {
             kind = .nifti
@@ -100,12 +123,61 @@ struct ConvertCommand: Command {
         guard (0...1).contains(a) else { throw UsageError("--alpha must be between 0 and 1", command: Self.spec) }
         alpha = Float(a)
         frame = try args.int("frame", range: 0...Int(Int32.max)) ?? 0
+        let flags = ["reorient", "spacing", "shape", "interp", "normalize"].filter { args.value($0) != nil }
+            + (args.flag("crop-foreground") ? ["crop-foreground"] : [])
+        pipelinePath = args.value("pipeline")
+        savePipeline = args.value("save-pipeline")
+        if let first = flags.first, pipelinePath != nil {
+            throw UsageError("--\(first) and --pipeline exclude each other", command: Self.spec)
+        }
+        var interp: Interpolation?
+        if let i = args.value("interp") {
+            guard let m = Interpolation(rawValue: i.lowercased()) else {
+                throw UsageError("--interp must be nearest, linear or bspline, got '\(i)'", command: Self.spec)
+            }
+            interp = m
+        }
+        if flags.isEmpty {
+            pipeline = nil
+        } else {
+            do {
+                let shape = try args.doubles("shape", counts: [3]).map { s in s.map { Int(exactly: $0) ?? 0 } }
+                pipeline = try PreprocessPipeline.fromOptions(
+                    reorient: args.value("reorient"), spacing: try args.doubles("spacing", counts: [1, 3]), shape: shape,
+                    interpolation: interp, cropForeground: args.flag("crop-foreground"), normalize: args.value("normalize"))
+            } catch let e as TransformError {
+                throw UsageError(e.description, command: Self.spec)
+            }
+        }
     }
 
     func run() throws {
         AtomicFile.protectedPaths = Set([input, overlay].compactMap { $0 }.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
-        let src = try ImageFile.open(input)
-        let volume = try src.volume()
+        if kind == .nifti && DICOMSource.isDICOM(input) {
+            var o = DICOMConvertOptions()
+            o.read = dicom
+            o.phi = phi
+            o.nifti = NIfTIWriteOptions(datatype: datatype, version: nifti2 ? 2 : nil)
+            if let level { o.nifti.compressionLevel = level }
+            try DICOMConverter.convert(input, to: output, options: o)
+            return
+        }
+        if output.hasSuffix("/") { throw FileError.cannotWrite(path: output, reason: "a folder output needs DICOM input") }
+        let src = try ImageFile.open(input, dicom: dicom)
+        var volume = try src.volume()
+        var steps = pipeline
+        if let pipelinePath {
+            guard let data = FileManager.default.contents(atPath: pipelinePath) else {
+                throw FileError.cannotRead(path: pipelinePath, reason: "no such file or not readable")
+            }
+            steps = try PreprocessPipeline.decode(data, source: pipelinePath)
+        }
+        var labels = try overlay.map { try ImageFile.read($0) }
+        if let steps {
+            let r = try steps.apply(to: volume, labels: labels.map { [$0] } ?? [])
+            volume = r.image
+            labels = r.labels.first
+        }
         switch kind {
         case .nifti:
             var options = NIfTIWriteOptions(datatype: datatype, version: nifti2 ? 2 : nil)
@@ -117,7 +189,6 @@ struct ConvertCommand: Command {
             }
             try ImageFile.write(volume, to: output, options: options)
         case .png:
-            let labels = try overlay.map { try ImageFile.read($0) }
             guard frame < volume.frames else {
                 throw RenderError.outOfRange(path: input, reason: "--frame \(frame) but \(input) has \(volume.frames) frame(s)")
             }
@@ -135,6 +206,13 @@ struct ConvertCommand: Command {
                 picture = r.threePlane()
             }
             try PNG.write(picture.raster, to: output)
+            if let labels {
+                let legend = LabelColors.legend(LabelColors.labels(in: labels))
+                print("label colours: " + legend.map { "\($0.label) \($0.hex)" }.joined(separator: ", "))
+            }
+        }
+        if let savePipeline {
+            try AtomicFile.write(Array((steps ?? PreprocessPipeline(steps: [])).encoded()), to: savePipeline)
         }
     }
 }

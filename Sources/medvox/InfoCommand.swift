@@ -7,25 +7,29 @@ struct InfoCommand: Command {
     static let spec = CommandSpec(
         name: "info",
         abstract: "print an image's header, geometry and intensity range",
-        positionals: [PositionalSpec(name: "INPUT", help: "a NIfTI file (.nii, .nii.gz, .hdr)")],
+        positionals: [PositionalSpec(name: "INPUT", help: "a NIfTI file (.nii, .nii.gz, .hdr), a DICOM file or a DICOM folder")],
         options: [
             .flag("json", "print one JSON object (dims, spacing, affine, datatype, orientation, range, header)"),
             .flag("header-only", "do not read the voxels (no intensity range)"),
-        ]
+        ] + DICOMFlags.options,
+        discussion: "A DICOM folder with several series prints the series list (no patient data); pick one with --series."
     )
 
     let input: String
     let json: Bool
     let headerOnly: Bool
+    let dicom: DICOMReadOptions
 
     init(_ args: ParsedArguments) throws {
+        dicom = try DICOMFlags.readOptions(args)
         input = args.positionals[0]
         json = args.flag("json")
         headerOnly = args.flag("header-only")
     }
 
     func run() throws {
-        let src = try ImageFile.open(input)
+        if DICOMFlags.printSeriesList(input, dicom, json: json) { return }
+        let src = try ImageFile.open(input, dicom: dicom)
         var range: (min: Float, max: Float)? = nil
         var mean: Double? = nil
         if !headerOnly {

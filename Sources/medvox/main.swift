@@ -20,7 +20,11 @@ let version = "0.1.0"
 let commands: [any Command.Type] = [
     InfoCommand.self,
     ConvertCommand.self,
+    SegmentCommand.self,
+    ClassifyCommand.self,
+    EvaluateCommand.self,
     BenchCommand.self,
+    AugmentCommand.self,
     TrainCommand.self,
 ]
 

@@ -144,6 +144,62 @@ final class DICOMTests: XCTestCase {
         }
     }
 
+    func testEchoSplitAndTimeSeriesMatchDcm2niix() throws {
+        for folder in ["multiecho", "timeseries"] {
+            let dir = tempDir()
+            let names = try run("/usr/bin/env", ["python3", Self.oracle, "dcm2niix", fx(folder), dir]).split(separator: "\n").map(String.init)
+            let series = try DICOMScanner.scan(fx(folder)).series
+            XCTAssertEqual(series.count, names.count, "\(folder): \(names)")
+            for s in series {
+                // dcm2niix names echoes "_e1", "_e2"; MedVox labels the split parts "e1", "e2".
+                guard let name = names.first(where: { s.splitLabel.isEmpty || $0.hasSuffix("_" + s.splitLabel) }) else {
+                    XCTFail("\(folder): no dcm2niix output for \(s.selector) in \(names)")
+                    continue
+                }
+                let ras = try s.loadVolume().volume.reoriented(to: .ras)
+                let meta = try jsonObject(dir + "/\(name).json")
+                XCTAssertEqual(ras.dims, meta["shape"] as! [Int], "\(folder) \(name)")
+                let affine = Affine(elements: (meta["affine"] as! [[Double]]).flatMap { $0 })
+                XCTAssertTrue(ras.affine.isClose(to: affine, tolerance: 1e-3), "\(folder) \(name)")
+                let expected = try floats(dir + "/\(name).f32")
+                XCTAssertEqual(ras.voxels, expected, "\(folder) \(name)")
+            }
+        }
+        XCTAssertEqual(try DICOMScanner.scan(fx("timeseries")).series[0].geometry().dims, [8, 6, 3, 2])
+    }
+
+    func testNativeYBR422AndOneBitPixels() throws {
+        // YBR_FULL_422: Y1 Y2 Cb Cr per pixel pair (PS3.3 C.7.6.3.1.2); grey pairs decode to grey.
+        var info = try DICOMFile(path: fx("ybr_full/IM0001.dcm")).pixelInfo()
+        info.rows = 1
+        info.columns = 4
+        let bytes: [UInt8] = [10, 20, 128, 128, 50, 60, 128, 228]
+        var out = [Float](repeating: 0, count: 12)
+        out.withUnsafeMutableBufferPointer { o in
+            var sink = FloatSink(out: o.baseAddress!, slope: 1, intercept: 0)
+            bytes.withUnsafeBytes { NativePixels.decode($0, info: info, photometric: "YBR_FULL_422", planar: 0, order: .little, channelStride: 4, into: &sink) }
+        }
+        XCTAssertEqual(Array(out[0..<4]), [10, 20, 190, 200])  // R: Y + 1.402 (Cr - 128), clamped
+        XCTAssertEqual(Array(out[4..<8]), [10, 20, 0, 0])  // G: Y - 0.714136 (Cr - 128) = 50 - 71.4 → 0
+        XCTAssertEqual(Array(out[8..<12]), [10, 20, 50, 60])  // B: Y + 1.772 (Cb - 128)
+        // BitsAllocated 1: least significant bit first (PS3.5 8.1.1).
+        var one = info
+        one.samplesPerPixel = 1
+        one.bitsAllocated = 1
+        one.bitsStored = 1
+        one.highBit = 0
+        one.columns = 10
+        one.photometricInterpretation = "MONOCHROME2"
+        var bits = [Float](repeating: -1, count: 10)
+        bits.withUnsafeMutableBufferPointer { o in
+            var sink = FloatSink(out: o.baseAddress!, slope: 1, intercept: 0)
+            [UInt8]([0b1000_0101, 0b10]).withUnsafeBytes {
+                NativePixels.decode($0, info: one, photometric: "MONOCHROME2", planar: 0, order: .little, channelStride: 10, into: &sink)
+            }
+        }
+        XCTAssertEqual(bits, [1, 0, 1, 0, 0, 0, 0, 1, 0, 1])
+    }
+
     func testTiltDetectionAndCorrection() throws {
         let s = try DICOMScanner.scan(fx("tilted")).series[0]
         let g = try s.geometry()

@@ -5,33 +5,11 @@ import XCTest
 /// Decoder-level tests on the fixtures of Fixtures/dicom/codecs (made by make_codec_fixtures.py
 /// with dcmtk and GDCM): every decode must equal the same toolkit's reference decode exactly.
 final class PixelDecoderTests: XCTestCase {
-    struct Manifest: Decodable {
-        struct Info: Decodable {
-            var rows, columns, samplesPerPixel, bitsAllocated, bitsStored, planarConfiguration: Int
-            var isSigned: Bool
-            var photometricInterpretation: String
-        }
-        struct Case: Decodable {
-            var name: String, transferSyntaxUID: String, frames: Int, lossless: Bool
-            var encoder: String, referenceDecoder: String
-            var info: Info
-            var decodedPhotometricInterpretation: String
-            var frameInfo: PixelFrameInfo {
-                PixelFrameInfo(rows: info.rows, columns: info.columns, samplesPerPixel: info.samplesPerPixel,
-                               bitsAllocated: info.bitsAllocated, bitsStored: info.bitsStored, isSigned: info.isSigned,
-                               planarConfiguration: info.planarConfiguration,
-                               photometricInterpretation: info.photometricInterpretation)
-            }
-        }
-        var cases: [Case]
-    }
-
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Fixtures/dicom/codecs").standardized
 
-    static func manifest() throws -> Manifest {
-        let data = try Data(contentsOf: folder.appendingPathComponent("manifest.json"))
-        return try JSONDecoder().decode(Manifest.self, from: data)
+    static func manifest() throws -> CodecCaseManifest {
+        try CodecCaseManifest.load(folder: folder.path)
     }
 
     static func bytes(_ name: String) throws -> [UInt8] {
@@ -82,7 +60,7 @@ final class PixelDecoderTests: XCTestCase {
             }
             // Byte flips at deterministic positions: may decode to other values, must not crash.
             var seed: UInt64 = 0x9E3779B97F4A7C15
-            for _ in 0..<40 {
+            for _ in 0..<150 {
                 seed = seed &* 6364136223846793005 &+ 1442695040888963407
                 var bad = compressed
                 let i = Int(seed >> 33) % bad.count
@@ -168,5 +146,41 @@ extension PixelDecoderTests {
         XCTAssertEqual(l(5000), 4095)
         XCTAssertEqual(l(-5000), 0)
         XCTAssertEqual(l(16384 + 10), 2058)  // masked to 14 bits first, as IJG does
+    }
+}
+
+extension PixelDecoderTests {
+    func testJPEGLS() throws {
+        XCTAssertEqual(try checkFixtures(JPEGLSDecoder.self), 9)
+        try checkCorruption(JPEGLSDecoder.self)
+    }
+}
+
+extension PixelDecoderTests {
+    func testJPEG2000() throws {
+        XCTAssertEqual(try checkFixtures(JPEG2000Decoder.self), 8)
+        try checkCorruption(JPEG2000Decoder.self)
+    }
+}
+
+extension PixelDecoderTests {
+    /// The grey fast path of JPEG Lossless equals the general loop (its plain twin) on every grey fixture.
+    func testJPEGLosslessFastPathMatchesGeneral() throws {
+        var checked = 0
+        for c in try Self.manifest().cases where JPEGLosslessDecoder.transferSyntaxUIDs.contains(c.transferSyntaxUID) && c.info.samplesPerPixel == 1 {
+            for f in 0..<c.frames {
+                let stream = try Self.bytes("\(c.name).f\(f).bin")
+                var results: [[UInt16]] = []
+                for fast in [true, false] {
+                    var parser = try JPEGParser(stream, codec: "JPEG Lossless")
+                    let scan = try XCTUnwrap(try parser.nextScan())
+                    results.append(try JPEGLosslessDecoder.decodeSamples(&parser, firstScan: scan,
+                        frame: try parser.checkFrame(against: c.frameInfo), info: c.frameInfo, fastPath: fast))
+                }
+                XCTAssertEqual(results[0], results[1], c.name)
+            }
+            checked += 1
+        }
+        XCTAssertGreaterThanOrEqual(checked, 15)
     }
 }

@@ -35,7 +35,7 @@ final class FFTTests: XCTestCase {
     /// 2D and 3D (odd and even sizes) against numpy.fft.fftn / ifftn; round trip.
     func testMultiDimensionalMatchesNumpy() {
         var rng = SeededGenerator(seed: 12)
-        for dims in [[6, 9, 1], [5, 8, 7], [16, 10, 11], [1, 12, 9]] {
+        for dims in [[6, 9, 1], [5, 8, 7], [16, 10, 11], [1, 12, 9], [17, 6, 19]] {
             let n = dims.reduce(1, *)
             let re = (0..<n).map { _ in rng.uniform(-1, 1) }, im = (0..<n).map { _ in rng.uniform(-1, 1) }
             var c = ComplexVolume(dims: dims, re: re.map(Float.init), im: im.map(Float.init))

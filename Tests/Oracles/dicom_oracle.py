@@ -9,6 +9,8 @@
       runs Debian's dcm2niix on FOLDER, loads each NIfTI with nibabel, reorients it to the
       closest canonical (RAS) and writes NAME.f32 (float32 voxels, i fastest) and NAME.json
       (shape, affine, source file name) for each.
+  dicom_oracle.py nifti FILE OUTDIR
+      nibabel's reading of FILE (reoriented to RAS): OUTDIR/nifti.f32 and OUTDIR/nifti.json.
 """
 import json
 import os
@@ -78,5 +80,16 @@ def dcm2niix(folder, out):
     print("\n".join(names))
 
 
+def nifti(path, out):
+    """nibabel's reading of a NIfTI (e.g. one MedVox wrote), reoriented to RAS, dumped like dcm2niix's."""
+    import nibabel as nib
+    os.makedirs(out, exist_ok=True)
+    img = nib.as_closest_canonical(nib.load(path))
+    data = np.asarray(img.get_fdata(), dtype=np.float32)
+    data.ravel(order="F").tofile(os.path.join(out, "nifti.f32"))
+    json.dump({"shape": list(data.shape), "affine": img.affine.tolist(), "file": path},
+              open(os.path.join(out, "nifti.json"), "w"))
+
+
 if __name__ == "__main__":
-    {"pixels": pixels, "dcm2niix": dcm2niix}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    {"pixels": pixels, "dcm2niix": dcm2niix, "nifti": nifti}[sys.argv[1]](sys.argv[2], sys.argv[3])

@@ -26,11 +26,14 @@ typedef struct {
 int mvx_isa_best(void);
 /// Block sizes for `isa`.
 mvx_isa_info mvx_isa_info_for(int isa);
+/// Block sizes of `isa`'s one-row forward kernels (mr = 1, wider nr), for passes with 1–2 output
+/// channels.
+mvx_isa_info mvx_isa_info_narrow(int isa);
 
 /// Forward-type pass (forward, or backward-data as a forward of the output gradient):
 /// out[m, position] = act(bias[m] + sum over (c, tap) of A[m, c, tap] * source(c, position, tap)).
 typedef struct {
-    int isa, mr, nr;
+    int isa, mr, nr;          ///< mr, nr: from mvx_isa_info_for or mvx_isa_info_narrow
     int direct;               ///< 1: positions index the padded grid of `src`; 0: gathered from `raw`
     int M, C, taps, kcc;      ///< output channels, input channels, taps per channel, channels per K chunk
     const float *A;           ///< packed weights (mvx_pack_weights)
@@ -86,7 +89,15 @@ typedef struct {
 /// Accumulates (or, with `first`, overwrites) gw columns of K blocks [kb0, kb1) (blocks of nw
 /// (c, tap) pairs) over all positions of one batch item, in chunks of `qc` positions in order.
 /// Scratch: gbuf [M][qc] (direct mode), col [(kb1-kb0)*nw][qc] (gather mode), offs [(kb1-kb0)*nw].
-void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs);
+/// With `vacc` (instruction sets with mvx_bww_lanes > 0), partial sums are kept as vectors in
+/// vacc [roundup(M,mw)][roundup(nk,nw)][lanes] across calls (first: start from zero) and
+/// mvx_bww_finish writes gw once at the end; without it each chunk is reduced into gw.
+void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs,
+                  float *vacc);
+/// Vector lanes of the backward-weights kernels of `isa` (0: no vector accumulation).
+long mvx_bww_lanes(int isa);
+/// Reduces vacc of K blocks [kb0, kb1) into gw (overwriting).
+void mvx_bww_finish(const mvx_bww *p, long kb0, long kb1, const float *vacc);
 
 /// Measured peak: runs `iters` iterations of an independent-accumulator FMA loop; returns a sum
 /// that depends on every result. FLOPs = iters * mvx_peak_flops_per_iter(isa).

@@ -115,18 +115,18 @@ public enum Inflate {
 
     static func inflate(_ bytes: [UInt8], format: DeflateFormat, maxOutput: Int, source: String) throws -> [UInt8] {
         let z = try ZStream(inflate: format, source: source)
-        var out = [UInt8](repeating: 0, count: min(max(bytes.count * 4, 1 << 16), max(maxOutput, 1)))
+        // One byte more than allowed: producing it proves the stream is too large.
+        let limit = maxOutput < Int.max ? maxOutput + 1 : maxOutput
+        var out = [UInt8](repeating: 0, count: min(max(bytes.count * 4, 1 << 16), limit))
         var produced = 0
         try bytes.withUnsafeBytes { inBuf in
             z.s.pointee.next_in = UnsafeMutablePointer(
                 mutating: inBuf.bindMemory(to: Bytef.self).baseAddress ?? UnsafePointer(bitPattern: 1)!)
             z.s.pointee.avail_in = uInt(inBuf.count)
             while true {
+                if produced > maxOutput { throw CompressionError.outputTooLarge(source: source, limit: maxOutput) }
                 if produced == out.count {
-                    guard out.count < maxOutput else {
-                        throw CompressionError.outputTooLarge(source: source, limit: maxOutput)
-                    }
-                    out.append(contentsOf: repeatElement(0, count: min(out.count, maxOutput - out.count)))
+                    out.append(contentsOf: repeatElement(0, count: min(out.count, limit - out.count)))
                 }
                 let room = out.count - produced
                 let chunk = min(room, Int(UInt32.max >> 1))
@@ -139,6 +139,7 @@ public enum Inflate {
                 }
                 switch rc {
                 case Z_STREAM_END:
+                    if produced > maxOutput { throw CompressionError.outputTooLarge(source: source, limit: maxOutput) }
                     out.removeSubrange(produced...)
                     return
                 case Z_OK:
@@ -330,11 +331,12 @@ public enum Gzip {
         for (i, m) in index.enumerated() { offsets[i + 1] = offsets[i] + m.rawSize }
         let total = offsets[index.count]
         guard total <= maxOutput else { throw CompressionError.outputTooLarge(source: source, limit: maxOutput) }
-        var out = [UInt8](repeating: 0, count: total)
         var failure: Error?
         let lock = NSLock()
-        out.withUnsafeMutableBytes { o in
-            let ob = o.baseAddress
+        // Every byte is written by exactly one member (sizes checked by Z_FINISH below).
+        let out = [UInt8](unsafeUninitializedCapacity: total) { o, initialized in
+            initialized = total
+            let ob = UnsafeMutableRawPointer(o.baseAddress)
             parallelFor(index.count, threads: threads) { i in
                 let m = index[i]
                 do {
@@ -389,6 +391,8 @@ public final class GzipReader {
     private var input: UnsafeMutableRawBufferPointer
     private var inputEOF = false
     private var finished = false
+    /// True when bytes that are not a gzip member followed the last member (they are ignored).
+    public private(set) var hasTrailingBytes = false
     /// Uncompressed bytes produced so far.
     public private(set) var position = 0
     /// Size of the compressed file or buffer in bytes.
@@ -471,16 +475,9 @@ public final class GzipReader {
             guard rc == Z_OK else { throw CompressionError.library(source: source, call: "inflateReset", code: rc) }
             return
         }
-        // Zero padding (tape blocks, some writers) ends the stream; anything else is an error.
-        while true {
-            let p = z.s.pointee.next_in!
-            for i in 0..<Int(z.s.pointee.avail_in) where p[i] != 0 {
-                throw CompressionError.corrupt(source: source, reason: "unexpected bytes after the last gzip member")
-            }
-            z.s.pointee.avail_in = 0
-            try refill()
-            if z.s.pointee.avail_in == 0 { break }
-        }
+        // Anything else after a complete member (zero padding from tape blocks, junk appended by
+        // a transfer) ends the stream, as gzip(1) does ("trailing garbage ignored").
+        hasTrailingBytes = true
         finished = true
     }
 

@@ -87,18 +87,19 @@ extension DICOMSeries {
         func tieKey(_ s: DICOMSlice) -> [Double] {
             [Double(s.temporalPosition ?? 0), Double(s.acquisitionNumber ?? 0), Double(s.instanceNumber ?? 0), Double(s.frame)]
         }
-        var seen = Set<String>()
-        var unique: [DICOMSlice] = []
-        for s in slices {
-            if let u = s.sopInstanceUID, s.frame == 0 || files[s.fileIndex].dataset.items(.perFrameFunctionalGroupsSequence).isEmpty && s.frame == 0 {
-                if seen.contains(u) {
-                    warnings.append("\(files[s.fileIndex].path): duplicate of SOPInstanceUID \(u); ignored")
-                    continue
-                }
-                seen.insert(u)
+        // A file whose SOPInstanceUID another file already has is a copy: drop all its frames.
+        var seen = [String: Int]()
+        var copies = Set<Int>()
+        for s in slices where s.frame == 0 {
+            guard let u = s.sopInstanceUID else { continue }
+            if let other = seen[u], other != s.fileIndex {
+                copies.insert(s.fileIndex)
+                warnings.append("\(files[s.fileIndex].path): duplicate of SOPInstanceUID \(u) (\(files[other].path)); ignored")
+            } else {
+                seen[u] = s.fileIndex
             }
-            unique.append(s)
         }
+        let unique = slices.filter { !copies.contains($0.fileIndex) }
         let dist: (DICOMSlice) -> Double = { s in positioned ? dot(s.position!, n) : Double(s.instanceNumber ?? 0) }
         let sorted = unique.sorted { a, b in
             let da = dist(a), db = dist(b)
@@ -210,39 +211,7 @@ extension DICOMSeries {
     public func loadVolume(_ options: DICOMAssemblyOptions = .init()) throws -> (volume: Volume, geometry: DICOMGeometry) {
         let g = try geometry(options)
         var vol = Volume(dims: g.dims, spacing: g.spacing, affine: g.affine, storedType: g.storedType, scaling: g.scaling)
-        let plane = g.dims[0] * g.dims[1]
-        let nz = g.dims[2]
-        // destination slice index for each (file, frame)
-        var jobs: [Int: [(frame: Int, dest: Int, scaling: IntensityScaling)]] = [:]
-        for (t, stack) in g.slices.enumerated() {
-            for (k, s) in stack.enumerated() { jobs[s.fileIndex, default: []].append((s.frame, t * nz + k, s.scaling)) }
-        }
-        let work = jobs.sorted { $0.key < $1.key }
-        let errorBox = ErrorBox()
-        let channelStride = plane * nz
-        vol.voxels.withUnsafeMutableBufferPointer { out in
-            let base = out.baseAddress!
-            parallelFor(work.count) { w in
-                if errorBox.error != nil { return }
-                let (fi, list) = work[w]
-                let file = files[fi]
-                do {
-                    let info = try file.pixelInfo()
-                    guard info.rows == g.dims[1], info.columns == g.dims[0] else {
-                        throw DICOMError.inconsistentSeries(path: file.path, reason: "image size \(info.columns)x\(info.rows) differs from the series' \(g.dims[0])x\(g.dims[1])")
-                    }
-                    var byFrame: [Int: (Int, IntensityScaling)] = [:]
-                    for j in list { byFrame[j.frame] = (j.dest, j.scaling) }
-                    try file.decodeFrames(list.map(\.frame).sorted(), info: info, channelStride: channelStride) { f in
-                        let (dest, sc) = byFrame[f]!
-                        return FloatSink(out: base + dest * plane, slope: Float(sc.slope), intercept: Float(sc.intercept))
-                    }
-                } catch {
-                    errorBox.set(error)
-                }
-            }
-        }
-        if let e = errorBox.error { throw e }
+        try vol.voxels.withUnsafeMutableBufferPointer { out in try decodeReal(g, into: out.baseAddress!) }
         if g.tiltCorrected { vol = correctTilt(vol, g) }
         if g.dims.count == 4 && g.channels == 1, let tr = header.double(.repetitionTime), tr > 0 { vol.timeStep = tr / 1000 }
         return (vol, g)

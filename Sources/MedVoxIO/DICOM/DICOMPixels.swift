@@ -15,11 +15,12 @@ public struct DICOMPixelInfo: Sendable, Equatable {
     public var photometricInterpretation: String
     public var numberOfFrames: Int
 
-    /// Bytes of one native (uncompressed) frame.
+    /// Bytes of one native (uncompressed) frame. Native YBR_FULL_422 stores two samples per
+    /// pixel (Y1 Y2 Cb Cr per pair, PS3.5 8.2.1 / PS3.3 C.7.6.3.1.2).
     public var frameBytes: Int {
-        bitsAllocated == 1
-            ? (rows * columns * samplesPerPixel + 7) / 8
-            : rows * columns * samplesPerPixel * (bitsAllocated / 8)
+        if bitsAllocated == 1 { return (rows * columns * samplesPerPixel + 7) / 8 }
+        let samples = photometricInterpretation == "YBR_FULL_422" ? 2 : samplesPerPixel
+        return rows * columns * samples * (bitsAllocated / 8)
     }
     /// Output channels: 3 for colour, else 1.
     public var channels: Int { samplesPerPixel == 3 ? 3 : 1 }
@@ -147,15 +148,13 @@ enum NativePixels {
         }
         // Three samples.
         if photometric == "YBR_FULL_422" {
-            // Y1 Y2 Cb Cr for each horizontal pair of pixels (PS3.3 C.7.6.3.1.2), 8 bit.
-            var k = 0, p = 0
-            while p < n && k + 3 < ns * 2 / 3 + 4 {
-                let y1 = Double(raw(k)), y2 = Double(raw(k + 1)), cb = Double(raw(k + 2)), cr = Double(raw(k + 3))
-                putYBR(y1, cb, cr, p, channelStride, &sink)
-                if p + 1 < n { putYBR(y2, cb, cr, p + 1, channelStride, &sink) }
-                p += 2
-                k += 4
-                if k + 3 >= (info.rows * info.columns * 2) { break }
+            // Y1 Y2 Cb Cr for each horizontal pair of pixels (PS3.3 C.7.6.3.1.2), 8 bit: the frame
+            // holds 2 bytes per pixel (frameBytes counts 3), so read only what the pairs need.
+            for p in stride(from: 0, to: n - 1, by: 2) {
+                let k = 2 * p
+                let cb = Double(raw(k + 2)), cr = Double(raw(k + 3))
+                putYBR(Double(raw(k)), cb, cr, p, channelStride, &sink)
+                putYBR(Double(raw(k + 1)), cb, cr, p + 1, channelStride, &sink)
             }
             return
         }
@@ -337,8 +336,11 @@ extension DICOMFile {
             }
             var s = sink(f)
             let planar = decoder == nil ? info.planarConfiguration : 0
+            // Decoders return every sample of every pixel, so subsampled YCbCr arrives upsampled.
+            var photometric = decoded.photometricInterpretation
+            if decoder != nil && photometric.hasPrefix("YBR_FULL") { photometric = "YBR_FULL" }
             decoded.bytes.withUnsafeBytes { raw in
-                NativePixels.decode(raw, info: info, photometric: decoded.photometricInterpretation, planar: planar,
+                NativePixels.decode(raw, info: info, photometric: photometric, planar: planar,
                                     order: .little, channelStride: channelStride, into: &s)
             }
         }

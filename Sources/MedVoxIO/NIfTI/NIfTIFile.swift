@@ -63,6 +63,11 @@ public struct NIfTIFile: Sendable {
     /// Parses the header of `path` (.nii, .nii.gz, .hdr or .hdr.gz) and validates it against the
     /// file size, without reading the voxels.
     public static func open(_ path: String) throws -> NIfTIFile {
+        // Given the .img of a pair, read its .hdr.
+        for (img, hdr) in [(".img", ".hdr"), (".img.gz", ".hdr.gz"), (".IMG", ".HDR")] where path.hasSuffix(img) {
+            let h = String(path.dropLast(img.count)) + hdr
+            if FileManager.default.fileExists(atPath: h) { return try open(h) }
+        }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw FileError.cannotRead(path: path, reason: "no such file")
@@ -209,7 +214,8 @@ public struct NIfTIFile: Sendable {
 
     /// The stored voxel bytes in host byte order (unscaled), `dataByteCount` long.
     public func rawData() throws -> [UInt8] {
-        var out = try storedBytes()
+        let (stored, start) = try storedBytes()
+        var out = start == 0 && stored.count == dataByteCount ? stored : Array(stored[start..<(start + dataByteCount)])
         if header.byteOrder != hostOrder && storedType.byteSize > 1 && storedType != .rgb24 {
             let n = storedType.byteSize
             out.withUnsafeMutableBytes { b in
@@ -236,14 +242,15 @@ public struct NIfTIFile: Sendable {
         guard !need.overflow, need.partialValue + dataByteCount <= Runtime.maxMemory else {
             throw NIfTIError.tooLarge(path: path, bytes: need.overflow ? Int.max : need.partialValue + dataByteCount, limit: Runtime.maxMemory)
         }
-        let stored = try storedBytes()
-        var voxels = [Float](repeating: 0, count: count)
-        stored.withUnsafeBytes { src in
-            voxels.withUnsafeMutableBufferPointer { dst in
+        let (stored, start) = try storedBytes()
+        let voxels = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+            stored.withUnsafeBytes { all in
+                let src = UnsafeRawBufferPointer(rebasing: all[start..<(start + dataByteCount)])
                 VoxelCodec.decode(
-                    src, type: storedType, swap: header.byteOrder != hostOrder, scaling: scaling, frames3: volumeDims.count > 3 ? volumeDims[3] : 1,
-                    into: dst)
+                    src, type: storedType, swap: header.byteOrder != hostOrder, scaling: scaling,
+                    frames3: volumeDims.count > 3 ? volumeDims[3] : 1, into: dst)
             }
+            initialized = count
         }
         var v = Volume(
             dims: volumeDims, spacing: spacing, affine: affine.affine, voxels: voxels, storedType: storedType,
@@ -252,8 +259,10 @@ public struct NIfTIFile: Sendable {
         return v
     }
 
-    /// The voxel bytes as stored (file byte order), read from disk or inflated.
-    func storedBytes() throws -> [UInt8] {
+    /// The voxel bytes as stored (file byte order), read from disk or inflated: a buffer and the
+    /// offset in it where the `dataByteCount` voxel bytes start (a whole inflated stream is not
+    /// copied again).
+    func storedBytes() throws -> (bytes: [UInt8], start: Int) {
         guard dataByteCount <= Runtime.maxMemory else {
             throw NIfTIError.tooLarge(path: path, bytes: dataByteCount, limit: Runtime.maxMemory)
         }
@@ -263,9 +272,13 @@ public struct NIfTIFile: Sendable {
         let fd = Glibc.open(dataPath, O_RDONLY)
         guard fd >= 0 else { throw FileError.cannotRead(path: dataPath, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
-        var out = [UInt8](repeating: 0, count: dataByteCount)
         var have = 0
-        try out.withUnsafeMutableBytes { o in
+        let out = try [UInt8](unsafeUninitializedCapacity: dataByteCount) { o, initialized in
+            // Unread bytes are zeroed so the buffer is always initialized; a short read throws below.
+            defer {
+                if have < dataByteCount { (o.baseAddress! + have).initialize(repeating: 0, count: dataByteCount - have) }
+                initialized = dataByteCount
+            }
             while have < dataByteCount {
                 let n = pread(fd, o.baseAddress! + have, dataByteCount - have, off_t(dataOffset + have))
                 if n < 0 {
@@ -279,10 +292,10 @@ public struct NIfTIFile: Sendable {
         guard have == dataByteCount else {
             throw NIfTIError.truncated(path: dataPath, what: "voxel data", needed: dataOffset + dataByteCount, available: dataOffset + have)
         }
-        return out
+        return (out, 0)
     }
 
-    func readCompressed() throws -> [UInt8] {
+    func readCompressed() throws -> (bytes: [UInt8], start: Int) {
         let end = dataOffset + dataByteCount
         // MedVox-written files carry member sizes: inflate the members in parallel.
         let whole = try readWholeFile(dataPath)
@@ -291,8 +304,7 @@ public struct NIfTIFile: Sendable {
             guard all.count >= end else {
                 throw NIfTIError.truncated(path: dataPath, what: "voxel data", needed: end, available: all.count)
             }
-            if dataOffset == 0 && all.count == end { return all }
-            return Array(all[dataOffset..<end])
+            return (all, dataOffset)
         }
         let r = try GzipReader(bytes: whole, source: dataPath)
         guard try r.skip(dataOffset) else {
@@ -303,7 +315,7 @@ public struct NIfTIFile: Sendable {
         guard n == dataByteCount else {
             throw NIfTIError.truncated(path: dataPath, what: "voxel data (after decompression)", needed: end, available: dataOffset + n)
         }
-        return out
+        return (out, 0)
     }
 }
 
@@ -359,8 +371,12 @@ public enum NIfTIWriter {
         var h = header(for: volume, type: type, options: options)
         let offset = h.headerSize + 4
         h.voxOffset = Double(offset)
-        var file = [UInt8](repeating: 0, count: offset + dataBytes)
-        file.replaceSubrange(0..<h.headerSize, with: h.encoded())
+        let headerBytes = h.encoded() + [0, 0, 0, 0]  // header + "no extensions"
+        var file = [UInt8](unsafeUninitializedCapacity: offset + dataBytes) { b, initialized in
+            // The voxel bytes are all written by `encode` below.
+            _ = b.initialize(from: headerBytes)
+            initialized = offset + dataBytes
+        }
         let scaling = IntensityScaling(slope: h.sclSlope, intercept: h.sclInter)
         volume.voxels.withUnsafeBufferPointer { src in
             file.withUnsafeMutableBytes { dst in
@@ -412,13 +428,29 @@ public enum NIfTIWriter {
     public static func storageScaling(_ volume: Volume, type: ScalarType) -> IntensityScaling {
         guard let range = type.integerRange, type != .rgb24 else { return .identity }
         if type == volume.storedType && !volume.scaling.isIdentity { return volume.scaling }
-        var lo = Float.infinity, hi = -Float.infinity
-        var whole = true
-        for v in volume.voxels where v.isFinite {
-            if v < lo { lo = v }
-            if v > hi { hi = v }
-            if whole && v != v.rounded() { whole = false }
+        // Range and integrality of the finite values, in parallel chunks.
+        let parts = max(1, min(Runtime.threads, volume.count / 65536))
+        var stats = [(lo: Float, hi: Float, whole: Bool)](repeating: (.infinity, -.infinity, true), count: parts)
+        volume.voxels.withUnsafeBufferPointer { v in
+            stats.withUnsafeMutableBufferPointer { out in
+                let o = out.baseAddress!
+                parallelFor(parts) { p in
+                    var lo = Float.infinity, hi = -Float.infinity
+                    var whole = true
+                    for i in chunkRange(v.count, part: p, of: parts) {
+                        let x = v[i]
+                        guard x.isFinite else { continue }
+                        lo = min(lo, x)
+                        hi = max(hi, x)
+                        // Floats of magnitude ≥ 2²³ are whole; below, compare with the truncation.
+                        if abs(x) < 8_388_608 && Float(Int32(x)) != x { whole = false }
+                    }
+                    o[p] = (lo, hi, whole)
+                }
+            }
         }
+        let lo = stats.map(\.lo).min()!, hi = stats.map(\.hi).max()!
+        let whole = stats.allSatisfy(\.whole)
         guard lo <= hi else { return .identity }
         if whole && Double(lo) >= range.lowerBound && Double(hi) <= range.upperBound { return .identity }
         // Span the type's range (keeping a margin of one step for rounding).

@@ -103,12 +103,16 @@ public enum VoxelCodec {
         parallelFor(parts) { part in
             let r = chunkRange(n, part: part, of: parts)
             @inline(__always) func stored(_ i: Int) -> Double {
-                identity ? Double(inp[i]) : ((Double(inp[i]) - inter) / slope).rounded()
+                identity ? Double(inp[i]) : (Double(inp[i]) - inter) / slope
             }
+            // Round half away from zero without a libm call (truncation after ±0.5), then clamp.
             @inline(__always) func int<T: FixedWidthInteger>(_ t: T.Type, _ i: Int) -> T {
                 let x = stored(i)
                 if x.isNaN { return 0 }
-                return T(clamping: Int64(max(min(x.rounded(), 9.2e18), -9.2e18)))
+                let y = x < 0 ? x - 0.5 : x + 0.5
+                if y >= 9.2e18 { return T.max }
+                if y <= -9.2e18 { return T.min }
+                return T(clamping: Int64(y))
             }
             switch type {
             case .uint8: for i in r { base.storeBytes(of: int(UInt8.self, i), toByteOffset: i, as: UInt8.self) }
@@ -121,11 +125,11 @@ public enum VoxelCodec {
             case .uint64:
                 for i in r {
                     let x = stored(i)
-                    let v: UInt64 = x.isNaN || x <= 0 ? 0 : (x >= 1.8e19 ? UInt64.max : UInt64(x.rounded()))
+                    let v: UInt64 = x.isNaN || x <= 0 ? 0 : (x >= 1.8e19 ? UInt64.max : UInt64(x + 0.5))
                     base.storeBytes(of: v, toByteOffset: 8 * i, as: UInt64.self)
                 }
             case .float32:
-                for i in r { base.storeBytes(of: identity ? inp[i] : Float(stored(i)), toByteOffset: 4 * i, as: Float.self) }
+                for i in r { base.storeBytes(of: inp[i], toByteOffset: 4 * i, as: Float.self) }
             case .float64:
                 for i in r { base.storeBytes(of: Double(inp[i]), toByteOffset: 8 * i, as: Double.self) }
             case .rgb24:

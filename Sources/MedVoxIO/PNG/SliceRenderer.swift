@@ -128,6 +128,13 @@ public enum LabelColors {
         }
     }
 
+    /// The distinct positive labels of a label map, sorted.
+    public static func labels(in volume: Volume) -> [Int] {
+        var seen = Set<Int>()
+        for v in volume.voxels where v.isFinite && v >= 0.5 && v < 1e9 { seen.insert(Int(v.rounded())) }
+        return seen.sorted()
+    }
+
     static func hex2(_ v: UInt8) -> String {
         let d = Array("0123456789abcdef")
         return String([d[Int(v >> 4)], d[Int(v & 15)]])

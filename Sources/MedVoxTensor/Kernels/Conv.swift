@@ -223,11 +223,11 @@ public final class ConvPlan {
         weights = []
         let f = forwardPass, b = backwardDataPass
         forwardPacked = [Float](unsafeUninitializedCapacity: f.packedCount) { buf, n in
-            mvx_pack_weights(weight, Int32(f.M), Int32(f.C), Int32(f.taps), Int32(f.kcc), info.mr, 0, 0, buf.baseAddress!)
+            mvx_pack_weights(weight, Int32(f.M), Int32(f.C), Int32(f.taps), Int32(f.kcc), f.info.mr, 0, 0, buf.baseAddress!)
             n = f.packedCount
         }
         backwardPacked = [Float](unsafeUninitializedCapacity: b.packedCount) { buf, n in
-            mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), info.mr, 1,
+            mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), b.info.mr, 1,
                              b.mode == .direct ? 1 : 0, buf.baseAddress!)
             n = b.packedCount
         }

@@ -40,6 +40,8 @@ public enum ConvBenchmark {
         public var flops: Double
         public var peakGflops: Double
         public var isa: String, mode: String, threads: Int
+        /// CPU time (all threads) of the forward and backward passes.
+        public var forwardCpuMs: Double, backwardCpuMs: Double
         public var forwardGflops: Double { flops / forwardMs / 1e6 }
         public var backwardGflops: Double { 2 * flops / backwardMs / 1e6 }
 
@@ -50,15 +52,16 @@ public enum ConvBenchmark {
                 + "\"backward_ms\":\(f(backwardMs)),\"backward_gflops\":\(f(backwardGflops)),"
                 + "\"backward_data_ms\":\(f(backwardDataMs)),\"backward_weights_ms\":\(f(backwardWeightsMs)),"
                 + "\"peak_gflops\":\(f(peakGflops)),\"forward_fraction_of_peak\":\(f(forwardGflops / peakGflops)),"
+                + "\"forward_cpu_ms\":\(f(forwardCpuMs)),\"backward_cpu_ms\":\(f(backwardCpuMs)),"
                 + "\"isa\":\"\(isa)\",\"mode\":\"\(mode)\",\"threads\":\(threads)}"
         }
 
         public var text: String {
             let shape = "\(layer.op) \(layer.cin)->\(layer.cout) @\(layer.size)"
             return shape.padding(toLength: 24, withPad: " ", startingAt: 0)
-                + String(format: "fwd %8.2f ms %7.1f GFLOP/s (%3.0f%% of peak)   bwd %8.2f ms %7.1f GFLOP/s (data %.1f + weights %.1f ms)  [%@]",
-                         forwardMs, forwardGflops, 100 * forwardGflops / peakGflops, backwardMs, backwardGflops,
-                         backwardDataMs, backwardWeightsMs, mode)
+                + String(format: "fwd %8.2f ms %7.1f GFLOP/s (%3.0f%% of peak, cpu %7.1f ms)   bwd %8.2f ms %7.1f GFLOP/s (data %.1f + weights %.1f ms, cpu %.1f ms)  [%@]",
+                         forwardMs, forwardGflops, 100 * forwardGflops / peakGflops, forwardCpuMs, backwardMs, backwardGflops,
+                         backwardDataMs, backwardWeightsMs, backwardCpuMs, mode)
         }
     }
 
@@ -81,15 +84,26 @@ public enum ConvBenchmark {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
-    static func time(_ repeats: Int, _ body: () -> Void) -> Double {
+    /// Process CPU time in ms (all threads).
+    static func cpuMs() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) * 1e-6
+    }
+
+    /// Median wall-clock ms of `repeats` runs after a warm-up, and the median CPU ms per run
+    /// (which shows the kernels' own cost when other work shares the cores).
+    static func time(_ repeats: Int, _ body: () -> Void) -> (wall: Double, cpu: Double) {
         body()  // warm-up: page faults, pool buffers
-        var ms = [Double]()
+        var ms = [Double](), cpu = [Double]()
         for _ in 0..<max(1, repeats) {
+            let c0 = cpuMs()
             let t0 = DispatchTime.now().uptimeNanoseconds
             body()
             ms.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6)
+            cpu.append(cpuMs() - c0)
         }
-        return median(ms)
+        return (median(ms), median(cpu))
     }
 
     /// Times `layer`: forward with weights packed once, then backward-data and backward-weights.
@@ -133,8 +147,9 @@ public enum ConvBenchmark {
             }
         }
         let m = plan.modes
-        return Row(layer: layer, forwardMs: fwd, backwardMs: bwdData + bwdWeights, backwardDataMs: bwdData,
-                   backwardWeightsMs: bwdWeights, flops: g.flops, peakGflops: peak, isa: "\(plan.isa)",
-                   mode: "fwd \(m.forward), bwd-data \(m.backwardData)", threads: threads)
+        return Row(layer: layer, forwardMs: fwd.wall, backwardMs: bwdData.wall + bwdWeights.wall, backwardDataMs: bwdData.wall,
+                   backwardWeightsMs: bwdWeights.wall, flops: g.flops, peakGflops: peak, isa: "\(plan.isa)",
+                   mode: "fwd \(m.forward), bwd-data \(m.backwardData)", threads: threads,
+                   forwardCpuMs: fwd.cpu, backwardCpuMs: bwdData.cpu + bwdWeights.cpu)
     }
 }

@@ -23,7 +23,7 @@ public enum JPEGLosslessDecoder: PixelDecoder {
     /// Decodes every scan of a lossless frame into interleaved samples (already shifted by the
     /// point transform, not yet masked to BitsStored).
     static func decodeSamples(_ parser: inout JPEGParser, firstScan: JPEGScanHeader,
-                              frame: JPEGFrameHeader, info: PixelFrameInfo) throws -> [UInt16] {
+                              frame: JPEGFrameHeader, info: PixelFrameInfo, fastPath: Bool = true) throws -> [UInt16] {
         guard (2...16).contains(frame.precision) else {
             throw PixelDecodingError.corrupt(codec: codec, reason: "sample precision \(frame.precision)")
         }
@@ -39,7 +39,7 @@ public enum JPEGLosslessDecoder: PixelDecoder {
             try samples.withUnsafeMutableBufferPointer { out in
                 while let s = scan {
                     try decodeScan(s, parser: &parser, data: data, out: out, width: width, height: height,
-                                   nc: nc, precision: frame.precision)
+                                   nc: nc, precision: frame.precision, fastPath: fastPath)
                     for c in s.components { done[c.index] = true }
                     scan = try parser.nextScan()
                 }
@@ -51,9 +51,10 @@ public enum JPEGLosslessDecoder: PixelDecoder {
         return samples
     }
 
+    /// Decodes one scan; `fastPath: false` forces the general loop, the plain twin of `decodeGreyScan`.
     static func decodeScan(_ scan: JPEGScanHeader, parser: inout JPEGParser, data: UnsafeBufferPointer<UInt8>,
                            out: UnsafeMutableBufferPointer<UInt16>, width: Int, height: Int, nc: Int,
-                           precision: Int) throws {
+                           precision: Int, fastPath: Bool) throws {
         let predictor = scan.ss, pt = scan.al
         guard (1...7).contains(predictor) else {
             throw PixelDecodingError.unsupported(codec: codec, reason: "predictor \(predictor)")
@@ -65,6 +66,11 @@ public enum JPEGLosslessDecoder: PixelDecoder {
                 throw PixelDecodingError.corrupt(codec: codec, reason: "scan uses undefined Huffman table \(c.dcTable)")
             }
             tables.append(t)
+        }
+        if fastPath && scan.components.count == 1 && nc == 1 {
+            try decodeGreyScan(tables[0], predictor: predictor, parser: &parser, data: data, out: out.baseAddress!,
+                               width: width, height: height, precision: precision, pt: pt)
+            return
         }
         let ns = scan.components.count
         let offsets = scan.components.map { $0.index }
@@ -133,6 +139,95 @@ public enum JPEGLosslessDecoder: PixelDecoder {
         }
     }
 
+    /// The fast path for one-component frames (CT, MR): one monomorphic loop per predictor.
+    static func decodeGreyScan(_ table: JPEGHuffmanTable, predictor: Int, parser: inout JPEGParser,
+                               data: UnsafeBufferPointer<UInt8>, out: UnsafeMutablePointer<UInt16>,
+                               width: Int, height: Int, precision: Int, pt: Int) throws {
+        var reader = JPEGBitReader(data, position: parser.position)
+        let restartInterval = parser.restartInterval
+        var table = table
+        try table.lookup.withUnsafeBufferPointer { lut in
+            try withUnsafePointer(to: &table) { t in
+                var run = GreyScanRun(lut: lut.baseAddress!, table: t, out: out, width: width, height: height,
+                                      initial: 1 << (precision - pt - 1), restartInterval: restartInterval)
+                switch predictor {
+                case 1: try run.decode(&reader, Predictor1.self)
+                case 2: try run.decode(&reader, Predictor2.self)
+                case 3: try run.decode(&reader, Predictor3.self)
+                case 4: try run.decode(&reader, Predictor4.self)
+                case 5: try run.decode(&reader, Predictor5.self)
+                case 6: try run.decode(&reader, Predictor6.self)
+                default: try run.decode(&reader, Predictor7.self)
+                }
+            }
+        }
+        if reader.overran { throw truncated(height - 1) }
+        parser.position = reader.position
+        if pt > 0 {
+            for i in 0..<(width * height) { out[i] = out[i] << UInt16(pt) }
+        }
+    }
+
+    struct GreyScanRun {
+        let lut: UnsafePointer<UInt16>
+        let table: UnsafePointer<JPEGHuffmanTable>
+        let out: UnsafeMutablePointer<UInt16>
+        let width: Int, height: Int, initial: Int, restartInterval: Int
+
+        /// The next difference, or nil for a bad Huffman code.
+        @inline(__always) func difference(_ r: inout JPEGBitReader) -> Int? {
+            if r.bitCount < 32 { r.fill() }
+            let s = r.decode(lut: lut, table: table)
+            if s == 0 { return 0 }
+            guard s > 0, s <= 16 else { return nil }
+            if s == 16 { return 32768 }
+            let v = Int(r.accumulator >> UInt64(64 - s))
+            r.accumulator <<= UInt64(s)
+            r.bitCount -= s
+            return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v
+        }
+
+        mutating func decode<P: LosslessPredictor>(_ reader: inout JPEGBitReader, _: P.Type) throws {
+            var r = reader  // a local copy stays in registers
+            defer { reader = r }
+            var mcusLeft = restartInterval > 0 ? restartInterval : Int.max
+            var restartNumber = 0
+            var firstLine = true, resetPending = true
+            for y in 0..<height {
+                let row = out + y * width
+                var x = 0
+                while x < width {
+                    if mcusLeft == 0 {
+                        if r.overran { throw truncated(y) }
+                        try r.restart(expected: restartNumber, codec: codec)
+                        restartNumber += 1
+                        mcusLeft = restartInterval
+                        firstLine = true
+                        resetPending = true
+                    }
+                    mcusLeft &-= 1
+                    guard let diff = difference(&r) else {
+                        throw PixelDecodingError.corrupt(codec: codec, reason: "bad Huffman code in line \(y + 1)")
+                    }
+                    let pred: Int
+                    if x > 0 && !firstLine {
+                        pred = P.predict(ra: Int(row[x - 1]), rb: Int(row[x - width]), rc: Int(row[x - width - 1]))
+                    } else if resetPending {
+                        pred = initial
+                        resetPending = false
+                    } else if firstLine {
+                        pred = Int(row[x - 1])
+                    } else {
+                        pred = Int(row[x - width])
+                    }
+                    row[x] = UInt16(truncatingIfNeeded: pred &+ diff)
+                    x &+= 1
+                }
+                firstLine = false
+            }
+        }
+    }
+
     static func truncated(_ line: Int) -> PixelDecodingError {
         .truncated(codec: codec, reason: "entropy-coded data ends before line \(line + 1)")
     }
@@ -160,3 +255,13 @@ public enum JPEGLosslessDecoder: PixelDecoder {
         return out
     }
 }
+
+/// The seven predictors of T.81 Table H.1 (Ra left, Rb above, Rc above-left).
+protocol LosslessPredictor { static func predict(ra: Int, rb: Int, rc: Int) -> Int }
+enum Predictor1: LosslessPredictor { @inline(__always) static func predict(ra: Int, rb: Int, rc: Int) -> Int { ra } }
+enum Predictor2: LosslessPredictor { @inline(__always) static func predict(ra: Int, rb: Int, rc: Int) -> Int { rb } }
+enum Predictor3: LosslessPredictor { @inline(__always) static func predict(ra: Int, rb: Int, rc: Int) -> Int { rc } }
+enum Predictor4: LosslessPredictor { @inline(__always) static func predict(ra: Int, rb: Int, rc: Int) -> Int { ra + rb - rc } }
+enum Predictor5: LosslessPredictor { @inline(__always) static func predict(ra: Int, rb: Int, rc: Int) -> Int { ra + ((rb - rc) >> 1) } }
+enum Predictor6: LosslessPredictor { @inline(__always) static func predict(ra: Int, rb: Int, rc: Int) -> Int { rb + ((ra - rc) >> 1) } }
+enum Predictor7: LosslessPredictor { @inline(__always) static func predict(ra: Int, rb: Int, rc: Int) -> Int { (ra + rb) >> 1 } }

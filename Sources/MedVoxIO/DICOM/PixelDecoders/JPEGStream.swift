@@ -141,6 +141,19 @@ struct JPEGBitReader {
         return nil
     }
 
+    /// Decodes one Huffman symbol with the table's look-up array `lut` already in hand;
+    /// returns -1 for a code the table lacks. Call with at least 16 bits buffered.
+    @inline(__always) mutating func decode(lut: UnsafePointer<UInt16>, table: UnsafePointer<JPEGHuffmanTable>) -> Int {
+        let e = lut[Int(accumulator >> (64 - JPEGHuffmanTable.lookBits))]
+        if e != 0 {
+            let l = Int(e >> 8)
+            accumulator <<= UInt64(l)
+            bitCount -= l
+            return Int(e & 0xFF)
+        }
+        return decode(table) ?? -1
+    }
+
     /// A difference of category `s` (T.81 F.2.2.1 RECEIVE and EXTEND).
     @inline(__always) mutating func receiveExtend(_ s: Int) -> Int {
         let v = bits(s)

@@ -66,6 +66,8 @@ public enum PixelDecoders {
         RLEDecoder.self,
         JPEGLosslessDecoder.self,
         JPEGDecoder.self,
+        JPEGLSDecoder.self,
+        JPEG2000Decoder.self,
     ]
 
     /// The decoder for an encapsulated transfer syntax, or nil if MedVox has none.

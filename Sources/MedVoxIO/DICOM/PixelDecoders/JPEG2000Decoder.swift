@@ -1,0 +1,163 @@
+import COpenJPEG
+
+/// JPEG 2000 Lossless (1.2.840.10008.1.2.4.90) and lossy (1.2.840.10008.1.2.4.91), ISO/IEC 15444-1,
+/// and High-Throughput JPEG 2000 (1.2.840.10008.1.2.4.201/.202/.203, ISO/IEC 15444-15), through
+/// OpenJPEG (libopenjp2 ≥ 2.5, which decodes HT code-blocks).
+///
+/// Accepts a raw codestream (what DICOM requires) or a JP2 file. Colour transforms signalled in
+/// the codestream (RCT, ICT) are undone by OpenJPEG, so YBR_RCT / YBR_ICT frames come back as RGB.
+public enum JPEG2000Decoder: PixelDecoder {
+    public static let transferSyntaxUIDs = [EncapsulatedTransferSyntax.jpeg2000Lossless,
+                                            EncapsulatedTransferSyntax.jpeg2000,
+                                            EncapsulatedTransferSyntax.htj2kLossless,
+                                            EncapsulatedTransferSyntax.htj2kLosslessRPCL,
+                                            EncapsulatedTransferSyntax.htj2k]
+    static let codec = "JPEG 2000"
+
+    /// The read position in the frame, shared with OpenJPEG's stream callbacks.
+    final class Source {
+        let base: UnsafePointer<UInt8>
+        let count: Int
+        var position = 0
+        var lastError = ""
+        init(base: UnsafePointer<UInt8>, count: Int) { self.base = base; self.count = count }
+    }
+
+    public static func decode(_ frame: [UInt8], info: PixelFrameInfo) throws -> DecodedFrame {
+        try info.validate(codec: codec)
+        guard frame.count >= 12 else {
+            throw PixelDecodingError.truncated(codec: codec, reason: "\(frame.count) bytes")
+        }
+        let format: OPJ_CODEC_FORMAT
+        if frame[0] == 0xFF && frame[1] == 0x4F {
+            format = OPJ_CODEC_J2K
+        } else if frame[4...7] == [0x6A, 0x50, 0x20, 0x20] {
+            format = OPJ_CODEC_JP2
+        } else {
+            throw PixelDecodingError.corrupt(codec: codec, reason: "neither a J2K codestream (FF4F) nor a JP2 file")
+        }
+        return try frame.withUnsafeBufferPointer { buf in
+            let source = Source(base: buf.baseAddress!, count: buf.count)
+            let context = Unmanaged.passUnretained(source).toOpaque()
+            guard let codecHandle = opj_create_decompress(format) else {
+                throw PixelDecodingError.unsupported(codec: codec, reason: "OpenJPEG could not create a decoder")
+            }
+            defer { opj_destroy_codec(codecHandle) }
+            opj_set_error_handler(codecHandle, { msg, data in
+                guard let msg, let data else { return }
+                let s = Unmanaged<Source>.fromOpaque(data).takeUnretainedValue()
+                if s.lastError.isEmpty { s.lastError = String(cString: msg).trimmingNewlines() }
+            }, context)
+            var parameters = opj_dparameters_t()
+            opj_set_default_decoder_parameters(&parameters)
+            guard opj_setup_decoder(codecHandle, &parameters) != 0 else {
+                throw PixelDecodingError.unsupported(codec: codec, reason: "OpenJPEG rejected the decoder parameters")
+            }
+            guard let stream = makeStream(context, length: buf.count) else {
+                throw PixelDecodingError.unsupported(codec: codec, reason: "OpenJPEG could not create a stream")
+            }
+            defer { opj_stream_destroy(stream) }
+            func failure(_ what: String) -> PixelDecodingError {
+                .corrupt(codec: codec, reason: "OpenJPEG \(what): \(source.lastError.isEmpty ? "failed" : source.lastError)")
+            }
+            var imagePointer: UnsafeMutablePointer<opj_image_t>?
+            guard opj_read_header(stream, codecHandle, &imagePointer) != 0, let image = imagePointer else {
+                throw failure("header")
+            }
+            defer { opj_image_destroy(image) }
+            try checkHeader(image.pointee, info: info)
+            guard opj_decode(codecHandle, stream, image) != 0, opj_end_decompress(codecHandle, stream) != 0 else {
+                throw failure("decode")
+            }
+            return try withExtendedLifetime(source) { try output(image.pointee, info: info) }
+        }
+    }
+
+    static func makeStream(_ context: UnsafeMutableRawPointer, length: Int) -> UnsafeMutablePointer<opj_stream_t?>? {
+        guard let stream = opj_stream_create(1 << 16, 1) else { return nil }
+        opj_stream_set_user_data(stream, context, nil)
+        opj_stream_set_user_data_length(stream, UInt64(length))
+        opj_stream_set_read_function(stream) { buffer, n, data in
+            let s = Unmanaged<Source>.fromOpaque(data!).takeUnretainedValue()
+            let available = s.count - s.position
+            guard available > 0, let buffer else { return -1 }  // (OPJ_SIZE_T)-1, end of stream (Swift imports size_t as Int)
+            let k = min(Int(n), available)
+            buffer.copyMemory(from: s.base + s.position, byteCount: k)
+            s.position += k
+            return OPJ_SIZE_T(k)
+        }
+        opj_stream_set_skip_function(stream) { n, data in
+            let s = Unmanaged<Source>.fromOpaque(data!).takeUnretainedValue()
+            let target = s.position + Int(n)
+            guard target >= 0, target <= s.count else { return -1 }  // OpenJPEG's "cannot skip"
+            s.position = target
+            return n
+        }
+        opj_stream_set_seek_function(stream) { n, data in
+            let s = Unmanaged<Source>.fromOpaque(data!).takeUnretainedValue()
+            guard n >= 0, Int(n) <= s.count else { return 0 }
+            s.position = Int(n)
+            return 1
+        }
+        return stream
+    }
+
+    static func checkHeader(_ image: opj_image_t, info: PixelFrameInfo) throws {
+        let width = Int(image.x1) - Int(image.x0), height = Int(image.y1) - Int(image.y0)
+        guard width == info.columns else {
+            throw PixelDecodingError.mismatch(codec: codec, field: "columns", expected: info.columns, actual: width)
+        }
+        guard height == info.rows else {
+            throw PixelDecodingError.mismatch(codec: codec, field: "rows", expected: info.rows, actual: height)
+        }
+        guard Int(image.numcomps) == info.samplesPerPixel, let comps = image.comps else {
+            throw PixelDecodingError.mismatch(codec: codec, field: "components", expected: info.samplesPerPixel, actual: Int(image.numcomps))
+        }
+        for c in 0..<Int(image.numcomps) {
+            let comp = comps[c]
+            guard comp.dx == 1, comp.dy == 1 else {
+                throw PixelDecodingError.unsupported(codec: codec, reason: "component \(c + 1) subsampled \(comp.dx)×\(comp.dy)")
+            }
+            guard comp.prec >= 1, Int(comp.prec) <= info.bitsAllocated, comp.prec <= 31 else {
+                throw PixelDecodingError.mismatch(codec: codec, field: "precision", expected: info.bitsStored, actual: Int(comp.prec))
+            }
+        }
+    }
+
+    /// OpenJPEG's Int32 planes → interleaved little-endian samples masked to BitsStored.
+    static func output(_ image: opj_image_t, info: PixelFrameInfo) throws -> DecodedFrame {
+        let pixels = info.rows * info.columns, spp = info.samplesPerPixel
+        let mask = UInt32(truncatingIfNeeded: (UInt64(1) << info.bitsStored) - 1)
+        var out = [UInt8](repeating: 0, count: info.decodedByteCount)
+        for c in 0..<spp {
+            let comp = image.comps[c]
+            guard let data = comp.data, Int(comp.w) * Int(comp.h) == pixels else {
+                throw PixelDecodingError.corrupt(codec: codec, reason: "component \(c + 1) was not decoded in full")
+            }
+            out.withUnsafeMutableBytes { o in
+                switch info.bytesPerSample {
+                case 1:
+                    let d = o.bindMemory(to: UInt8.self)
+                    for i in 0..<pixels { d[i * spp + c] = UInt8(truncatingIfNeeded: UInt32(bitPattern: data[i]) & mask) }
+                case 2:
+                    let d = o.bindMemory(to: UInt16.self)
+                    for i in 0..<pixels { d[i * spp + c] = UInt16(truncatingIfNeeded: UInt32(bitPattern: data[i]) & mask).littleEndian }
+                default:
+                    let d = o.bindMemory(to: UInt32.self)
+                    for i in 0..<pixels { d[i * spp + c] = (UInt32(bitPattern: data[i]) & mask).littleEndian }
+                }
+            }
+        }
+        var pi = info.photometricInterpretation
+        if spp == 3, pi == "YBR_RCT" || pi == "YBR_ICT" { pi = "RGB" }
+        return DecodedFrame(bytes: out, photometricInterpretation: pi)
+    }
+}
+
+extension String {
+    func trimmingNewlines() -> String {
+        var s = Substring(self)
+        while let last = s.last, last == "\n" || last == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}

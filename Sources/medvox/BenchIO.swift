@@ -1,0 +1,23 @@
+import Foundation
+import MedVoxCore
+import MedVoxIO
+
+/// `medvox bench io`: NIfTI read/write speed (library side: `IOBenchmark`).
+let benchIO = BenchSuite(name: "io") { args in
+    let size = try args.int("size", range: 8...1024) ?? 256
+    let repeats = try args.int("repeat", range: 1...100) ?? 5
+    let dir = args.value("dir") ?? NSTemporaryDirectory() + "medvox-bench-io"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let rows = try IOBenchmark.run(size: size, repeats: repeats, dir: dir)
+    for r in rows {
+        if args.flag("json") {
+            print(
+                "{\"suite\": \"io\", \"name\": \(jsonString(r.name)), \"seconds\": \(r.seconds), \"mb_per_s\": \(r.megabytesPerSecond), "
+                    + "\"bytes\": \(r.bytes), \"file_bytes\": \(r.fileBytes), \"threads\": \(Runtime.threads)}")
+        } else {
+            let name = r.name.padding(toLength: 52, withPad: " ", startingAt: 0)
+            print("io  " + name + String(format: " %8.1f MB/s  (%.3f s median of %d, file %.1f MB)",
+                r.megabytesPerSecond, r.seconds, repeats, Double(r.fileBytes) / 1e6))
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Foundation
+import MedVoxCore
+import MedVoxIO
+
+/// `medvox bench codecs --dir DIR [--repeat N] [--json]`: single-threaded decode speed of the
+/// compressed frames in DIR (made by Tools/bench/codecs_vs_dcmtk.py, which also times dcmtk/GDCM).
+let codecsBenchSuite = BenchSuite(name: "codecs") { args in
+    guard let dir = args.value("dir") else {
+        print("codecs  skipped: needs --dir DIR made by Tools/bench/codecs_vs_dcmtk.py")
+        return
+    }
+    let repeats = try args.int("repeat", range: 1...100) ?? 5
+    for r in try PixelDecoderBenchmark.run(folder: dir, repeats: repeats) {
+        if args.flag("json") {
+            print("{\"suite\": \"codecs\", \"name\": \"\(r.name)\", \"transferSyntax\": \"\(r.transferSyntaxUID)\", \"secondsPerFrame\": \(r.secondsPerFrame), \"cpuSecondsPerFrame\": \(r.cpuSecondsPerFrame), \"frames\": \(r.frames), \"megapixelsPerSecond\": \(r.megapixelsPerSecond)}")
+        } else {
+            print("codecs  " + r.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                  + String(format: "%9.3f ms/frame (CPU %.3f ms) %8.1f Mpx/s", r.secondsPerFrame * 1000,
+                                   r.cpuSecondsPerFrame * 1000, r.megapixelsPerSecond))
+        }
+    }
+}

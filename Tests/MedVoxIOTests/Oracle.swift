@@ -1,0 +1,58 @@
+import Foundation
+import XCTest
+
+/// Runs Python oracles (nibabel, numpy, the standard library) as subprocesses. A missing oracle
+/// fails the test: the error is thrown, never skipped.
+enum Oracle {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Runs `python3 -c script args...` and returns stdout; throws with stderr on failure.
+    static func python(_ script: String, _ args: [String] = []) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script] + args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw Failure(description: "python oracle failed (\(p.terminationStatus)): " + String(decoding: e, as: UTF8.self))
+        }
+        return String(decoding: o, as: UTF8.self)
+    }
+
+    /// JSON output of a Python script, decoded.
+    static func json(_ script: String, _ args: [String] = []) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(try python(script, args).utf8))
+    }
+}
+
+/// The repository's Fixtures/ folder.
+let fixturesDir: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.appendingPathComponent("Fixtures").path
+}()
+
+func fixture(_ name: String) -> String { fixturesDir + "/nifti/" + name }
+
+/// A fresh temporary folder for one test.
+func temporaryFolder() throws -> String {
+    let dir = NSTemporaryDirectory() + "medvox-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func assertClose(_ a: [Double], _ b: [Double], rtol: Double = 1e-6, atol: Double = 1e-6, _ message: String = "",
+                 file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, "count differs \(message)", file: file, line: line)
+    for (i, (x, y)) in zip(a, b).enumerated() where !(abs(x - y) <= atol + rtol * abs(y)) && !(x.isNaN && y.isNaN) && x != y {
+        XCTFail("element \(i): \(x) vs \(y) \(message)", file: file, line: line)
+        return
+    }
+}
