@@ -13,40 +13,50 @@ let package = Package(
         .library(name: "MedVoxNN", targets: ["MedVoxNN"]),
         .library(name: "MedVoxTransforms", targets: ["MedVoxTransforms"]),
         .library(name: "MedVoxTraining", targets: ["MedVoxTraining"]),
+        .library(name: "MedVoxReport", targets: ["MedVoxReport"]),
     ],
     targets: [
         // System libraries (Debian -dev packages): a module map over the header, nothing else.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CCharLS", path: "Sources/CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
         .systemLibrary(name: "COpenJPEG", path: "Sources/COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
-
-        .target(name: "MedVoxCore"),
-        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
         // Convolution micro-kernels in C (AVX-512 / AVX2+FMA / plain, chosen at run time).
         .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
+
+        // Libraries, in dependency order (DESIGN.md): each may use only those above it.
+        .target(name: "MedVoxCore"),
+        .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CDeflate", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
-        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
         .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore"]),
+        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
         // Training orchestration (datasets, sampling, augmentation, loop, search, cards): needs
         // Transforms and Inference, which MedVoxNN may not depend on.
-        .target(name: "MedVoxTraining", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference"]),
+        .target(
+            name: "MedVoxTraining",
+            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference"]),
+        .target(name: "MedVoxReport", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTransforms", "MedVoxInference"]),
 
         .executableTarget(
             name: "medvox",
-            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
+            dependencies: [
+                "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference",
+                "MedVoxTraining", "MedVoxReport",
+            ]),
 
+        .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor"]),
-        .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
-        .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
-        .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
+        .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
+        .testTarget(name: "MedVoxReportTests", dependencies: ["MedVoxReport", "MedVoxTestSupport"]),
+        .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -29,7 +29,7 @@ MR = "1.2.840.10008.5.1.4.1.1.4"
 ENH_MR = "1.2.840.10008.5.1.4.1.1.4.1"
 SC = "1.2.840.10008.5.1.4.1.1.7"
 OWN_FOLDERS = ["bad", "bigendian", "ct", "deflated", "duplicates", "enhanced", "gapped", "irregular", "localizer",
-               "monochrome1", "mr", "multiecho", "multiframe", "oblique", "raw", "rgb_planar0", "rgb_planar1",
+               "monochrome1", "mosaic", "mr", "multiecho", "multiframe", "oblique", "raw", "rgb_planar0", "rgb_planar1",
                "signed12", "tilted", "timeseries", "ybr_full"]
 
 
@@ -324,7 +324,30 @@ def write_series():
                 set_pixels(ds, ramp((6, 8), k, offset=100 * (t + 1), dtype=np.uint16))
                 save(ds, os.path.join(ROOT, name, f"IM{n + 1:04d}.dcm"))
                 n += 1
-    # 15. Big endian and deflated copies of the CT series (dcmtk), and a raw data set without the
+    # 15. Siemens mosaic: 2 time points, 6 slices of 6x8 tiled 3x3 into 18x24, oblique, with a CSA
+    #     image header (NumberOfImagesInMosaic, SliceNormalVector opposite to row x column).
+    a = np.deg2rad(10)
+    r, c = np.array([1.0, 0, 0]), np.array([0, np.cos(a), -np.sin(a)])
+    normal = -np.cross(r, c)
+    for t in range(2):
+        ds = base(MR, 20, t, modality="MR")
+        ds.Manufacturer = "SIEMENS"
+        ds.SeriesDescription = "mosaic"
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"]
+        ds.RepetitionTime = "2000"
+        ds.AcquisitionNumber = t + 1
+        ds.SpacingBetweenSlices = "3"
+        geometry(ds, (-20.0, -30.0, 15.0), row=r, col=c, spacing=(2.0, 2.5), thickness=2.5)
+        tiles = np.zeros((18, 24), np.uint16)
+        for k in range(6):
+            tr, tc = divmod(k, 3)
+            tiles[tr * 6:(tr + 1) * 6, tc * 8:(tc + 1) * 8] = ramp((6, 8), k, offset=100 * (k + 1) + 7 * t, dtype=np.uint16)
+        set_pixels(ds, tiles)
+        block = ds.private_block(0x0029, "SIEMENS CSA HEADER", create=True)
+        block.add_new(0x10, "OB", csa2({"NumberOfImagesInMosaic": ("US", ["6"]),
+                                         "SliceNormalVector": ("FD", [f"{v:.8f}" for v in normal])}))
+        save(ds, os.path.join(ROOT, "mosaic", f"MOS{t + 1:04d}.dcm"))
+    # 16. Big endian and deflated copies of the CT series (dcmtk), and a raw data set without the
     #     Part 10 header (preamble + meta stripped).
     for name, flag in (("bigendian", "+tb"), ("deflated", "+td")):
         os.makedirs(os.path.join(ROOT, name))
@@ -337,6 +360,19 @@ def write_series():
     with open(os.path.join(ROOT, "raw", "IM0001"), "wb") as f:
         f.write(whole[meta_end:])  # the implicit VR LE body only: no preamble, no meta
     bad_inputs()
+
+
+def csa2(tags):
+    """A Siemens CSA2 ("SV10") header: per tag a 64-byte name, VM, VR, SyngoDT, item count, 77;
+    per item four int32 (x1 = length) and the NUL-terminated text padded to 4 bytes."""
+    import struct
+    out = b"SV10" + b"\x04\x03\x02\x01" + struct.pack("<2I", len(tags), 77)
+    for name, (vr, items) in tags.items():
+        out += struct.pack("<64si4s3i", name.encode(), len(items), vr.encode(), 3, len(items), 77)
+        for it in items:
+            data = it.encode() + b"\x00"
+            out += struct.pack("<4i", len(data), len(data), 77, len(data)) + data + b"\x00" * ((4 - len(data) % 4) % 4)
+    return out
 
 
 def bad_inputs():

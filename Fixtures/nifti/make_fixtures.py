@@ -186,6 +186,9 @@ def main():
     h = bytearray(gz_bytes(bytes(good)))
     h += b"garbage!"
     put("trailing_garbage.nii.gz", h)
+    h = bytearray(good)
+    h[40:48] = struct.pack("<hhhh", 3, 2000, 2000, 2000)
+    bad["bad_huge_dims.nii.gz"] = gz_bytes(bytes(h))
     for name, data in bad.items():
         put(name, data)
 

@@ -267,7 +267,15 @@ static inline void put_run(float *col, int blocked, long K, long k, long nr, lon
     while (len > 0) {
         long piece = blocked ? lmin(len, nr - j % nr) : len;
         float *dst = blocked ? col + ((j / nr) * K + k) * nr + j % nr : col + k * ldrow + j;
-        if (from) {
+        if (piece <= 16) {
+            // Short runs (small volumes): an inline loop beats a library call.
+            if (from) {
+                for (long i = 0; i < piece; i++) dst[i] = from[i];
+                from += piece;
+            } else {
+                for (long i = 0; i < piece; i++) dst[i] = 0;
+            }
+        } else if (from) {
             memcpy(dst, from, sizeof(float) * (size_t)piece);
             from += piece;
         } else {
@@ -331,19 +339,76 @@ static void gather_rows(const float *raw, int sd, int sh, int sw, const int *kk,
     }
 }
 
+// Gathers rows k = (c - c0)*taps + t for channels [c0, c1) at output positions [t0, t1) of an
+// (od x) oh x ow grid from a zero-padded source, where every tap is in bounds:
+// value = src[c*chan_pitch + tapoff[t] + z*s0*pp + y*s1*rp + x*s2]. The runs (pieces of output
+// rows, split at micro-tile boundaries) are listed once and replayed for every (c, t).
+// Layout as put_run. `runs` holds 3 * (t1 - t0 + (t1 - t0) / nr + 2) longs.
+static void gather_padded(const float *src, long chan_pitch, long pp, long rp, const long *tapoff, const int *stride,
+                          int oh, int ow, int c0, int c1, int taps, long t0, long t1, float *col, int blocked,
+                          long nr, long ldrow, long *runs) {
+    const long K = (long)(c1 - c0) * taps, n = t1 - t0;
+    const long s2 = stride[2];
+    long nrun = 0;
+    long p = t0, x = p % ow, y = (p / ow) % oh, z = p / ((long)ow * oh);
+    while (p < t1) {
+        long run = lmin(ow - x, t1 - p), j = p - t0;
+        long sbase = z * stride[0] * pp + y * stride[1] * rp + x * s2;
+        while (run > 0) {
+            long piece = blocked ? lmin(run, nr - j % nr) : run;
+            runs[3 * nrun] = sbase;
+            runs[3 * nrun + 1] = piece;
+            runs[3 * nrun + 2] = blocked ? (j / nr) * K * nr + j % nr : j;
+            nrun++;
+            sbase += piece * s2;
+            j += piece;
+            run -= piece;
+            p += piece;
+        }
+        x = 0;
+        if (++y == oh) { y = 0; z++; }
+    }
+    const long rstride = blocked ? nr : ldrow;
+    const long padded = blocked ? (n + nr - 1) / nr * nr : ldrow;
+    for (int c = c0; c < c1; c++) {
+        for (int t = 0; t < taps; t++) {
+            const long k = (long)(c - c0) * taps + t;
+            const float *sk = src + (long)c * chan_pitch + tapoff[t];
+            float *dk = col + k * rstride;
+            for (long r = 0; r < nrun; r++) {
+                const float *a = sk + runs[3 * r];
+                float *b = dk + runs[3 * r + 2];
+                const long len = runs[3 * r + 1];
+                if (s2 == 1) {
+                    for (long i = 0; i < len; i++) b[i] = a[i];
+                } else {
+                    for (long i = 0; i < len; i++) b[i] = a[i * s2];
+                }
+            }
+            if (padded > n) {
+                float *tail = blocked ? dk + (n / nr) * K * nr + n % nr : dk + n;
+                for (long i = 0; i < padded - n; i++) tail[i] = 0;
+            }
+        }
+    }
+}
+
 static inline float activate(float v, int act, float slope) {
     if (act == 1) return v > 0 ? v : 0;
     if (act == 2) return v < 0 ? v * slope : v;
     return v;
 }
 
-// Writes acc rows (positions t0..t1 of the tile) to the output with bias and activation.
-static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len) {
+// Writes acc rows (tile positions j0.., len of them) to the output from element o0 on, `ostep`
+// apart, with bias and activation.
+static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len, long ostep) {
     for (int m = 0; m < p->M; m++) {
         const float *s = acc + (long)m * ldacc + j0;
         float *o = p->out + (long)m * p->out_plane + o0;
         float bm = p->bias ? p->bias[m] : 0.0f;
-        if (p->act == 0) {
+        if (ostep != 1) {
+            for (long i = 0; i < len; i++) o[i * ostep] = activate(s[i] + bm, p->act, p->slope);
+        } else if (p->act == 0) {
             for (long i = 0; i < len; i++) o[i] = s[i] + bm;
         } else if (p->act == 1) {
             for (long i = 0; i < len; i++) { float v = s[i] + bm; o[i] = v > 0 ? v : 0; }
@@ -354,7 +419,14 @@ static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, 
     }
 }
 
-void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs) {
+// Output element of grid position (z, y, x): dense, or one phase of a strided output.
+static inline long out_index(const mvx_fwd *p, long z, long y, long x) {
+    if (p->ostride[0] == 0) return (z * p->oh + y) * p->ow + x;
+    return ((z * p->ostride[0] + p->ophase[0]) * p->ofull[1] + y * p->ostride[1] + p->ophase[1]) * p->ofull[2]
+           + x * p->ostride[2] + p->ophase[2];
+}
+
+void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs) {
     fwd_kernel kern = fwd_kernel_for(p->isa, p->mr);
     const int mr = p->mr;
     const long nr = p->nr;
@@ -369,8 +441,12 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
             for (long k = 0; k < K; k++) offs[k] = (k / p->taps) * p->chan_pitch + p->tapoff[k % p->taps];
             base = p->src + c0 * p->chan_pitch + t0;
         } else {
-            gather_rows(p->raw, p->sd, p->sh, p->sw, p->k, p->mul, p->tmul, p->off, p->div, p->od, p->oh, p->ow,
-                        c0, c1, p->taps, t0, t1, col, 1, nr, 0);
+            if (p->src)
+                gather_padded(p->src, p->chan_pitch, p->pp, p->rp, p->tapoff, p->mul, p->oh, p->ow, c0, c1, p->taps,
+                              t0, t1, col, 1, nr, 0, runs);
+            else
+                gather_rows(p->raw, p->sd, p->sh, p->sw, p->k, p->mul, p->tmul, p->off, p->div, p->od, p->oh, p->ow,
+                            c0, c1, p->taps, t0, t1, col, 1, nr, 0);
             for (long k = 0; k < K; k++) offs[k] = k * nr;
             base = col;
         }
@@ -388,12 +464,21 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
             long rowEnd = q - x + p->rp;
             if (z < p->od && y < p->oh && x < p->ow) {
                 long len = lmin(p->ow - x, t1 - q);
-                store_rows(p, acc, ldacc, q - t0, (z * p->oh + y) * p->ow + x, len);
+                store_rows(p, acc, ldacc, q - t0, out_index(p, z, y, x), len, p->ostride[0] ? p->ostride[2] : 1);
             }
             q = rowEnd;
         }
+    } else if (p->ostride[0] == 0) {
+        store_rows(p, acc, ldacc, 0, t0, n, 1);
     } else {
-        store_rows(p, acc, ldacc, 0, t0, n);
+        long q = t0, x = q % p->ow, y = (q / p->ow) % p->oh, z = q / ((long)p->ow * p->oh);
+        while (q < t1) {
+            long len = lmin(p->ow - x, t1 - q);
+            store_rows(p, acc, ldacc, q - t0, out_index(p, z, y, x), len, p->ostride[2]);
+            q += len;
+            x = 0;
+            if (++y == p->oh) { y = 0; z++; }
+        }
     }
 }
 
@@ -503,7 +588,7 @@ static bww_kernel bww_kernel_for(int isa) {
 }
 
 void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs,
-                  float *vacc) {
+                  float *vacc, long *runs) {
     bww_kernel kern = bww_kernel_for(p->isa);
     const int mw = p->mw, nw = p->nw;
     const long Ktot = (long)p->C * p->taps;
@@ -551,8 +636,12 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, 
             int cA = (int)(k0 / p->taps), cB = (int)((k1 - 1) / p->taps) + 1;
             long skip = k0 - (long)cA * p->taps;  // rows of channel cA before k0
             // Gather whole channels [cA, cB) into col then address rows k - cA*taps.
-            gather_rows(p->raw, p->sd, p->sh, p->sw, p->k, p->mul, p->tmul, p->off, p->div, p->od, p->oh, p->ow,
-                        cA, cB, p->taps, q0, q0 + len, col, 0, 1, qc);
+            if (p->src)
+                gather_padded(p->src, p->chan_pitch, p->pp, p->rp, p->tapoff, p->mul, p->oh, p->ow, cA, cB, p->taps,
+                              q0, q0 + len, col, 0, 1, qc, runs);
+            else
+                gather_rows(p->raw, p->sd, p->sh, p->sw, p->k, p->mul, p->tmul, p->off, p->div, p->od, p->oh, p->ow,
+                            cA, cB, p->taps, q0, q0 + len, col, 0, 1, qc);
             for (long k = 0; k < nk; k++) offs[k] = (k + skip) * qc;
             gbase = p->go + q0;
             ldg = p->go_plane;

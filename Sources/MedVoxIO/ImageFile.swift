@@ -135,7 +135,9 @@ public enum ImageFile {
 
     /// Writes `volume` to `path` atomically, choosing the format from the name (.nii, .nii.gz),
     /// stored as `type` (nil: the volume's stored type).
-    public static func write(_ volume: Volume, to path: String, as type: ScalarType? = nil, options: NIfTIWriteOptions? = nil) throws {
+    public static func write(
+        _ volume: Volume, to path: String, as type: ScalarType? = nil, options: NIfTIWriteOptions? = nil
+    ) throws {
         var o = options ?? NIfTIWriteOptions()
         if let type { o.datatype = type }
         try NIfTIWriter.write(volume, to: path, options: o)

@@ -39,6 +39,9 @@ public final class Classifier {
         guard model.card.task == .classification else {
             throw InferenceError.wrongTask(model: model.card.name, expected: "classification")
         }
+        if let t = model.card.calibration?.temperature, !(t > 0 && t.isFinite) {
+            throw ModelError.invalidCard(path: model.cardPath, reason: "calibration temperature must be positive, got \(t)")
+        }
         self.model = model
         model.network.setTraining(false)
     }

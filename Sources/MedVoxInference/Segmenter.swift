@@ -126,6 +126,9 @@ public final class Segmenter {
         guard model.card.task == .segmentation, let unet = model.network as? UNet else {
             throw InferenceError.wrongTask(model: model.card.name, expected: "segmentation")
         }
+        guard model.card.labels.allSatisfy({ (0...255).contains($0.value) }) else {
+            throw ModelError.invalidCard(path: model.cardPath, reason: "segmentation label values must be 0...255 (uint8 masks)")
+        }
         self.model = model
         self.options = options
         self.unet = unet
@@ -179,22 +182,51 @@ public final class Segmenter {
         case let .fixed(f):
             w = (0..<3).map { min(roundUp(f[$0], m[$0]), full[$0]) }
         }
-        // Shrink the largest axis until the forward pass and the accumulators fit the budget.
         let fixedBytes = dims.reduce(1, *) * 4 * 2  // the preprocessed image and the label map
         func total(_ w: [Int]) -> Int {
             let padded = (0..<3).map { max(dims[$0], w[$0]) }
             let slab = options.streaming ? w[2] : padded[2]
             return forwardBytes(window: w) + accumulatorBytes(dims: padded, depth: slab) + fixedBytes
         }
+        if options.window == .largest {
+            // Search every window shape (multiples of what the network accepts) that fits the
+            // budget for the least computed voxels (windows × window size); ties: fewer windows.
+            let sizes = (0..<3).map { a in Array(stride(from: m[a], through: full[a], by: m[a])) }
+            var best: (cost: Int, count: Int, w: [Int])?
+            for sk in sizes[2] {
+                for sj in sizes[1] {
+                    for si in sizes[0] {
+                        let c = [si, sj, sk]
+                        guard total(c) <= options.memoryBudget else { continue }
+                        let counts = (0..<3).map { windowStarts(size: max(dims[$0], c[$0]), window: c[$0]).count }
+                        let n = counts.reduce(1, *)
+                        let cost = n * c.reduce(1, *)
+                        if best == nil || cost < best!.cost || (cost == best!.cost && n < best!.count) { best = (cost, n, c) }
+                    }
+                }
+            }
+            guard let b = best else {
+                throw InferenceError.tooLarge(what: "the smallest window \(m)", bytes: total(m), limit: options.memoryBudget)
+            }
+            return b.w
+        }
+        // Shrink the largest axis until the forward pass and the accumulators fit the budget.
         while total(w) > options.memoryBudget {
             let axis = (0..<3).filter { w[$0] > m[$0] }.max { w[$0] < w[$1] }
             guard let a = axis else {
                 throw InferenceError.tooLarge(what: "the smallest window \(w)", bytes: total(w), limit: options.memoryBudget)
             }
-            w[a] = roundUp(w[a] * 3 / 4, m[a])
-            if w[a] >= full[a] { w[a] = max(m[a], w[a] - m[a]) }
+            let smaller = roundUp(w[a] * 3 / 4, m[a])
+            w[a] = smaller < w[a] ? smaller : w[a] - m[a]
         }
         return w
+    }
+
+    /// Window origins along one axis of `size` voxels (padded to at least `window`): `overlap`
+    /// for patch and fixed windows, `minimumOverlap` voxels for the largest windows.
+    func windowStarts(size: Int, window: Int) -> [Int] {
+        let overlap = options.window == .largest ? min(0.9, Double(options.minimumOverlap) / Double(window)) : options.overlap
+        return SlidingWindow.starts(size: size, patch: window, overlap: overlap)
     }
 
     /// Warnings when the input is far from what the model expects.
@@ -289,10 +321,7 @@ public final class Segmenter {
         let q = (0..<3).map { max(dims[$0], w[$0]) }  // padded grid
         let (qx, qy, qz) = (q[0], q[1], q[2])
         let (px, py, pz) = (dims[0], dims[1], dims[2])
-        let starts = (0..<3).map { a -> [Int] in
-            let axisOverlap = options.window == .largest ? min(0.9, Double(options.minimumOverlap) / Double(w[a])) : options.overlap
-            return SlidingWindow.starts(size: q[a], patch: w[a], overlap: axisOverlap)
-        }
+        let starts = (0..<3).map { windowStarts(size: q[$0], window: w[$0]) }
         let gauss = SlidingWindow.gaussianWeights(patch: w)
         let planeQ = qx * qy
         let planeP = px * py

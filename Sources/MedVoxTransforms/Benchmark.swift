@@ -85,7 +85,13 @@ public enum TransformBenchmark {
         affine.degrees = [10]
         affine.translation = [5]
         cases.append(("affine", affine))
-        for k: AugmentKind in [.biasField, .ghosting, .spike, .anisotropy, .blur, .noise] { cases.append((k.rawValue, AugmentSpec(k))) }
+        for k: AugmentKind in [.biasField, .ghosting, .spike, .anisotropy] { cases.append((k.rawValue, AugmentSpec(k))) }
+        var blur = AugmentSpec(.blur)
+        blur.sigma = [1, 1]  // the peers script blurs with σ = 1 mm
+        cases.append(("blur", blur))
+        var noise = AugmentSpec(.noise)
+        noise.std = [0.1, 0.1]
+        cases.append(("noise", noise))
         for (name, spec) in cases {
             let pipeline = AugmentPipeline(transforms: [spec])
             let t = try time(repeats: repeats) { _ = try pipeline.apply(to: a, seed: 1) }

@@ -182,20 +182,11 @@ enum Augmenter {
                 var g = base.split(stream: UInt64(k))
                 let row = p.baseAddress! + k * plane
                 if rician {
-                    for i in 0..<plane {
-                        let (n1, n2) = normalPair(&g)
-                        let a = row[i] + sd * n1, b = sd * n2
-                        row[i] = (a * a + b * b).squareRoot()
+                    Ziggurat.fill(2 * plane, &g) { i, n in
+                        if i & 1 == 0 { row[i >> 1] += sd * n } else { row[i >> 1] = (row[i >> 1] * row[i >> 1] + sd * sd * n * n).squareRoot() }
                     }
                 } else {
-                    var i = 0
-                    while i + 1 < plane {
-                        let (n1, n2) = normalPair(&g)
-                        row[i] += sd * n1
-                        row[i + 1] += sd * n2
-                        i += 2
-                    }
-                    if i < plane { row[i] += sd * normalPair(&g).0 }
+                    Ziggurat.fill(plane, &g) { i, n in row[i] += sd * n }
                 }
             }
         }
@@ -323,9 +314,10 @@ enum Augmenter {
         image.voxels.withUnsafeMutableBufferPointer { p in
             parallelFor(nz) { k in
                 var g = base.split(stream: UInt64(k))
-                for i in (k * plane)..<((k + 1) * plane) {
+                Ziggurat.fill(plane, &g) { q, n in
+                    let i = k * plane + q
                     let l = lookup[Int(lab[i].rounded())]!
-                    p[i] = Float(means[l]) + Float(stds[l]) * normalPair(&g).0
+                    p[i] = Float(means[l]) + Float(stds[l]) * n
                 }
             }
         }
@@ -341,13 +333,6 @@ enum Augmenter {
 
     /// Shifted (centred, numpy `fftshift`) index p → unshifted index.
     @inline(__always) static func unshift(_ p: Int, _ n: Int) -> Int { (p - n / 2 + n) % n }
-
-    static func kspace(_ v: Volume, frame f: Int) -> ComplexVolume {
-        let n = v.frameCount
-        var c = ComplexVolume(dims: v.shape3, re: Array(v.voxels[(f * n)..<((f + 1) * n)]))
-        c.fft()
-        return c
-    }
 
     static func motion(_ spec: AugmentSpec, _ s: inout Sample, _ rng: inout SeededGenerator) throws -> [String: [Double]] {
         let moves = spec.moves ?? 2
@@ -365,20 +350,18 @@ enum Augmenter {
         let bounds = [0] + times.map { Int(($0 * Double(nz)).rounded()) } + [nz]
         let original = s.image
         var out = [Float]()
-        // Planes (unshifted k_z indices) each pose contributes. FFT along z first, then only
-        // those planes in x and y: the same k-space planes as full 3D transforms, less work.
+        // k-space planes (unshifted k_z) each pose contributes. The masks depend on k_z only, so
+        // IFFT₃(Σ M_m·FFT₃(v_m)) = IFFT_z(Σ M_m·FFT_z(v_m)): 1D transforms along z suffice, exactly.
         let segments = (0...moves).map { m in (bounds[m]..<bounds[m + 1]).map { unshift($0, nz) } }
         for f in 0..<original.frames {
             let frame = original.frame(f)
             var result = ComplexVolume(dims: frame.shape3, re: frame.voxels)
             result.fft(axes: [2])
-            result.fftInPlane(planes: segments[0])
             for m in 0..<moves where !segments[m + 1].isEmpty {
                 var moved = Sample(image: frame)
                 try applyWorldMap(&moved, worldTransform(frame, linear: rotation(degrees: angles[m]), translation: shifts[m]))
                 var k = ComplexVolume(dims: frame.shape3, re: moved.image.voxels)
                 k.fft(axes: [2])
-                k.fftInPlane(planes: segments[m + 1])
                 for u in segments[m + 1] {
                     let o = u * plane
                     for i in 0..<plane {
@@ -387,11 +370,48 @@ enum Augmenter {
                     }
                 }
             }
-            result.fft(inverse: true)
+            result.fft(inverse: true, axes: [2])
             out += result.magnitude
         }
         s.image.voxels = out
         return ["times": times, "degrees": angles.flatMap { $0 }, "translation": shifts.flatMap { $0 }]
+    }
+
+    /// |v + IFFT(spikes)|: a spike of amplitude `intensity`·max|FFT(v)| at k adds the plane wave
+    /// (amplitude / N)·e^{2πi k·x/N} — no transform of the volume is needed. For v ≥ 0 the peak of the
+    /// spectrum is its DC term Σv; otherwise it is found with a full FFT.
+    static func spiked(_ v: [Float], dims: [Int], spikes: [(Int, Int, Int)], intensity: Double) -> [Float] {
+        var peak = 0.0
+        if v.allSatisfy({ $0 >= 0 }) {
+            peak = v.reduce(0.0) { $0 + Double($1) }
+        } else {
+            var k = ComplexVolume(dims: dims, re: v)
+            k.fft()
+            for i in 0..<k.re.count { peak = max(peak, Double((k.re[i] * k.re[i] + k.im[i] * k.im[i]).squareRoot())) }
+        }
+        let total = Double(v.count)
+        var wr = [Float](repeating: 0, count: v.count), wi = wr
+        for (x, y, z) in spikes {
+            let amp = intensity * peak / total
+            let u = [unshift(x, dims[0]), unshift(y, dims[1]), unshift(z, dims[2])]
+            let tables = (0..<3).map { a in (0..<dims[a]).map { i in 2 * Double.pi * Double(u[a] * i % dims[a]) / Double(dims[a]) } }
+            let (cx, sx) = (tables[0].map { Float(cos($0)) }, tables[0].map { Float(sin($0)) })
+            for k in 0..<dims[2] {
+                for j in 0..<dims[1] {
+                    let a = tables[1][j] + tables[2][k]
+                    let cr = Float(amp * cos(a)), ci = Float(amp * sin(a))
+                    let row = (k * dims[1] + j) * dims[0]
+                    for i in 0..<dims[0] {
+                        wr[row + i] += cr * cx[i] - ci * sx[i]
+                        wi[row + i] += cr * sx[i] + ci * cx[i]
+                    }
+                }
+            }
+        }
+        return (0..<v.count).map { i in
+            let r = v[i] + wr[i]
+            return (r * r + wi[i] * wi[i]).squareRoot()
+        }
     }
 
     static func kspaceArtefact(_ spec: AugmentSpec, _ s: inout Sample, _ rng: inout SeededGenerator) throws -> [String: [Double]] {
@@ -435,28 +455,26 @@ enum Augmenter {
             params = ["intensity": [spikeIntensity], "positions": spikes.flatMap { [Double($0.0), Double($0.1), Double($0.2)] }]
         }
         var out = [Float]()
+        let n = s.image.frameCount
         for f in 0..<s.image.frames {
-            var k = kspace(s.image, frame: f)
+            let v = Array(s.image.voxels[(f * n)..<((f + 1) * n)])
             if !factors.isEmpty {
+                // A mask along one axis: IFFT₃(M·FFT₃(v)) = IFFT_axis(M·FFT_axis(v)) exactly.
+                var k = ComplexVolume(dims: dims, re: v)
+                k.fft(axes: [axis])
                 let stride = axis == 0 ? 1 : (axis == 1 ? dims[0] : dims[0] * dims[1])
-                let n = dims[axis]
-                let unshiftedFactor = (0..<n).map { u in Float(factors[(u + n / 2) % n]) }
+                let len = dims[axis]
+                let unshiftedFactor = (0..<len).map { u in Float(factors[(u + len / 2) % len]) }
                 for idx in 0..<k.re.count {
-                    let u = (idx / stride) % n
+                    let u = (idx / stride) % len
                     k.re[idx] *= unshiftedFactor[u]
                     k.im[idx] *= unshiftedFactor[u]
                 }
+                k.fft(inverse: true, axes: [axis])
+                out += k.magnitude
+            } else {
+                out += spiked(v, dims: dims, spikes: spikes, intensity: spikeIntensity)
             }
-            if !spikes.isEmpty {
-                var peak: Float = 0
-                for i in 0..<k.re.count { peak = max(peak, (k.re[i] * k.re[i] + k.im[i] * k.im[i]).squareRoot()) }
-                for (x, y, z) in spikes {
-                    let idx = unshift(x, dims[0]) + dims[0] * (unshift(y, dims[1]) + dims[1] * unshift(z, dims[2]))
-                    k.re[idx] += Float(spikeIntensity) * peak
-                }
-            }
-            k.fft(inverse: true)
-            out += k.magnitude
         }
         s.image.voxels = out
         return params
@@ -529,15 +547,4 @@ extension Volume {
         v.voxels = out
         return v
     }
-}
-
-/// Two independent standard normal values from one 64-bit draw (Box–Muller on two 24-bit
-/// uniforms, Float precision; tails are cut at ≈ 5.8σ). Faster than two `SeededGenerator.normal()`.
-@inline(__always) func normalPair(_ g: inout SeededGenerator) -> (Float, Float) {
-    let x = g.next()
-    let u1 = (Float(UInt32(truncatingIfNeeded: x >> 40)) + 0.5) * 0x1p-24
-    let u2 = Float(UInt32(truncatingIfNeeded: x >> 8) & 0xFF_FFFF) * 0x1p-24
-    let r = (-2 * logf(u1)).squareRoot()
-    let a = 2 * Float.pi * u2
-    return (r * cosf(a), r * sinf(a))
 }

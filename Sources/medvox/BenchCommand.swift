@@ -50,4 +50,5 @@ let benchSuites: [BenchSuite] = [
     dicomBenchSuite,
     codecsBenchSuite,
     transformsBenchSuite,
+    unetBenchSuite,
 ]

@@ -12,12 +12,16 @@ let benchIO = BenchSuite(name: "io") { args in
     for r in rows {
         if args.flag("json") {
             print(
-                "{\"suite\": \"io\", \"name\": \(jsonString(r.name)), \"seconds\": \(r.seconds), \"mb_per_s\": \(r.megabytesPerSecond), "
+                "{\"suite\": \"io\", \"name\": \(jsonString(r.name)), \"seconds\": \(r.seconds), \"cpu_seconds\": \(r.cpuSeconds), "
+                    + "\"mb_per_s\": \(r.megabytesPerSecond), "
                     + "\"bytes\": \(r.bytes), \"file_bytes\": \(r.fileBytes), \"threads\": \(Runtime.threads)}")
         } else {
             let name = r.name.padding(toLength: 52, withPad: " ", startingAt: 0)
-            print("io  " + name + String(format: " %8.1f MB/s  (%.3f s median of %d, file %.1f MB)",
-                r.megabytesPerSecond, r.seconds, repeats, Double(r.fileBytes) / 1e6))
+            print(
+                "io  " + name
+                    + String(
+                        format: " %8.1f MB/s  (median of %d: %.3f s wall, %.3f s CPU; file %.1f MB)",
+                        r.megabytesPerSecond, repeats, r.seconds, r.cpuSeconds, Double(r.fileBytes) / 1e6))
         }
     }
 }

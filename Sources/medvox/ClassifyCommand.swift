@@ -2,6 +2,7 @@ import Foundation
 import MedVoxCore
 import MedVoxIO
 import MedVoxInference
+import MedVoxReport
 
 /// `medvox classify INPUT`: runs a classification model and prints class probabilities.
 struct ClassifyCommand: Command {
@@ -12,7 +13,7 @@ struct ClassifyCommand: Command {
         options: [
             .value("model", "NAME|PATH", "model name in Models/ or a card .json (default: brain-qc)"),
             .flag("json", "print one JSON object"),
-        ],
+        ] + ReportFlags.options,
         discussion: """
             Examples:
               medvox classify t1.nii.gz
@@ -24,7 +25,10 @@ struct ClassifyCommand: Command {
     let modelName: String
     let json: Bool
 
+    let report: ReportFlags
+
     init(_ args: ParsedArguments) throws {
+        report = ReportFlags(args)
         input = args.positionals[0]
         modelName = args.value("model") ?? "brain-qc"
         json = args.flag("json")
@@ -33,9 +37,15 @@ struct ClassifyCommand: Command {
     func run() throws {
         let model = try LoadedModel.load(modelName)
         let classifier = try Classifier(model: model)
-        let (volume, modality) = try readInputImage(input)
-        let r = try classifier.classify(volume, modality: modality)
+        let source = try ImageFile.open(input)
+        let volume = try source.volume()
+        let r = try classifier.classify(volume, modality: modality(of: source))
         for w in r.warnings { warn("\(input): \(w)") }
+        if let dir = report.directory {
+            var b = ReportBuilder(source: source, image: volume, phi: report.phi, version: version)
+            try b.addClassification(model: model, result: r)
+            try ReportWriter.write(b.report, figures: b.figures, to: dir)
+        }
         if json {
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]

@@ -13,7 +13,10 @@ struct ConvertCommand: Command {
             PositionalSpec(name: "OUTPUT", help: "OUT.nii, OUT.nii.gz or OUT.png; for DICOM also OUTDIR/ (one .nii.gz + .json per series)"),
         ],
         options: [
-            .value("datatype", "TYPE", "NIfTI: stored type (uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64); default: the input's"),
+            .value(
+                "datatype", "TYPE",
+                "NIfTI: stored type (uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64); default: the input's"
+            ),
             .value("level", "N", "NIfTI .gz: gzip level 0-9 (default \(Gzip.defaultLevel))"),
             .flag("nifti2", "NIfTI: write NIfTI-2 (default NIfTI-1 unless a size needs NIfTI-2)"),
             .value("plane", "PLANE", "PNG: axial, coronal or sagittal (default: all three through the centre)"),
@@ -84,11 +87,17 @@ struct ConvertCommand: Command {
         } else {
             throw UsageError("OUTPUT must end in .nii, .nii.gz or .png, got '\(output)'", command: Self.spec)
         }
-        let niftiOnly = ["datatype", "level"].filter { args.value($0) != nil } + (args.flag("nifti2") ? ["nifti2"] : [])
-        let pngOnly = ["plane", "slice", "montage", "window", "overlay", "alpha", "frame"].filter { args.value($0) != nil }
+        let niftiOnly =
+            ["datatype", "level"].filter { args.value($0) != nil } + (args.flag("nifti2") ? ["nifti2"] : [])
+        let pngOnly =
+            ["plane", "slice", "montage", "window", "overlay", "alpha", "frame"].filter { args.value($0) != nil }
             + (args.flag("neurological") ? ["neurological"] : [])
-        if kind == .png, let o = niftiOnly.first { throw UsageError("--\(o) applies to NIfTI output, not .png", command: Self.spec) }
-        if kind == .nifti, let o = pngOnly.first { throw UsageError("--\(o) applies to .png output", command: Self.spec) }
+        if kind == .png, let o = niftiOnly.first {
+            throw UsageError("--\(o) applies to NIfTI output, not .png", command: Self.spec)
+        }
+        if kind == .nifti, let o = pngOnly.first {
+            throw UsageError("--\(o) applies to .png output", command: Self.spec)
+        }
         if let t = args.value("datatype") {
             guard let st = ScalarType(rawValue: t), st != .rgb24 else {
                 throw UsageError("--datatype: unknown type '\(t)'", command: Self.spec)
@@ -110,7 +119,9 @@ struct ConvertCommand: Command {
         slice = try args.int("slice", range: 0...Int(Int32.max))
         montage = try args.int("montage", range: 1...400)
         if slice != nil && plane == nil { throw UsageError("--slice needs --plane", command: Self.spec) }
-        if slice != nil && montage != nil { throw UsageError("--slice and --montage exclude each other", command: Self.spec) }
+        if slice != nil && montage != nil {
+            throw UsageError("--slice and --montage exclude each other", command: Self.spec)
+        }
         if let w = try args.doubles("window", counts: [2]) {
             guard w[1] > 0 else { throw UsageError("--window width must be positive", command: Self.spec) }
             window = DisplayWindow(center: Float(w[0]), width: Float(w[1]))
@@ -190,16 +201,20 @@ struct ConvertCommand: Command {
             try ImageFile.write(volume, to: output, options: options)
         case .png:
             guard frame < volume.frames else {
-                throw RenderError.outOfRange(path: input, reason: "--frame \(frame) but \(input) has \(volume.frames) frame(s)")
+                throw RenderError.outOfRange(
+                    path: input, reason: "--frame \(frame) but \(input) has \(volume.frames) frame(s)")
             }
             let r = try SliceRenderer(
-                volume: volume, frame: frame, window: window, radiological: !neurological, overlay: labels, overlayAlpha: alpha)
+                volume: volume, frame: frame, window: window, radiological: !neurological, overlay: labels,
+                overlayAlpha: alpha)
             let picture: RGBImage
             if let montage {
                 picture = r.montage(plane ?? .axial, count: montage)
             } else if let plane {
                 if let slice, slice >= r.sliceCount(plane) {
-                    throw RenderError.outOfRange(path: input, reason: "--slice \(slice) is outside 0...\(r.sliceCount(plane) - 1) for the \(plane) plane")
+                    throw RenderError.outOfRange(
+                        path: input,
+                        reason: "--slice \(slice) is outside 0...\(r.sliceCount(plane) - 1) for the \(plane) plane")
                 }
                 picture = r.slice(plane, index: slice)
             } else {

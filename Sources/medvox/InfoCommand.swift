@@ -11,7 +11,10 @@ struct InfoCommand: Command {
         options: [
             .flag("json", "print one JSON object (dims, spacing, affine, datatype, orientation, range, header)"),
             .flag("header-only", "do not read the voxels (no intensity range)"),
-        ] + DICOMFlags.options,
+        ] + DICOMFlags.options + [
+            .flag("tags", "DICOM: list every attribute of the series' first file"),
+            .flag("phi", "DICOM: show patient-identifying and private values in --tags"),
+        ],
         discussion: "A DICOM folder with several series prints the series list (no patient data); pick one with --series."
     )
 
@@ -21,7 +24,10 @@ struct InfoCommand: Command {
     let dicom: DICOMReadOptions
 
     init(_ args: ParsedArguments) throws {
-        dicom = try DICOMFlags.readOptions(args)
+        var d = try DICOMFlags.readOptions(args)
+        d.listTags = args.flag("tags")
+        d.phi = args.flag("phi")
+        dicom = d
         input = args.positionals[0]
         json = args.flag("json")
         headerOnly = args.flag("header-only")
@@ -54,7 +60,9 @@ struct InfoCommand: Command {
                 "\"orientation\": \(jsonString(orientation))",
                 "\"datatype\": \(jsonString(src.storedType.rawValue))",
             ]
-            if let range { fields.append("\"range\": [\(jsonNumber(Double(range.min))), \(jsonNumber(Double(range.max)))]") }
+            if let range {
+                fields.append("\"range\": [\(jsonNumber(Double(range.min))), \(jsonNumber(Double(range.max)))]")
+            }
             if let mean { fields.append("\"mean\": \(jsonNumber(mean))") }
             let meta = src.metadata.map { "\(jsonString($0.key)): \($0.value.json)" }.joined(separator: ", ")
             fields.append("\"header\": {\(meta)}")
@@ -69,11 +77,21 @@ struct InfoCommand: Command {
         row("orientation", orientation)
         row("datatype", src.storedType.rawValue)
         if let range {
-            row("range", String(format: "%.6g … %.6g", range.min, range.max) + (mean.map { String(format: " (mean %.6g)", $0) } ?? ""))
+            row(
+                "range",
+                String(format: "%.6g … %.6g", range.min, range.max)
+                    + (mean.map { String(format: " (mean %.6g)", $0) } ?? ""))
         }
         for (i, r) in src.affine.rows.enumerated() {
             row(i == 0 ? "affine (RAS mm)" : "", r.map { String(format: "%10.4f", $0) }.joined(separator: " "))
         }
-        for (k, v) in src.metadata { row(k, v.plain) }
+        for (k, v) in src.metadata {
+            // Lists of text (DICOM tags, warnings, other series) one item per line.
+            if case let .list(items) = v, items.count > 1, items.allSatisfy({ if case .text = $0 { return true } else { return false } }) {
+                for (i, item) in items.enumerated() { row(i == 0 ? k : "", item.plain) }
+            } else {
+                row(k, v.plain)
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import MedVoxCore
 import MedVoxIO
 import MedVoxInference
+import MedVoxReport
 
 /// `medvox segment INPUT -o MASK.nii.gz`: runs a segmentation model, writes a uint8 mask on the
 /// input's grid (and optionally probabilities and a preview).
@@ -19,7 +20,7 @@ struct SegmentCommand: Command {
             .value("window", "W", "sliding window: patch (the card's, default), largest (fewest windows within --max-memory) or IxJxK"),
             .value("overlap", "F", "overlap of neighbouring windows, 0-0.9 (default 0.5)"),
             .flag("no-postprocess", "skip the card's post-processing (largest connected components, hole filling)"),
-        ],
+        ] + ReportFlags.options,
         discussion: """
             Examples:
               medvox segment t1.nii.gz -o mask.nii.gz --preview mask.png
@@ -35,7 +36,10 @@ struct SegmentCommand: Command {
     let preview: String?
     let options: SegmentationOptions
 
+    let report: ReportFlags
+
     init(_ args: ParsedArguments) throws {
+        report = ReportFlags(args)
         input = args.positionals[0]
         guard let o = args.value("output") else { throw UsageError("missing -o MASK", command: Self.spec) }
         func niftiName(_ p: String, _ what: String) throws {
@@ -77,12 +81,21 @@ struct SegmentCommand: Command {
     func run() throws {
         let model = try LoadedModel.load(modelName)
         let segmenter = try Segmenter(model: model, options: options)
-        let (volume, modality) = try readInputImage(input)
-        let result = try segmenter.segment(volume, modality: modality)
+        let source = try ImageFile.open(input)
+        let volume = try source.volume()
+        let result = try segmenter.segment(volume, modality: modality(of: source))
         for w in result.warnings { warn("\(input): \(w)") }
+        if let dir = report.directory { try ReportFlags.createFolder(dir) }
         try ImageFile.write(result.mask, to: output, as: .uint8)
         if let p = probabilities, let probs = result.probabilities { try ImageFile.write(probs, to: p, as: .float32) }
         if let p = preview { try PNG.write(try segmentationPreview(image: volume, mask: result.mask), to: p) }
+        if let dir = report.directory {
+            var b = ReportBuilder(source: source, image: volume, phi: report.phi, version: version)
+            try b.addSegmentation(model: model, result: result, maskFile: ReportFlags.relative(output, to: dir))
+            var r = b.report
+            r.input.imageFile = ReportFlags.relative(input, to: dir)
+            try ReportWriter.write(r, figures: b.figures, to: dir)
+        }
         let t = result.seconds
         let total = t.values.reduce(0, +)
         let timing = ["preprocess", "inference", "restore", "postprocess"].map { String(format: "%@ %.2fs", $0, t[$0] ?? 0) }

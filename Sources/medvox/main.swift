@@ -26,6 +26,8 @@ let commands: [any Command.Type] = [
     BenchCommand.self,
     AugmentCommand.self,
     TrainCommand.self,
+    ReportCommand.self,
+    BatchCommand.self,
 ]
 
 func topLevelHelp() -> String {

@@ -113,7 +113,7 @@ final class DICOMTests: XCTestCase {
     // MARK: Series (oracle: dcm2niix + nibabel, compared in world space)
 
     func testSeriesMatchDcm2niixInWorldSpace() throws {
-        for folder in ["ct", "mr", "oblique", "bigendian", "deflated", "duplicates", "localizer", "enhanced", "multiframe", "tilted"] {
+        for folder in ["ct", "mr", "oblique", "bigendian", "deflated", "duplicates", "localizer", "enhanced", "multiframe", "tilted", "mosaic"] {
             let dir = tempDir()
             // dcm2niix cannot read deflated files: its oracle is the same series uncompressed.
             let names = try run("/usr/bin/env", ["python3", Self.oracle, "dcm2niix", fx(folder == "deflated" ? "ct" : folder), dir])
@@ -168,6 +168,23 @@ final class DICOMTests: XCTestCase {
         XCTAssertEqual(try DICOMScanner.scan(fx("timeseries")).series[0].geometry().dims, [8, 6, 3, 2])
     }
 
+    func testSiemensMosaicLayoutAndCSA() throws {
+        let f = try DICOMFile(path: fx("mosaic/MOS0001.dcm"))
+        XCTAssertEqual(f.mosaic, MosaicLayout(count: 6, tilesPerRow: 3, tileRows: 6, tileColumns: 8))
+        XCTAssertEqual(f.csaImageHeader?["NumberOfImagesInMosaic"], ["6"])
+        XCTAssertEqual(try f.imageInfo().numberOfFrames, 6)
+        XCTAssertEqual(try DICOMScanner.scan(fx("mosaic")).series[0].geometry().dims, [8, 6, 6, 2])
+        // Corrupt CSA bytes never trap: every prefix and a few flips parse or give nil.
+        let csa = f.dataset[DICOMTag(0x0029, 0x1010)]!.bytes
+        for n in 0..<csa.count { _ = SiemensCSA.parse(Array(csa[0..<n])) }
+        var rng = SeededGenerator(seed: 3)
+        for _ in 0..<200 {
+            var b = csa
+            b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            _ = SiemensCSA.parse(b)
+        }
+    }
+
     func testNativeYBR422AndOneBitPixels() throws {
         // YBR_FULL_422: Y1 Y2 Cb Cr per pixel pair (PS3.3 C.7.6.3.1.2); grey pairs decode to grey.
         var info = try DICOMFile(path: fx("ybr_full/IM0001.dcm")).pixelInfo()
@@ -211,13 +228,24 @@ final class DICOMTests: XCTestCase {
         XCTAssertTrue(cg.tiltCorrected)
         XCTAssertEqual(cg.affine[1, 2], 0, accuracy: 1e-9)
         XCTAssertEqual(cg.affine[2, 2], 3, accuracy: 1e-4)
+        XCTAssertEqual(cg.dims, [16, 17, 5])  // widened by ⌈4 × 1.005⌉ rows to keep every voxel, as dcm2niix's
+        XCTAssertEqual(cg.decodeDims, [16, 12, 5])
         // Slice 0 is unshifted; compare a corrected voxel against the world position it came from.
         let (raw, _) = try s.loadVolume()
         XCTAssertEqual(v[5, 3, 0], raw[5, 3, 0])
+        // Corrected voxel (i, j, k) is the world point o + i·Δc·r + j·Δr·c + k·Δz·n; slice k of the
+        // tilted stack starts k·3·tan(15°) mm further along the column direction, so that point is
+        // row j − k·shift of slice k.
         let shift = 3 * tan(15 * Double.pi / 180) / 0.8  // rows per slice
-        let k = 2, j = 4.0 + shift * Double(k)
-        let j0 = Int(j), fj = Float(j - Double(j0))
-        XCTAssertEqual(v[5, 4, k], raw[5, j0, k] * (1 - fj) + raw[5, j0 + 1, k] * fj, accuracy: 1e-3)
+        for k in 1..<5 {
+            for j in 0..<12 {
+                let y = Double(j) - shift * Double(k)
+                let j0 = Int(y.rounded(.down)), fj = Float(y - Double(j0))
+                guard j0 >= 0 && j0 + 1 < 12 else { continue }
+                let want = raw[5, j0, k] * (1 - fj) + raw[5, j0 + 1, k] * fj
+                XCTAssertEqual(v[5, j, k], want, accuracy: 1e-3, "j \(j) k \(k)")
+            }
+        }
     }
 
     func testGapsIrregularSpacingDuplicatesLocalizers() throws {

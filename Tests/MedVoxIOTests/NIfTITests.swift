@@ -58,15 +58,18 @@ struct NibabelView {
 }
 
 final class NIfTIReadTests: XCTestCase {
-    let readable = [
-        "int16.nii", "int16.nii.gz", "pair.hdr", "multimember.nii.gz", "qform_only.nii", "sform_only.nii",
-        "no_xform.nii", "both_xforms.nii", "scaled.nii", "slope_zero.nii", "fourd.nii.gz", "extension.nii",
-        "nifti2.nii", "nifti2.nii.gz", "rgb24.nii",
-    ] + ScalarType.allCases.filter { $0 != .rgb24 }.flatMap { ["dtype_\($0)_le.nii", "dtype_\($0)_be.nii"] }
+    let readable =
+        [
+            "int16.nii", "int16.nii.gz", "pair.hdr", "multimember.nii.gz", "qform_only.nii", "sform_only.nii",
+            "no_xform.nii", "both_xforms.nii", "scaled.nii", "slope_zero.nii", "fourd.nii.gz", "extension.nii",
+            "nifti2.nii", "nifti2.nii.gz", "rgb24.nii",
+        ] + ScalarType.allCases.filter { $0 != .rgb24 }.flatMap { ["dtype_\($0)_le.nii", "dtype_\($0)_be.nii"] }
 
     func testEveryFixtureMatchesNibabel() throws {
         let views = try NibabelView.load(readable.map(fixture))
-        for (name, nb) in zip(readable, views) {
+        defer { Libdeflate.enabled = true }
+        for ((name, nb), fast) in zip(readable, views).flatMap({ p in [(p, true), (p, false)] }) {
+            Libdeflate.enabled = fast
             let path = fixture(name)
             let v = try ImageFile.read(path)
             var shape = nb.shape
@@ -84,7 +87,9 @@ final class NIfTIReadTests: XCTestCase {
 
     func testJunkAfterTheLastGzipMemberIsIgnoredAsGzipDoes() throws {
         // nibabel refuses this file; gzip(1) and MedVox read it.
-        XCTAssertEqual(try ImageFile.read(fixture("trailing_garbage.nii.gz")).voxels, try ImageFile.read(fixture("int16.nii")).voxels)
+        XCTAssertEqual(
+            try ImageFile.read(fixture("trailing_garbage.nii.gz")).voxels,
+            try ImageFile.read(fixture("int16.nii")).voxels)
     }
 
     func testMicrometreUnitsAreConvertedToMillimetres() throws {
@@ -108,7 +113,9 @@ final class NIfTIReadTests: XCTestCase {
         XCTAssertEqual(try be.rawData(), try NIfTIFile.open(fixture("dtype_int16_le.nii")).rawData())
         let v = try f.volume()
         raw.withUnsafeBytes { r in
-            for i in 0..<60 { XCTAssertEqual(v.voxels[i], Float(0.5 * Double(r.load(fromByteOffset: 2 * i, as: Int16.self)) - 10)) }
+            for i in 0..<60 {
+                XCTAssertEqual(v.voxels[i], Float(0.5 * Double(r.load(fromByteOffset: 2 * i, as: Int16.self)) - 10))
+            }
         }
         XCTAssertEqual(try NIfTIFile.open(fixture("extension.nii")).header.extensions.map(\.code), [6])
         XCTAssertEqual(try NIfTIFile.open(fixture("fourd.nii.gz")).timeStep, 2)
@@ -119,7 +126,9 @@ final class NIfTIReadTests: XCTestCase {
     }
 
     func testMalformedFilesFailWithAClearTypedError() throws {
-        let bad = try FileManager.default.contentsOfDirectory(atPath: fixturesDir + "/nifti").filter { $0.hasPrefix("bad_") }
+        let bad = try FileManager.default.contentsOfDirectory(atPath: fixturesDir + "/nifti").filter {
+            $0.hasPrefix("bad_")
+        }
         XCTAssertGreaterThanOrEqual(bad.count, 11)
         for name in bad {
             XCTAssertThrowsError(try ImageFile.read(fixture(name)), name) { e in
@@ -127,6 +136,17 @@ final class NIfTIReadTests: XCTestCase {
                 let text = "\(e)"
                 XCTAssertTrue(text.contains(name), "\(name): message does not name the file: \(text)")
                 XCTAssertFalse(text.contains("\n"), "\(name): message is not one line")
+            }
+        }
+    }
+
+    func testMemoryCapRefusesBeforeAllocating() throws {
+        let saved = Runtime.maxMemory
+        defer { Runtime.maxMemory = saved }
+        Runtime.maxMemory = 100
+        for name in ["int16.nii", "int16.nii.gz"] {
+            XCTAssertThrowsError(try ImageFile.read(fixture(name))) { e in
+                guard case NIfTIError.tooLarge = e else { return XCTFail("\(name): \(e)") }
             }
         }
     }
@@ -156,7 +176,8 @@ final class NIfTIWriteTests: XCTestCase {
         }
         let theta = 0.3
         let affine = Affine(rows: [
-            [-1.2 * cos(theta), 2 * sin(theta), 0, 40], [1.2 * sin(theta), 2 * cos(theta), 0, -30], [0, 0, 3.5, 12.5], [0, 0, 0, 1],
+            [-1.2 * cos(theta), 2 * sin(theta), 0, 40], [1.2 * sin(theta), 2 * cos(theta), 0, -30], [0, 0, 3.5, 12.5],
+            [0, 0, 0, 1],
         ])
         var v = Volume(dims: dims, spacing: affine.columnNorms, affine: affine, voxels: values, storedType: type)
         if dims.count > 3 { v.timeStep = 1.5 }
@@ -186,6 +207,17 @@ final class NIfTIWriteTests: XCTestCase {
                 XCTAssertTrue(back.affine.isClose(to: v.affine, tolerance: 1e-5))
             }
         }
+    }
+
+    func testMultiMemberFilesReadInParallelMatchNibabel() throws {
+        // 128×128×72 int16 = 2.4 MB: two gzip members, read in parallel pieces.
+        let dir = try temporaryFolder()
+        let v = sampleVolume(dims: [128, 128, 72], type: .int16)
+        try ImageFile.write(v, to: dir + "/big.nii.gz")
+        XCTAssertEqual(try readWholeFile(dir + "/big.nii.gz").withUnsafeBytes { Gzip.memberIndex($0)?.count }, 2)
+        XCTAssertEqual(try ImageFile.read(dir + "/big.nii.gz").voxels, v.voxels)
+        let nb = try NibabelView(dir + "/big.nii.gz")
+        XCTAssertEqual(nb.values.map { Float($0) }, v.voxels)
     }
 
     func testFourDNIfTI2AndScaledRoundTrips() throws {
@@ -267,7 +299,9 @@ final class NIfTIWriteTests: XCTestCase {
         for det in [1.0, -1.0] {
             for angle in stride(from: 0.0, to: 6.3, by: 0.7) {
                 let c = cos(angle), s = sin(angle)
-                let a = Affine(rows: [[c * 2, 0, s * 3 * det, 5], [0, 1.5, 0, -7], [-s * 2, 0, c * 3 * det, 9], [0, 0, 0, 1]])
+                let a = Affine(rows: [
+                    [c * 2, 0, s * 3 * det, 5], [0, 1.5, 0, -7], [-s * 2, 0, c * 3 * det, 9], [0, 0, 0, 1],
+                ])
                 var h = NIfTIHeader()
                 let q = NIfTIGeometry.quaternion(of: a)
                 h.quatern = [q.b, q.c, q.d]

@@ -21,7 +21,8 @@ enum Oracle {
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            throw Failure(description: "python oracle failed (\(p.terminationStatus)): " + String(decoding: e, as: UTF8.self))
+            throw Failure(
+                description: "python oracle failed (\(p.terminationStatus)): " + String(decoding: e, as: UTF8.self))
         }
         return String(decoding: o, as: UTF8.self)
     }
@@ -48,10 +49,13 @@ func temporaryFolder() throws -> String {
     return dir
 }
 
-func assertClose(_ a: [Double], _ b: [Double], rtol: Double = 1e-6, atol: Double = 1e-6, _ message: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+    _ a: [Double], _ b: [Double], rtol: Double = 1e-6, atol: Double = 1e-6, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(a.count, b.count, "count differs \(message)", file: file, line: line)
-    for (i, (x, y)) in zip(a, b).enumerated() where !(abs(x - y) <= atol + rtol * abs(y)) && !(x.isNaN && y.isNaN) && x != y {
+    for (i, (x, y)) in zip(a, b).enumerated()
+    where !(abs(x - y) <= atol + rtol * abs(y)) && !(x.isNaN && y.isNaN) && x != y {
         XCTFail("element \(i): \(x) vs \(y) \(message)", file: file, line: line)
         return
     }

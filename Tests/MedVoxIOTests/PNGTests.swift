@@ -83,9 +83,12 @@ final class SliceRendererTests: XCTestCase {
         (0..<im.height).map { y in (0..<im.width).map { x in Int(im[x, y].0) } }
     }
 
-    func renderer(_ v: Volume, radiological: Bool = true, overlay: Volume? = nil, alpha: Float = 0.5) throws -> SliceRenderer {
+    func renderer(_ v: Volume, radiological: Bool = true, overlay: Volume? = nil, alpha: Float = 0.5) throws
+        -> SliceRenderer
+    {
         var r = try SliceRenderer(
-            volume: v, window: DisplayWindow(low: 0, high: 255), radiological: radiological, overlay: overlay, overlayAlpha: alpha)
+            volume: v, window: DisplayWindow(low: 0, high: 255), radiological: radiological, overlay: overlay,
+            overlayAlpha: alpha)
         r.minimumSize = 1
         return r
     }
@@ -94,7 +97,8 @@ final class SliceRendererTests: XCTestCase {
         let r = try renderer(ramp())
         // Axial k=0: top row is anterior (j=1); patient's right (i=2) on the left.
         XCTAssertEqual(greys(r.slice(.axial, index: 0)), [[12, 11, 10], [2, 1, 0]])
-        XCTAssertEqual(greys(try renderer(ramp(), radiological: false).slice(.axial, index: 0)), [[10, 11, 12], [0, 1, 2]])
+        XCTAssertEqual(
+            greys(try renderer(ramp(), radiological: false).slice(.axial, index: 0)), [[10, 11, 12], [0, 1, 2]])
         // Coronal j=1: superior (k=1) on top.
         XCTAssertEqual(greys(r.slice(.coronal, index: 1)), [[112, 111, 110], [12, 11, 10]])
         // Sagittal i=0: anterior (j=1) on the left, superior on top.
@@ -104,7 +108,8 @@ final class SliceRendererTests: XCTestCase {
     func testAnLASVolumeRendersLikeItsRASTwin() throws {
         // The same anatomy stored with i running right-to-left.
         let ras = ramp()
-        var las = Volume(dims: [3, 2, 2], affine: Affine(rows: [[-1, 0, 0, 2], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]))
+        var las = Volume(
+            dims: [3, 2, 2], affine: Affine(rows: [[-1, 0, 0, 2], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]))
         for k in 0..<2 { for j in 0..<2 { for i in 0..<3 { las[i, j, k] = ras[2 - i, j, k] } } }
         for plane in Plane.allCases {
             XCTAssertEqual(try renderer(las).slice(plane), try renderer(ras).slice(plane), "\(plane)")

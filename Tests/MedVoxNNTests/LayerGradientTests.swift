@@ -11,10 +11,10 @@ func randomTensor(_ shape: [Int], seed: UInt64, scale: Double = 1) -> Tensor {
     return t
 }
 
-func assertGradients(_ inputs: [Variable], tolerance: Double = 2e-2, eps: Float = 1e-2,
+func assertGradients(_ inputs: [Variable], tolerance: Double = 2e-2, eps: Float = 1e-2, floor: Double = 1e-2,
                      file: StaticString = #filePath, line: UInt = #line, _ f: () -> Variable)
 {
-    let r = gradientCheck(inputs: inputs, eps: eps, f)
+    let r = gradientCheck(inputs: inputs, eps: eps, floor: floor, f)
     XCTAssertLessThan(r.maxRelativeError, tolerance, r.description, file: file, line: line)
 }
 
@@ -108,16 +108,21 @@ final class LayerGradientTests: XCTestCase {
         let x = Variable(randomTensor([1, 1, 2, 4, 2], seed: 60), requiresGrad: true)
         XCTAssertEqual(unet(x).shape, [1, 2, 2, 4, 2])
         // Whole models: ε = 1e-3, because after instance/batch norm many pre-activations lie
-        // within 1e-2 of the (leaky) ReLU kink and a larger step straddles it.
+        // within 1e-2 of the (leaky) ReLU kink and a larger step straddles it; with that small
+        // a step, Float32 rounding in the loss makes numeric gradients below ~0.05 noisy at the
+        // 1e-3 level, so those are compared absolutely (floor 0.05). A wrong gradient is off by O(1).
         let some = [unet.head.weight, unet.ups[0].weight, unet.encoders[0].conv1.weight]
-        assertGradients([x] + some, tolerance: 5e-2, eps: 1e-3) { unet(x) }
+        assertGradients([x] + some, tolerance: 5e-2, eps: 1e-3, floor: 5e-2) { unet(x) }
+        // The inference path (norm and activation fused in place) computes the same values.
+        let recorded = unet(x).value, fused = withoutGradients { unet(x).value }
+        for i in 0..<recorded.count { XCTAssertEqual(recorded.storage[i], fused.storage[i], accuracy: 1e-5) }
         let names = unet.namedParameters().map(\.0)
         XCTAssertTrue(names.contains("encoders.0.conv1.weight") && names.contains("ups.0.bias") && names.contains("decoders.0.norm2.weight"))
         XCTAssertThrowsError(try unet.validate(inputShape: [1, 1, 3, 4, 2]))
         let resnet = ResNetClassifier(spatialRank: 2, inChannels: 1, classes: 3, widths: [2, 4], rng: &rng)
         let x2 = Variable(randomTensor([2, 1, 4, 4], seed: 61), requiresGrad: true)
         XCTAssertEqual(resnet(x2).shape, [2, 3])
-        assertGradients([x2, resnet.fc.weight, resnet.blocks[1].conv1.weight], tolerance: 5e-2, eps: 1e-3) { resnet(x2) }
+        assertGradients([x2, resnet.fc.weight, resnet.blocks[1].conv1.weight], tolerance: 5e-2, eps: 1e-3, floor: 5e-2) { resnet(x2) }
         XCTAssertTrue(resnet.namedBuffers().map(\.0).contains("blocks.1.shortcut.1.running_mean"))
     }
 }

@@ -169,6 +169,8 @@ final class ConvTests: XCTestCase {
             geometry(2, 2, 3, [11, 5, 7], k: [5, 1, 3], s: [1, 2, 1], p: [2, 0, 3], d: [2, 1, 1]),
             geometry(1, 3, 1, [4, 4, 4], k: [2, 3, 2], s: [1, 1, 2], p: [0, 2, 1]),
             geometry(1, 35, 19, [5, 4, 6], k: [3, 3, 3], p: [1, 1, 1]),
+            geometry(1, 1, 2, [2, 4, 2], k: [3, 3, 3], p: [1, 1, 1]),
+            geometry(1, 4, 3, [1, 2, 1], k: [3, 3, 3], p: [1, 1, 1]),
         ]
         var rng = SeededGenerator(seed: 7)
         for _ in 0..<10 {
@@ -225,7 +227,7 @@ final class ConvTests: XCTestCase {
                 seen.insert("b-\(m.backwardData)")
             }
         }
-        XCTAssertEqual(seen, ["f-direct", "f-gather", "b-direct", "b-gather"])
+        XCTAssertEqual(seen, ["f-direct", "f-gather", "b-direct", "b-gather", "b-gatherRaw", "b-phases"])
         XCTAssertEqual(ConvPlan(geometry(1, 16, 16, [32, 32, 32], k: [3, 3, 3], p: [1, 1, 1])).modes.forward, "direct")
     }
 
@@ -271,6 +273,7 @@ final class ConvTests: XCTestCase {
             geometry(1, 3, 24, [33, 40], k: [3, 3], p: [1, 1]),
             geometry(1, 8, 5, [9, 7, 8], k: [3, 3, 3], s: [2, 2, 2], p: [1, 1, 1]),
             geometry(2, 1, 9, [11, 7, 9], k: [3, 3, 3], p: [1, 1, 1]),
+            geometry(2, 6, 5, [8, 6, 10], k: [2, 2, 2], s: [2, 2, 2]),
         ]
         for (i, g) in shapes.enumerated() { withEachConfiguration { config in
             let c = ConvCase(g, seed: 400 + UInt64(i))

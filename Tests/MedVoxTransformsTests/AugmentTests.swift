@@ -178,4 +178,62 @@ final class AugmentTests: XCTestCase {
         let (sp, _) = try run(AugmentSpec(.spike), sample, seed: 4)
         XCTAssertNotEqual(sp.image.voxels, sample.image.voxels)
     }
+
+    /// Spike, ghosting and undersampling take shortcuts (a plane wave; 1D transforms along one
+    /// axis): they must equal the definition with full 3D transforms.
+    func testKSpaceShortcutsEqualFull3DDefinition() throws {
+        let sample = labelledSample([12, 10, 9])
+        let dims = sample.image.shape3
+        func shifted(_ p: Int, _ n: Int) -> Int { (p - n / 2 + n) % n }
+        // Spike.
+        let (sp, rec) = try run(AugmentSpec(.spike), sample, seed: 8)
+        let pos = rec[0].parameters["positions"]!.map { Int($0) }, amp = rec[0].parameters["intensity"]![0]
+        var k = ComplexVolume(dims: dims, re: sample.image.voxels)
+        k.fft()
+        let peak = (0..<k.re.count).map { (k.re[$0] * k.re[$0] + k.im[$0] * k.im[$0]).squareRoot() }.max()!
+        k.re[shifted(pos[0], 12) + 12 * (shifted(pos[1], 10) + 10 * shifted(pos[2], 9))] += Float(amp) * peak
+        k.fft(inverse: true)
+        assertClose(sp.image.voxels, k.magnitude.map(Double.init), atol: 2e-3, "spike vs 3D definition")
+        // Ghosting and undersampling: factor per shifted index along one axis.
+        for kind in [AugmentKind.ghosting, .undersample] {
+            let (g, gr) = try run(AugmentSpec(kind), sample, seed: 9)
+            let axis = Int(gr[0].parameters["axis"]![0]), n = dims[axis]
+            var factors = [Double](repeating: 1, count: n)
+            if kind == .ghosting {
+                let ghosts = Int(gr[0].parameters["ghosts"]![0]), intensity = gr[0].parameters["intensity"]![0]
+                for p in 0..<n where p % ghosts == 0 && p != n / 2 { factors[p] = 1 - intensity }
+            } else {
+                factors = gr[0].parameters["lines"]!
+            }
+            var c = ComplexVolume(dims: dims, re: sample.image.voxels)
+            c.fft()
+            let stride = [1, 12, 120][axis]
+            for idx in 0..<c.re.count {
+                let u = (idx / stride) % n
+                let f = Float(factors[(u + n / 2) % n])
+                c.re[idx] *= f
+                c.im[idx] *= f
+            }
+            c.fft(inverse: true)
+            assertClose(g.image.voxels, c.magnitude.map(Double.init), atol: 2e-3, "\(kind) vs 3D definition")
+        }
+    }
+
+    /// The ziggurat sampler is standard normal: moments, tails, and scipy's Kolmogorov–Smirnov test.
+    func testZigguratIsStandardNormal() {
+        var g = SeededGenerator(seed: 99)
+        var x = [Double]()
+        Ziggurat.fill(200_000, &g) { _, v in x.append(Double(v)) }
+        let n = Double(x.count)
+        let mean = x.reduce(0, +) / n
+        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
+        let kurtosis = x.reduce(0) { $0 + pow($1 - mean, 4) } / n / (variance * variance)
+        XCTAssertEqual(mean, 0, accuracy: 0.01)
+        XCTAssertEqual(variance, 1, accuracy: 0.01)
+        XCTAssertEqual(kurtosis, 3, accuracy: 0.05)
+        XCTAssertEqual(Double(x.filter { abs($0) > 3 }.count) / n, 0.0027, accuracy: 0.0006)
+        XCTAssertGreaterThan(x.map(abs).max()!, 3.8, "the tail beyond the base layer is sampled")
+        guard let o = Oracle.run("from scipy import stats\nsave(0, [stats.kstest(load(0), 'norm').pvalue])", inputs: [Array(x.prefix(20000))], outputs: 1) else { return }
+        XCTAssertGreaterThan(o[0][0], 0.001, "Kolmogorov–Smirnov p-value")
+    }
 }

@@ -9,11 +9,15 @@
       runs Debian's dcm2niix on FOLDER, loads each NIfTI with nibabel, reorients it to the
       closest canonical (RAS) and writes NAME.f32 (float32 voxels, i fastest) and NAME.json
       (shape, affine, source file name) for each.
+  dicom_oracle.py tilt FOLDER MINE.nii
+      checks a tilt-corrected NIfTI against dcm2niix (grid of its _Tilt_1 output, voxels against
+      trilinear samples of its uncorrected volume in world space); prints one JSON line.
   dicom_oracle.py nifti FILE OUTDIR
       nibabel's reading of FILE (reoriented to RAS): OUTDIR/nifti.f32 and OUTDIR/nifti.json.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -91,5 +95,35 @@ def nifti(path, out):
               open(os.path.join(out, "nifti.json"), "w"))
 
 
+def tilt(folder, mine):
+    """Checks a tilt-corrected NIfTI (MINE) against dcm2niix run on FOLDER: the grid must equal that
+    of dcm2niix's _Tilt_1 output, and every voxel inside the acquired stack must equal scipy's
+    trilinear sample of dcm2niix's uncorrected (sheared-affine) volume at the same world point.
+    Prints one JSON line: shape match, affine match, voxels compared, largest difference."""
+    import nibabel as nib
+    from scipy.ndimage import map_coordinates
+    import tempfile
+    out = tempfile.mkdtemp()
+    subprocess.run(["dcm2niix", "-z", "n", "-b", "n", "-f", "ref", "-o", out, folder], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sheared = nib.load(os.path.join(out, "ref.nii"))
+    corrected = nib.as_closest_canonical(nib.load(os.path.join(out, "ref_Tilt_1.nii")))
+    m = nib.load(mine)
+    mc = nib.as_closest_canonical(m)
+    S = sheared.get_fdata()
+    M = m.get_fdata()
+    idx = np.indices(M.shape).reshape(3, -1)
+    v = np.linalg.inv(sheared.affine) @ m.affine @ np.vstack([idx, np.ones(idx.shape[1])])
+    inside = np.all((v[:3] >= 0) & (v[:3] <= np.array(S.shape)[:, None] - 1), axis=0)
+    d = np.abs(map_coordinates(S, v[:3], order=1) - M.reshape(-1))[inside]
+    shutil.rmtree(out)
+    print(json.dumps({"shape": list(mc.shape) == list(corrected.shape),
+                      "affine": bool(np.allclose(mc.affine, corrected.affine, atol=1e-3)),
+                      "compared": int(inside.sum()), "maxdiff": float(d.max())}))
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "tilt":
+        tilt(sys.argv[2], sys.argv[3])
+        sys.exit(0)
     {"pixels": pixels, "dcm2niix": dcm2niix, "nifti": nifti}[sys.argv[1]](sys.argv[2], sys.argv[3])

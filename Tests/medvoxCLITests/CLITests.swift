@@ -13,7 +13,8 @@ final class CLITests: XCTestCase {
     static let binary: String = {
         // The binary sits beside the test executable (.build/<triple>/<configuration>/).
         if let b = ProcessInfo.processInfo.environment["MEDVOX_BINARY"] { return b }
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: me)
         while url.path != "/" && !url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
         if url.path == "/" { url = URL(fileURLWithPath: me) }
@@ -31,7 +32,9 @@ final class CLITests: XCTestCase {
     var example: String { Self.fixtures + "/example/head.nii.gz" }
     var labels: String { Self.fixtures + "/example/head_labels.nii.gz" }
 
-    func temporaryFolder() throws -> String {
+    func temporaryFolder() throws -> String { try Self.temporaryFolder() }
+
+    static func temporaryFolder() throws -> String {
         let dir = NSTemporaryDirectory() + "medvox-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
@@ -47,16 +50,21 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(info.status, 0)
         XCTAssertTrue(info.stdout.contains("Usage: medvox info INPUT"), info.stdout)
         XCTAssertTrue(try medvox("convert", "--help").stdout.contains("--montage N"))
-        for args in [["info"], ["info", "a.nii", "--bogus"], ["convert", "a.nii"], ["frobnicate"],
-                     ["convert", example, "out.txt"], ["convert", example, "o.png", "--level", "3"],
-                     ["convert", example, "o.nii", "--plane", "axial"], ["convert", example, "o.png", "--window", "1"]] {
+        for args in [
+            ["info"], ["info", "a.nii", "--bogus"], ["convert", "a.nii"], ["frobnicate"],
+            ["convert", example, "out.txt"], ["convert", example, "o.png", "--level", "3"],
+            ["convert", example, "o.nii", "--plane", "axial"], ["convert", example, "o.png", "--window", "1"],
+        ] {
             let r = try medvox(args)
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("Usage:") || r.stderr.contains("Subcommands:"), "\(args): \(r.stderr)")
         }
     }
 
-    func medvox(_ args: [String]) throws -> Run {
+    func medvox(_ args: [String]) throws -> Run { try Self.medvox(args) }
+
+    /// Runs the built binary with `args` and collects its exit status and output.
+    static func medvox(_ args: [String]) throws -> Run {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
@@ -67,7 +75,9 @@ final class CLITests: XCTestCase {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Run(
+            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self))
     }
 
     func testInfoTextAndJSON() throws {
@@ -101,27 +111,33 @@ final class CLITests: XCTestCase {
     func testConvertWritesNIfTIAndPNGAndNothingOnFailure() throws {
         let dir = try temporaryFolder()
         XCTAssertEqual(try medvox("convert", example, dir + "/a.nii").status, 0)
-        XCTAssertEqual(try medvox("convert", dir + "/a.nii", dir + "/b.nii.gz", "--datatype", "float32", "--level", "6").status, 0)
+        XCTAssertEqual(
+            try medvox("convert", dir + "/a.nii", dir + "/b.nii.gz", "--datatype", "float32", "--level", "6").status, 0)
         let j = try medvox("info", dir + "/b.nii.gz", "--json")
         let d = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as! [String: Any]
         XCTAssertEqual(d["datatype"] as? String, "float32")
         XCTAssertEqual(d["orientation"] as? String, "LAS")
-        for (name, extra) in [("three.png", []), ("mont.png", ["--montage", "6", "--overlay", labels]),
-                              ("ax.png", ["--plane", "axial", "--slice", "10", "--window", "500,800", "--neurological"])] {
+        for (name, extra) in [
+            ("three.png", []), ("mont.png", ["--montage", "6", "--overlay", labels]),
+            ("ax.png", ["--plane", "axial", "--slice", "10", "--window", "500,800", "--neurological"]),
+        ] {
             let r = try medvox(["convert", example, dir + "/" + name] + extra)
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
             let head = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)).prefix(8)
             XCTAssertEqual(Array(head), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         }
         let before = Set(try FileManager.default.contentsOfDirectory(atPath: dir))
-        for args in [["convert", Self.fixtures + "/nifti/bad_truncated.nii.gz", dir + "/x.nii.gz"],
-                     ["convert", example, dir + "/y.png", "--overlay", Self.fixtures + "/nifti/int16.nii"],
-                     ["convert", example, dir + "/z.png", "--plane", "axial", "--slice", "999"],
-                     ["convert", dir + "/a.nii", dir + "/a.nii"]] {
+        for args in [
+            ["convert", Self.fixtures + "/nifti/bad_truncated.nii.gz", dir + "/x.nii.gz"],
+            ["convert", example, dir + "/y.png", "--overlay", Self.fixtures + "/nifti/int16.nii"],
+            ["convert", example, dir + "/z.png", "--plane", "axial", "--slice", "999"],
+            ["convert", dir + "/a.nii", dir + "/a.nii"],
+        ] {
             let r = try medvox(args)
             XCTAssertEqual(r.status, 1, "\(args): \(r.stderr)")
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         }
-        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir)), before, "a failed run left a file")
+        XCTAssertEqual(
+            Set(try FileManager.default.contentsOfDirectory(atPath: dir)), before, "a failed run left a file")
     }
 }

@@ -65,6 +65,44 @@ final class DICOMCLITests: XCTestCase {
         }
     }
 
+    func testTiltCorrectionOnDcm2niixGridAndExactInWorldSpace() throws {
+        let out = tempDir() + "/tilt.nii"
+        let r = try run(medvox, ["convert", Self.fixtures + "/tilted", out, "--correct-tilt", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("gantry tilt of 15.00°"), r.err)
+        let check = try run("/usr/bin/env", ["python3", Self.oracle, "tilt", Self.fixtures + "/tilted", out])
+        XCTAssertEqual(check.status, 0, check.err)
+        let j = try JSONSerialization.jsonObject(with: Data(check.out.utf8)) as! [String: Any]
+        XCTAssertEqual(j["shape"] as? Bool, true, check.out)
+        XCTAssertEqual(j["affine"] as? Bool, true, check.out)
+        XCTAssertGreaterThan(j["compared"] as! Int, 800, check.out)
+        XCTAssertLessThanOrEqual(j["maxdiff"] as! Double, 0.5, check.out)  // int16 storage rounds
+    }
+
+    func testDICOMDIRIsSkippedWithANote() throws {
+        // A media folder: DATA/IM1… plus the DICOMDIR dcmtk's dcmmkdir makes for it.
+        let root = tempDir()
+        try FileManager.default.createDirectory(atPath: root + "/DATA", withIntermediateDirectories: true)
+        for i in 1...5 {
+            try FileManager.default.copyItem(atPath: Self.fixtures + "/ct/IM000\(i).dcm", toPath: root + "/DATA/IM\(i)")
+        }
+        let mk = Process()
+        mk.executableURL = URL(fileURLWithPath: "/usr/bin/dcmmkdir")
+        mk.currentDirectoryURL = URL(fileURLWithPath: root)
+        mk.arguments = ["-q", "+I", "+r", "+id", root, "DATA"]
+        try mk.run()
+        mk.waitUntilExit()
+        XCTAssertEqual(mk.terminationStatus, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/DICOMDIR"))
+        let out = tempDir() + "/ct.nii"
+        let r = try run(medvox, ["convert", root, out])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("DICOMDIR: DICOMDIR"), r.err)
+        let one = try run(medvox, ["info", root + "/DICOMDIR"])
+        XCTAssertEqual(one.status, 1)
+        XCTAssertTrue(one.err.contains("a DICOMDIR; give the folder instead"), one.err)
+    }
+
     func testFolderOfSeriesToOutdirWithSidecarsAndNoPHI() throws {
         let study = tempDir()
         for s in ["ct", "mr", "enhanced", "localizer"] {
@@ -93,6 +131,13 @@ final class DICOMCLITests: XCTestCase {
         XCTAssertEqual(try run(medvox, ["convert", study + "/mr", phiOut, "--phi", "--quiet"]).status, 0)
         let pj = try String(contentsOfFile: phiOut.replacingOccurrences(of: ".nii", with: ".json"), encoding: .utf8)
         XCTAssertTrue(pj.contains("Fixture^Synthetic") && pj.contains("Hôpital Fixture"), pj)
+        // info --tags lists the attributes; patient data only with --phi.
+        let tags = try run(medvox, ["info", study + "/mr", "--tags", "--header-only"])
+        XCTAssertEqual(tags.status, 0, tags.err)
+        XCTAssertTrue(tags.out.contains("(0018,0080) DS RepetitionTime = 450"), tags.out)
+        XCTAssertTrue(tags.out.contains("(0010,0010) PN PatientName = <hidden>"), tags.out)
+        XCTAssertFalse(tags.out.contains("Fixture^Synthetic"))
+        XCTAssertTrue(try run(medvox, ["info", study + "/mr", "--tags", "--header-only", "--phi"]).out.contains("Fixture^Synthetic"))
         // Several series into one file: refused, listing them.
         let many = try run(medvox, ["convert", study, tempDir() + "/x.nii"])
         XCTAssertEqual(many.status, 1)

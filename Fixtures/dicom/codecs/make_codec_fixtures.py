@@ -10,7 +10,8 @@ compressed by dcmtk or GDCM, and decompressed again by the SAME toolkit. Written
 and manifest.json lists the cases with their PixelFrameInfo, transfer syntax, whether the codec
 is lossless, the tools used and the photometric interpretation after decoding.
 
-Usage: python3 make_codec_fixtures.py   (needs pydicom, numpy, dcmtk, libgdcm-tools)
+Usage: python3 make_codec_fixtures.py   (needs pydicom, numpy, imagecodecs, dcmtk, libgdcm-tools,
+                                         libopenjp2-tools)
 """
 import json, os, shutil, subprocess, sys, tempfile
 import numpy as np
@@ -136,7 +137,161 @@ CASES = [
     ("j2k_lossy_mono16", 21, 17, 1, 1, 16, 16, False, "MONOCHROME2", ["gdcmconv", "--j2k", "--lossy", "-q", "30"], ["gdcmconv", "--raw"], False),
     ("j2k_lossy_signed12", 20, 18, 1, 1, 16, 12, True, "MONOCHROME2", ["gdcmconv", "--j2k", "--lossy", "-q", "30"], ["gdcmconv", "--raw"], False),
     ("j2k_lossy_rgb8", 16, 13, 1, 3, 8, 8, False, "RGB", ["gdcmconv", "--j2k", "--lossy", "-q", "25"], ["gdcmconv", "--raw"], False),
+    # Appended later (new cases go last: the seed of each image is its index here).
+    ("jpeg_baseline_rgb_cr", 17, 20, 1, 3, 8, 8, False, "RGB", ["dcmcjpeg", "+eb", "+cr"], DCMTK_DJPEG, False),
+    ("jpeg_progressive_mono8", 24, 19, 1, 1, 8, 8, False, "MONOCHROME2", ["dcmcjpeg", "+ep"], DCMTK_DJPEG, False),
+    ("jpeg_spectral_mono8", 24, 19, 1, 1, 8, 8, False, "MONOCHROME2", ["dcmcjpeg", "+es"], DCMTK_DJPEG, False),
 ]
+
+def jpeg_lossless_encode(arr, precision, predictor, restart_interval, separate_scans=False):
+    """A minimal JPEG lossless (process 14, T.81 Annex H) encoder with restart intervals, which
+    dcmcjpeg cannot make: one Huffman table (all 17 categories, 5-bit codes), H=V=1 components,
+    interleaved in one scan or (separate_scans) one scan per component.
+    `arr` is rows × columns × components of unsigned values."""
+    rows, cols, nc = arr.shape
+    out = bytearray(b"\xff\xd8")
+    seg = lambda m, body: out.extend(bytes([0xFF, m]) + (len(body) + 2).to_bytes(2, "big") + bytes(body))
+    seg(0xC3, [precision] + list(rows.to_bytes(2, "big")) + list(cols.to_bytes(2, "big")) + [nc]
+        + sum(([c + 1, 0x11, 0] for c in range(nc)), []))
+    seg(0xC4, [0x00] + [0, 0, 0, 0, 17] + [0] * 11 + list(range(17)))
+    seg(0xDD, list(restart_interval.to_bytes(2, "big")))
+    a = arr.astype(np.int64)
+    for comps in ([[c] for c in range(nc)] if separate_scans else [list(range(nc))]):
+        seg(0xDA, [len(comps)] + sum(([c + 1, 0x00] for c in comps), []) + [predictor, 0, 0])
+        acc, nbits, data = 0, 0, bytearray()
+        def put(v, n):
+            nonlocal acc, nbits
+            acc, nbits = (acc << n) | (v & ((1 << n) - 1)), nbits + n
+            while nbits >= 8:
+                b = (acc >> (nbits - 8)) & 0xFF
+                data.append(b)
+                if b == 0xFF: data.append(0)
+                nbits -= 8
+            acc &= (1 << nbits) - 1
+        def flush():
+            if nbits: put((1 << (8 - nbits)) - 1, 8 - nbits)
+        mcu, first_line, reset, rst = 0, True, True, 0
+        for y in range(rows):
+            for x in range(cols):
+                if restart_interval and mcu and mcu % restart_interval == 0:
+                    flush(); data.extend([0xFF, 0xD0 + rst % 8]); rst += 1
+                    first_line, reset = True, True
+                mcu += 1
+                for c in comps:
+                    if reset: p = 1 << (precision - 1)
+                    elif first_line: p = a[y, x - 1, c]
+                    elif x == 0: p = a[y - 1, x, c]
+                    else:
+                        ra, rb, rc = a[y, x - 1, c], a[y - 1, x, c], a[y - 1, x - 1, c]
+                        p = [0, ra, rb, rc, ra + rb - rc, ra + ((rb - rc) >> 1), rb + ((ra - rc) >> 1), (ra + rb) >> 1][predictor]
+                    d = (int(a[y, x, c]) - int(p)) % 65536
+                    if d > 32768: d -= 65536
+                    ssss = 16 if d == 32768 else abs(d).bit_length()
+                    put(ssss, 5)
+                    if 0 < ssss < 16: put(d if d > 0 else d - 1, ssss)
+                reset = False
+            first_line = False
+        flush()
+        out.extend(data)
+    out.extend(b"\xff\xd9")
+    return bytes(out)
+
+# name, rows, cols, spp, bits stored, predictor, restart interval in lines (0: none), separate scans
+RESTART_CASES = [
+    ("jpll_restart_mono16_p1", 19, 17, 1, 16, 1, 1, False),
+    ("jpll_restart_mono12_p7", 18, 15, 1, 12, 7, 2, False),
+    ("jpll_restart_rgb8_p4", 12, 10, 3, 8, 4, 3, False),
+    ("jpll_scans_rgb8_p5", 12, 11, 3, 8, 5, 0, True),
+]
+
+def restart_cases(tmp, manifest):
+    """Lossless JPEG with restart markers from the encoder above; the script checks that dcmdjpeg
+    decodes each to the original image, which is then the reference."""
+    from pydicom.encaps import encapsulate
+    for i, (name, rows, cols, spp, bs, pred, lines, separate) in enumerate(RESTART_CASES):
+        arr = image(rows, cols, 1, spp, bs, False, SEED + 1000 + i)
+        stream = jpeg_lossless_encode(arr[0], bs, pred, lines * cols, separate)
+        src = os.path.join(tmp, name + ".src.dcm")
+        pi = "RGB" if spp == 3 else "MONOCHROME2"
+        ba = 8 if bs <= 8 else 16
+        write_uncompressed(src, arr, ba, bs, False, pi)
+        ds = pydicom.dcmread(src)
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.57"
+        ds.PixelData = encapsulate([stream + (b"\0" if len(stream) % 2 else b"")])
+        ds["PixelData"].VR = "OB"
+        comp = os.path.join(HERE, name + ".dcm")
+        ds.save_as(comp, enforce_file_format=True)
+        back = os.path.join(tmp, name + ".back.dcm")
+        run("dcmdjpeg", comp, back)
+        refs, decoded_pi = raw_frames(back, bs)
+        orig, _ = raw_frames(src, bs)
+        assert refs == orig, f"{name}: dcmdjpeg does not decode the hand-made stream to the original"
+        open(os.path.join(HERE, f"{name}.f0.bin"), "wb").write(stream)
+        open(os.path.join(HERE, f"{name}.f0.raw"), "wb").write(refs[0])
+        manifest.append({
+            "name": name, "transferSyntaxUID": "1.2.840.10008.1.2.4.57", "frames": 1, "lossless": True,
+            "encoder": f"make_codec_fixtures.py jpeg_lossless_encode (predictor {pred}, restart every {lines} line(s)"
+                       + (", one scan per component)" if separate else ")"),
+            "referenceDecoder": "dcmdjpeg",
+            "info": {"rows": rows, "columns": cols, "samplesPerPixel": spp, "bitsAllocated": ba, "bitsStored": bs,
+                     "isSigned": False, "planarConfiguration": 0, "photometricInterpretation": pi},
+            "decodedPhotometricInterpretation": decoded_pi,
+        })
+        print(f"{name}: restart every {lines} line(s), separate scans {separate}, {len(stream)} bytes")
+
+# name, rows, cols, spp, bits stored, signed, lossless
+HTJ2K_CASES = [
+    ("htj2k_lossless_mono16", 21, 17, 1, 16, False, True),
+    ("htj2k_lossless_signed12", 20, 18, 1, 12, True, True),
+    ("htj2k_lossless_rgb8", 16, 13, 3, 8, False, True),
+    ("htj2k_lossy_mono16", 21, 17, 1, 16, False, False),
+]
+
+def htj2k_cases(tmp, manifest):
+    """High-Throughput JPEG 2000 (Part 15), which dcmtk and GDCM cannot write: encoded with
+    imagecodecs' htj2k_encode (OpenJPH). Lossless: the reference is the original image, and the
+    script checks that OpenJPH's decode equals it. Lossy: the reference is opj_decompress
+    (OpenJPEG, the library MedVox uses)."""
+    import imagecodecs
+    from pydicom.encaps import encapsulate
+    for i, (name, rows, cols, spp, bs, signed, lossless) in enumerate(HTJ2K_CASES):
+        arr = image(rows, cols, 1, spp, bs, signed, SEED + 2000 + i)[0]
+        ba = 8 if bs <= 8 else 16
+        dtype = {(8, False): np.uint8, (16, False): np.uint16, (16, True): np.int16}[(ba, signed)]
+        data = arr.astype(dtype) if spp == 3 else arr[..., 0].astype(dtype)
+        stream = bytes(imagecodecs.htj2k_encode(data, reversible=lossless, level=None if lossless else 2.0,
+                                                rgb=(spp == 3) or None))
+        if lossless:
+            assert np.array_equal(imagecodecs.htj2k_decode(stream), data), f"{name}: OpenJPH round trip"
+            ref = data
+        else:
+            j2c, out = os.path.join(tmp, name + ".j2c"), os.path.join(tmp, name + ".rawl")
+            open(j2c, "wb").write(stream)
+            run("opj_decompress", "-i", j2c, "-o", out)
+            ref = np.fromfile(out, dtype="<i2" if signed else "<u2").reshape(rows, cols)
+        mask = (1 << bs) - 1
+        raw = (ref.astype(np.int64) & mask).astype("<u1" if ba == 8 else "<u2").tobytes()
+        pi = "YBR_RCT" if spp == 3 else "MONOCHROME2"
+        ts = "1.2.840.10008.1.2.4.201" if lossless else "1.2.840.10008.1.2.4.203"
+        src = os.path.join(tmp, name + ".src.dcm")
+        write_uncompressed(src, arr[None], ba, bs, signed, "RGB" if spp == 3 else pi)
+        ds = pydicom.dcmread(src)
+        ds.file_meta.TransferSyntaxUID = ts
+        ds.PhotometricInterpretation = pi
+        ds.PixelData = encapsulate([stream + (b"\0" if len(stream) % 2 else b"")])
+        ds["PixelData"].VR = "OB"
+        ds.save_as(os.path.join(HERE, name + ".dcm"), enforce_file_format=True)
+        open(os.path.join(HERE, f"{name}.f0.bin"), "wb").write(stream)
+        open(os.path.join(HERE, f"{name}.f0.raw"), "wb").write(raw)
+        manifest.append({
+            "name": name, "transferSyntaxUID": ts, "frames": 1, "lossless": lossless,
+            "encoder": "imagecodecs.htj2k_encode (OpenJPH)" + ("" if lossless else ", irreversible, level 2.0"),
+            "referenceDecoder": "the original image (OpenJPH decode checked equal)" if lossless else "opj_decompress",
+            "info": {"rows": rows, "columns": cols, "samplesPerPixel": spp, "bitsAllocated": ba, "bitsStored": bs,
+                     "isSigned": signed, "planarConfiguration": 0, "photometricInterpretation": pi},
+            "decodedPhotometricInterpretation": "RGB" if spp == 3 else pi,
+        })
+        print(f"{name}: {ts} {len(stream)} bytes")
 
 def main():
     for tool in ("dcmcrle", "dcmdrle", "dcmcjpeg", "dcmdjpeg", "dcmcjpls", "dcmdjpls", "gdcmconv"):
@@ -179,6 +334,8 @@ def main():
                 "decodedPhotometricInterpretation": decoded_pi,
             })
             print(f"{name}: {ts} {sum(map(len, comp_frames))} bytes, decoded {decoded_pi}")
+        restart_cases(tmp, manifest)
+        htj2k_cases(tmp, manifest)
     with open(os.path.join(HERE, "manifest.json"), "w") as f:
         f.write(json.dumps({"generatedBy": "Fixtures/dicom/codecs/make_codec_fixtures.py",
                             "cases": manifest}, indent=1) + "\n")

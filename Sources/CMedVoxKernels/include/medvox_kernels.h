@@ -42,8 +42,13 @@ typedef struct {
     float slope;
     float *out;               ///< [M][od*oh*ow] of one batch item
     long out_plane;
-    int od, oh, ow;
-    // direct mode: zero-padded copy of the source, channel pitch, plane and row pitch
+    int od, oh, ow;           ///< the grid of positions computed
+    /// Strided output (one phase of a stride-s transposed convolution): when ostride[0] > 0,
+    /// grid position (z, y, x) is written at ((z*s0 + ph0)*F1 + y*s1 + ph1)*F2 + x*s2 + ph2
+    /// with F = ofull (then out_plane = F0*F1*F2); all zero for a dense output.
+    int ostride[3], ophase[3], ofull[3];
+    // direct mode, and gather mode when src is set: zero-padded copy of the source, channel pitch,
+    // plane and row pitch; gather mode reads it at z*mul[0]*pp + y*mul[1]*rp + x*mul[2] + tapoff[t]
     const float *src;
     long chan_pitch, pp, rp;
     const long *tapoff;       ///< [taps] offset of each tap within a padded channel
@@ -61,8 +66,9 @@ typedef struct {
 void mvx_pack_weights(const float *w, int M, int C, int taps, int kcc, int mr, int transpose, int flip, float *A);
 
 /// Computes positions [t0, t1) (t1 - t0 <= ldacc, ldacc a multiple of nr) for all M channels.
-/// Scratch: acc [roundup(M,mr)][ldacc]; col [kcc*taps][ldacc] (gather mode); offs [kcc*taps].
-void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs);
+/// Scratch: acc [roundup(M,mr)][ldacc]; col [kcc*taps][ldacc] (gather mode); offs [kcc*taps];
+/// runs [3 * (ldacc + ldacc/nr + 2)] (gather mode from a padded source).
+void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs);
 
 /// Copies channels [c0, c1) of x [C][d][h][w] into dst with zero borders pd/ph/pw on each side;
 /// dst channel pitch `chan_pitch` >= (d+2pd)(h+2ph)(w+2pw); the rest of each channel is zeroed.
@@ -78,10 +84,10 @@ typedef struct {
     const float *go;          ///< output gradient [M][od*oh*ow] of one batch item
     long go_plane;
     int od, oh, ow;
-    const float *src;         ///< direct: padded input; positions index its padded grid
+    const float *src;         ///< padded input; direct: positions index its padded grid; gather: read as in mvx_fwd
     long chan_pitch, pp, rp, span;
     const long *tapoff;
-    const float *raw;         ///< gather mode: raw input, forward index maps
+    const float *raw;         ///< gather mode without src: raw input, forward index maps
     int sd, sh, sw;
     int k[3], mul[3], tmul[3], off[3], div[3];
 } mvx_bww;
@@ -92,8 +98,9 @@ typedef struct {
 /// With `vacc` (instruction sets with mvx_bww_lanes > 0), partial sums are kept as vectors in
 /// vacc [roundup(M,mw)][roundup(nk,nw)][lanes] across calls (first: start from zero) and
 /// mvx_bww_finish writes gw once at the end; without it each chunk is reduced into gw.
+/// runs: 3 * (qc + 2) longs (gather mode from a padded source).
 void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs,
-                  float *vacc);
+                  float *vacc, long *runs);
 /// Vector lanes of the backward-weights kernels of `isa` (0: no vector accumulation).
 long mvx_bww_lanes(int isa);
 /// Reduces vacc of K blocks [kb0, kb1) into gw (overwriting).

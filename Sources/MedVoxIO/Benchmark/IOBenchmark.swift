@@ -1,6 +1,10 @@
 import Foundation
 import MedVoxCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The I/O benchmark behind `medvox bench io`: reads and writes a 256³ int16 volume as .nii and
 /// .nii.gz and reports medians in MB/s of uncompressed voxel data. `Tools/bench/nibabel_io.py`
 /// runs it beside nibabel and zcat on the same files.
@@ -9,6 +13,9 @@ public enum IOBenchmark {
         public var name: String
         /// Median wall time in seconds.
         public var seconds: Double
+        /// Median CPU time (user + system, all threads) in seconds: steadier than wall time on a
+        /// shared machine.
+        public var cpuSeconds: Double = 0
         /// Uncompressed voxel bytes moved.
         public var bytes: Int
         /// Size of the file involved.
@@ -19,7 +26,10 @@ public enum IOBenchmark {
     /// A head-like int16 test volume: nested ellipsoids (scalp, skull, brain, ventricles) with
     /// ±8 noise in the head, so it compresses like an MRI rather than like zeros. Deterministic.
     public static func syntheticVolume(size n: Int, seed: UInt64 = 2026) -> Volume {
-        var v = Volume(dims: [n, n, n], spacing: [1, 1, 1], affine: Affine.scaling([-1, 1, 1], origin: [Double(n) / 2, -Double(n) / 2, -Double(n) / 2]), storedType: .int16)
+        var v = Volume(
+            dims: [n, n, n], spacing: [1, 1, 1],
+            affine: Affine.scaling([-1, 1, 1], origin: [Double(n) / 2, -Double(n) / 2, -Double(n) / 2]),
+            storedType: .int16)
         let c = Double(n - 1) / 2
         let parts = max(1, Runtime.threads)
         v.voxels.withUnsafeMutableBufferPointer { out in
@@ -45,16 +55,29 @@ public enum IOBenchmark {
         return v
     }
 
-    /// Times `body` `repeats` times and returns the median in seconds.
-    public static func median(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
-        var times: [Double] = []
+    /// Times `body` `repeats` times: the medians of wall time and of process CPU time, in seconds.
+    public static func measure(repeats: Int, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
+        var wall: [Double] = [], cpu: [Double] = []
         for _ in 0..<max(1, repeats) {
+            let c0 = cpuTime()
             let t0 = DispatchTime.now().uptimeNanoseconds
             try body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            wall.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            cpu.append(cpuTime() - c0)
         }
-        times.sort()
-        return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+        return (median(wall), median(cpu))
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// User + system CPU seconds of this process so far.
+    static func cpuTime() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     static func fileSize(_ path: String) -> Int {
@@ -76,21 +99,33 @@ public enum IOBenchmark {
         }
         let bytes = volume.count * volume.storedType.byteSize
         for path in [nibNii, nibGz] where fm.fileExists(atPath: path) {
-            let name = path.hasSuffix(".gz") ? "read .nii.gz (nibabel-written, one gzip member)" : "read .nii (nibabel-written)"
-            let t = try median(repeats: repeats) { _ = try ImageFile.read(path) }
-            rows.append(Row(name: name, seconds: t, bytes: bytes, fileBytes: fileSize(path)))
+            let name =
+                path.hasSuffix(".gz")
+                ? "read .nii.gz (nibabel-written, one gzip member)" : "read .nii (nibabel-written)"
+            let t = try measure(repeats: repeats) { _ = try ImageFile.read(path) }
+            rows.append(Row(name: name, seconds: t.wall, cpuSeconds: t.cpu, bytes: bytes, fileBytes: fileSize(path)))
         }
         let nii = dir + "/medvox.nii", gz = dir + "/medvox.nii.gz"
         var options = NIfTIWriteOptions()
         options.compressionLevel = level
-        let tw = try median(repeats: repeats) { try ImageFile.write(volume, to: nii, options: options) }
-        rows.append(Row(name: "write .nii", seconds: tw, bytes: bytes, fileBytes: fileSize(nii)))
-        let tz = try median(repeats: repeats) { try ImageFile.write(volume, to: gz, options: options) }
-        rows.append(Row(name: "write .nii.gz (level \(level), \(Runtime.threads) threads)", seconds: tz, bytes: bytes, fileBytes: fileSize(gz)))
-        let tr = try median(repeats: repeats) { _ = try ImageFile.read(nii) }
-        rows.append(Row(name: "read .nii", seconds: tr, bytes: bytes, fileBytes: fileSize(nii)))
-        let trz = try median(repeats: repeats) { _ = try ImageFile.read(gz) }
-        rows.append(Row(name: "read .nii.gz (MedVox-written, parallel members)", seconds: trz, bytes: bytes, fileBytes: fileSize(gz)))
+        let tw = try measure(repeats: repeats) { try ImageFile.write(volume, to: nii, options: options) }
+        rows.append(
+            Row(name: "write .nii", seconds: tw.wall, cpuSeconds: tw.cpu, bytes: bytes, fileBytes: fileSize(nii)))
+        let tz = try measure(repeats: repeats) { try ImageFile.write(volume, to: gz, options: options) }
+        rows.append(
+            Row(
+                name: "write .nii.gz (level \(level), \(Runtime.threads) threads)", seconds: tz.wall,
+                cpuSeconds: tz.cpu, bytes: bytes,
+                fileBytes: fileSize(gz)))
+        let tr = try measure(repeats: repeats) { _ = try ImageFile.read(nii) }
+        rows.append(
+            Row(name: "read .nii", seconds: tr.wall, cpuSeconds: tr.cpu, bytes: bytes, fileBytes: fileSize(nii)))
+        let trz = try measure(repeats: repeats) { _ = try ImageFile.read(gz) }
+        rows.append(
+            Row(
+                name: "read .nii.gz (MedVox-written, parallel members)", seconds: trz.wall, cpuSeconds: trz.cpu,
+                bytes: bytes,
+                fileBytes: fileSize(gz)))
         return rows
     }
 }

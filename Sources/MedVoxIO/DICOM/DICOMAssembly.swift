@@ -18,6 +18,12 @@ public struct DICOMAssemblyOptions: Sendable {
 public struct DICOMGeometry: Sendable {
     /// [columns, rows, slices] plus, for 4D series, time points (or 3 colour channels).
     public var dims: [Int]
+    /// The stack of images as stored: equal to `dims` except when tilt correction widens the
+    /// in-plane grid to keep every shifted voxel.
+    public var decodeDims: [Int]
+    /// Tilt correction: in-plane shift of slice k is k·(di, dj) pixels; the corrected grid starts
+    /// at pixel (startI, startJ) of slice 0's grid.
+    var tiltShift: (di: Double, dj: Double, startI: Int, startJ: Int) = (0, 0, 0, 0)
     /// Voxel → RAS+ mm (DICOM LPS converted: x and y negated, PS3.3 C.7.6.2.1.1).
     public var affine: Affine
     /// Voxel size in mm along i (between columns), j (between rows), k (between slices).
@@ -47,7 +53,7 @@ extension DICOMSeries {
     public func geometry(_ options: DICOMAssemblyOptions = .init()) throws -> DICOMGeometry {
         guard let first = slices.first else { throw DICOMError.noImages(path: label, reason: "every image is a localizer or was excluded") }
         let path = files[first.fileIndex].path
-        let info = try files[first.fileIndex].pixelInfo()
+        let info = try files[first.fileIndex].imageInfo()
         var warnings: [String] = []
 
         // Orientation: orthonormalise slightly-off cosines instead of refusing them.
@@ -166,22 +172,41 @@ extension DICOMSeries {
         }
 
         // Affine in LPS, then RAS (negate x and y rows).
-        let p0 = stacks[0][0].position ?? [0, 0, 0]
+        var p0 = stacks[0][0].position ?? [0, 0, 0]
         var cols: [[Double]] = [r.map { $0 * ps[1] }, c.map { $0 * ps[0] }, step]
         let correct = options.correctTilt && tilt > 0.01
-        if correct { cols[2] = n.map { $0 * dot(step, n) } }
+        var gridCols = info.columns, gridRows = info.rows
+        var shift: (di: Double, dj: Double, startI: Int, startJ: Int) = (0, 0, 0, 0)
+        if correct {
+            // Slice k's pixel (i, j) lands on corrected pixel (i + k·di, j + k·dj): widen the grid
+            // so every slice fits (as dcm2niix does), and move the origin to the new first pixel.
+            let along = dot(step, n)
+            let e = zip(step, n).map { $0 - along * $1 }
+            let di = dot(e, r) / ps[1], dj = dot(e, c) / ps[0]
+            let total = (Double(nz - 1) * di, Double(nz - 1) * dj)
+            let startI = Int((min(0, total.0) + 1e-6).rounded(.down)), startJ = Int((min(0, total.1) + 1e-6).rounded(.down))
+            gridCols = Int((Double(info.columns - 1) + max(0, total.0) - 1e-6).rounded(.up)) - startI + 1
+            gridRows = Int((Double(info.rows - 1) + max(0, total.1) - 1e-6).rounded(.up)) - startJ + 1
+            shift = (di, dj, startI, startJ)
+            cols[2] = n.map { $0 * along }
+            p0 = (0..<3).map { p0[$0] + Double(startI) * cols[0][$0] + Double(startJ) * cols[1][$0] }
+        }
         var a = Affine.identity
         for row in 0..<3 {
             let sign: Double = row < 2 ? -1 : 1
             for col in 0..<3 { a[row, col] = sign * cols[col][row] }
             a[row, 3] = sign * p0[row]
         }
-        var dims = [info.columns, info.rows, nz]
-        if nt > 1 { dims.append(nt) }
-        if info.channels > 1 { dims.append(info.channels) }
-        let total = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-        guard total > 0, total <= Runtime.maxMemory / 4 else {
-            throw DICOMError.tooLarge(path: path, bytes: total &* 4, limit: Runtime.maxMemory)
+        var decodeDims = [info.columns, info.rows, nz]
+        if nt > 1 { decodeDims.append(nt) }
+        if info.channels > 1 { decodeDims.append(info.channels) }
+        var dims = decodeDims
+        dims[0] = gridCols
+        dims[1] = gridRows
+        let total = (dims + decodeDims).reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        let count = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        guard count > 0, gridCols < 1 << 20, gridRows < 1 << 20, count <= Runtime.maxMemory / 8, total > 0 else {
+            throw DICOMError.tooLarge(path: path, bytes: count &* 8, limit: Runtime.maxMemory)
         }
         let bySlice = (0..<nt).map { t in stacks.map { $0[t] } }
         let scalings = Set(unique.map { "\($0.scaling.slope) \($0.scaling.intercept)" })
@@ -201,7 +226,7 @@ extension DICOMSeries {
         }
         if info.channels > 1 { stored = .uint8 }
         return DICOMGeometry(
-            dims: dims, affine: a, spacing: [ps[1], ps[0], correct ? abs(dot(step, n)) : norm(step)],
+            dims: dims, decodeDims: decodeDims, tiltShift: shift, affine: a, spacing: [ps[1], ps[0], correct ? abs(dot(step, n)) : norm(step)],
             slices: bySlice, channels: info.channels, tiltDegrees: tilt, tiltCorrected: correct,
             warnings: warnings, storedType: stored, scaling: scaling)
     }
@@ -210,47 +235,44 @@ extension DICOMSeries {
     /// reading files in parallel straight into the output. Colour series get three frames (R, G, B).
     public func loadVolume(_ options: DICOMAssemblyOptions = .init()) throws -> (volume: Volume, geometry: DICOMGeometry) {
         let g = try geometry(options)
-        var vol = Volume(dims: g.dims, spacing: g.spacing, affine: g.affine, storedType: g.storedType, scaling: g.scaling)
+        var vol = Volume(dims: g.decodeDims, spacing: g.spacing, affine: g.affine, storedType: g.storedType, scaling: g.scaling)
         try vol.voxels.withUnsafeMutableBufferPointer { out in try decodeReal(g, into: out.baseAddress!) }
         if g.tiltCorrected { vol = correctTilt(vol, g) }
         if g.dims.count == 4 && g.channels == 1, let tr = header.double(.repetitionTime), tr > 0 { vol.timeStep = tr / 1000 }
         return (vol, g)
     }
 
-    /// Shifts each slice in-plane so a tilted stack becomes orthogonal (bilinear; outside → the
-    /// volume's minimum), as dcm2niix's tilt correction does.
+    /// Resamples a tilted stack onto the orthogonal grid of `g` (bilinear within each slice;
+    /// outside the slice → the volume's minimum), as dcm2niix's tilt correction does. Corrected
+    /// pixel (I, J) of slice k is pixel (I + startI − k·di, J + startJ − k·dj) of image k.
     func correctTilt(_ v: Volume, _ g: DICOMGeometry) -> Volume {
-        guard let s0 = g.slices[0].first, let sl = g.slices[0].last, let p0 = s0.position, let pl = sl.position, g.dims[2] > 1 else { return v }
-        let o = s0.orientation ?? [1, 0, 0, 0, 1, 0]
-        let r = Array(o[0..<3]), c = Array(o[3..<6])
-        let n = cross(r, c)
-        let nz = g.dims[2]
-        let step = zip(pl, p0).map { ($0 - $1) / Double(nz - 1) }
-        let along = dot(step, n)
-        let e = zip(step, n).map { $0 - along * $1 }
-        let di = dot(e, r) / g.spacing[0], dj = dot(e, c) / g.spacing[1]
-        let nx = g.dims[0], ny = g.dims[1]
-        let fill = v.range?.min ?? 0
-        var out = v
+        let (di, dj, startI, startJ) = g.tiltShift
+        let nx = g.decodeDims[0], ny = g.decodeDims[1], nz = g.decodeDims[2]
+        let mx = g.dims[0], my = g.dims[1]
         let frames = v.voxels.count / (nx * ny * nz)
+        let fill = v.range?.min ?? 0
+        var out = Volume(dims: g.dims, spacing: g.spacing, affine: g.affine, storedType: v.storedType, scaling: v.scaling)
+        out.timeStep = v.timeStep
         v.voxels.withUnsafeBufferPointer { src in
             out.voxels.withUnsafeMutableBufferPointer { dst in
                 parallelFor(nz * frames) { kk in
                     let k = kk % nz
-                    let off = kk * nx * ny
-                    let si = Double(k) * di, sj = Double(k) * dj
-                    for j in 0..<ny {
-                        for i in 0..<nx {
-                            let x = Double(i) + si, y = Double(j) + sj
+                    let s0 = kk * nx * ny, d0 = kk * mx * my
+                    @inline(__always) func at(_ a: Int, _ b: Int) -> Float? {
+                        a >= 0 && a < nx && b >= 0 && b < ny ? src[s0 + b * nx + a] : nil
+                    }
+                    for jj in 0..<my {
+                        for ii in 0..<mx {
+                            let x = Double(ii + startI) - Double(k) * di, y = Double(jj + startJ) - Double(k) * dj
                             let x0 = Int(x.rounded(.down)), y0 = Int(y.rounded(.down))
                             let fx = Float(x - Double(x0)), fy = Float(y - Double(y0))
-                            func at(_ a: Int, _ b: Int) -> Float? { a >= 0 && a < nx && b >= 0 && b < ny ? src[off + b * nx + a] : nil }
-                            guard let v00 = at(x0, y0) ?? (fx == 0 && fy == 0 ? nil : nil) else {
-                                dst[off + j * nx + i] = fill
+                            // Inside when the lower corner is; neighbours past the last row/column repeat it.
+                            guard let v00 = at(x0, y0) else {
+                                dst[d0 + jj * mx + ii] = fill
                                 continue
                             }
                             let v10 = at(x0 + 1, y0) ?? v00, v01 = at(x0, y0 + 1) ?? v00, v11 = at(x0 + 1, y0 + 1) ?? v10
-                            dst[off + j * nx + i] = (v00 * (1 - fx) + v10 * fx) * (1 - fy) + (v01 * (1 - fx) + v11 * fx) * fy
+                            dst[d0 + jj * mx + ii] = (v00 * (1 - fx) + v10 * fx) * (1 - fy) + (v01 * (1 - fx) + v11 * fx) * fy
                         }
                     }
                 }

@@ -212,7 +212,7 @@ extension DICOMSeries {
     /// (file index, [(frame, destination slice, scaling)]) jobs for a geometry.
     func jobs(_ g: DICOMGeometry) -> [(Int, [(frame: Int, dest: Int, scaling: IntensityScaling)])] {
         var jobs: [Int: [(frame: Int, dest: Int, scaling: IntensityScaling)]] = [:]
-        let nz = g.dims[2]
+        let nz = g.decodeDims[2]
         for (t, stack) in g.slices.enumerated() {
             for (k, s) in stack.enumerated() { jobs[s.fileIndex, default: []].append((s.frame, t * nz + k, s.scaling)) }
         }
@@ -223,16 +223,16 @@ extension DICOMSeries {
     func decodeAll<S: StoredValueSink>(_ g: DICOMGeometry, _ sink: @escaping (Int, IntensityScaling) -> S) throws {
         let work = jobs(g)
         let errorBox = ErrorBox()
-        let progress: MedVoxCore.Progress? = work.count >= 64 || g.slices.count * g.dims[2] >= 64 ? MedVoxCore.Progress("decode \(outputBaseName)", total: work.count) : nil
-        let channelStride = g.dims[0] * g.dims[1] * g.dims[2]
+        let progress: MedVoxCore.Progress? = work.count >= 64 || g.slices.count * g.decodeDims[2] >= 64 ? MedVoxCore.Progress("decode \(outputBaseName)", total: work.count) : nil
+        let channelStride = g.decodeDims[0] * g.decodeDims[1] * g.decodeDims[2]
         parallelFor(work.count) { w in
             if errorBox.error != nil { return }
             let (fi, list) = work[w]
             let file = files[fi]
             do {
-                let info = try file.pixelInfo()
-                guard info.rows == g.dims[1], info.columns == g.dims[0] else {
-                    throw DICOMError.inconsistentSeries(path: file.path, reason: "image size \(info.columns)x\(info.rows) differs from the series' \(g.dims[0])x\(g.dims[1])")
+                let info = try file.imageInfo()
+                guard info.rows == g.decodeDims[1], info.columns == g.decodeDims[0] else {
+                    throw DICOMError.inconsistentSeries(path: file.path, reason: "image size \(info.columns)x\(info.rows) differs from the series' \(g.decodeDims[0])x\(g.decodeDims[1])")
                 }
                 var byFrame: [Int: (Int, IntensityScaling)] = [:]
                 for j in list { byFrame[j.frame] = (j.dest, j.scaling) }
@@ -251,13 +251,13 @@ extension DICOMSeries {
 
     /// Stored values (no modality LUT) into `out`, slice by slice in voxel order.
     func decodeStored<T: FixedWidthInteger>(_ g: DICOMGeometry, into out: UnsafeMutablePointer<T>) throws {
-        let plane = g.dims[0] * g.dims[1]
+        let plane = g.decodeDims[0] * g.decodeDims[1]
         try decodeAll(g) { dest, _ in IntegerSink(out: out + dest * plane) }
     }
 
     /// Real values (per-slice modality LUT applied) into `out`.
     func decodeReal(_ g: DICOMGeometry, into out: UnsafeMutablePointer<Float>) throws {
-        let plane = g.dims[0] * g.dims[1]
+        let plane = g.decodeDims[0] * g.decodeDims[1]
         try decodeAll(g) { dest, sc in FloatSink(out: out + dest * plane, slope: Float(sc.slope), intercept: Float(sc.intercept)) }
     }
 }

@@ -14,6 +14,9 @@ public struct DICOMPixelInfo: Sendable, Equatable {
     public var planarConfiguration: Int
     public var photometricInterpretation: String
     public var numberOfFrames: Int
+    /// Set for a Siemens mosaic seen as its slices (`DICOMFile.imageInfo`): rows, columns and
+    /// frames then describe one tile each.
+    public var mosaic: MosaicLayout? = nil
 
     /// Bytes of one native (uncompressed) frame. Native YBR_FULL_422 stores two samples per
     /// pixel (Y1 Y2 Cb Cr per pair, PS3.5 8.2.1 / PS3.3 C.7.6.3.1.2).
@@ -116,7 +119,6 @@ enum NativePixels {
             if signed && bs < 32 && u & signBit != 0 { u |= ~mask }
             return Int32(bitPattern: u)
         }
-        let ns = info.samplesPerPixel * n
         @inline(__always) func raw(_ k: Int) -> UInt32 {
             switch info.bitsAllocated {
             case 8: return UInt32(src[k])
@@ -281,6 +283,16 @@ extension DICOMFile {
     func decodeFrames<S: StoredValueSink>(
         _ frames: [Int], info: DICOMPixelInfo, channelStride: Int, sink: (Int) -> S
     ) throws {
+        if let m = info.mosaic {
+            // One stored image holds every slice: decode it once, routing each tile to its sink.
+            let whole = try pixelInfo()
+            var sinks = [S?](repeating: nil, count: m.count)
+            for f in frames where f >= 0 && f < m.count { sinks[f] = sink(f) }
+            try decodeFrames([0], info: whole, channelStride: channelStride) { _ in
+                MosaicSink(sinks: sinks, layout: m, fullColumns: whole.columns)
+            }
+            return
+        }
         guard let loc = pixelData else { throw DICOMError.missingPixelData(path: path) }
         let ts = transferSyntax
         let encapsulatedUncompressed = ts.uid == "1.2.840.10008.1.2.1.98"
@@ -358,7 +370,7 @@ extension DICOMFile {
     /// Real values of one frame (modality LUT of that frame applied), columns fastest; colour
     /// frames as three planes R, G, B. For tests and single images; series use `loadVolume`.
     public func frameValues(_ frame: Int) throws -> [Float] {
-        let info = try pixelInfo()
+        let info = try imageInfo()
         guard frame >= 0 && frame < info.numberOfFrames else {
             throw DICOMError.invalidAttribute(path: path, keyword: "frame", value: String(frame), reason: "file has \(info.numberOfFrames) frame(s)")
         }

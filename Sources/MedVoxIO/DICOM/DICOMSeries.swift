@@ -75,7 +75,13 @@ public enum DICOMScanner {
             _ = try f.slices(fileIndex: 0)  // a single file's header errors are the answer
             return try group([f], skipped: [], root: path)
         }
-        let paths = listFiles(path)
+        return try scan(files: listFiles(path), root: path)
+    }
+
+    /// Parses the given files' headers in parallel (pixel data is not read) and groups them into
+    /// series; files that are not DICOM, DICOMDIRs and unreadable files are skipped with a note.
+    /// `root` names the set in errors.
+    public static func scan(files paths: [String], root path: String = "files") throws -> DICOMScan {
         var results = [Result<DICOMFile, Error>?](repeating: nil, count: paths.count)
         results.withUnsafeMutableBufferPointer { out in
             parallelFor(paths.count) { i in
@@ -160,7 +166,7 @@ public enum DICOMScanner {
             var keys: [String] = []
             var echoes = Set<String>(), shapes = Set<String>(), orients = Set<String>()
             for s in kept {
-                let info = try? usable[s.fileIndex].pixelInfo()
+                let info = try? usable[s.fileIndex].imageInfo()
                 let shape = "\(info?.rows ?? 0)x\(info?.columns ?? 0)x\(info?.channels ?? 1)"
                 let o = s.orientation.map { $0.map { String(format: "%.4f", $0 + 0) }.joined(separator: ",") } ?? "none"
                 let e = s.echoNumber.map(String.init) ?? s.echoTime.map { String(format: "%.3f", $0) } ?? ""

@@ -36,7 +36,7 @@ extension DICOMFile {
     /// The slices this file contributes: one per frame.
     func slices(fileIndex: Int) throws -> [DICOMSlice] {
         let ds = dataset
-        let info = try pixelInfo()
+        let info = try imageInfo()
         let imageType = ds.strings(.imageType).map { $0.uppercased() }
         func scaling(_ d: DICOMDataset) -> IntensityScaling? {
             guard d.contains(.rescaleSlope) || d.contains(.rescaleIntercept) else { return nil }
@@ -44,7 +44,7 @@ extension DICOMFile {
             if s == 0 || !s.isFinite { s = 1 }
             return IntensityScaling(slope: s, intercept: d.double(.rescaleIntercept) ?? 0)
         }
-        var base = DICOMSlice(
+        let base = DICOMSlice(
             fileIndex: fileIndex, frame: 0,
             position: validated(ds.doubles(.imagePositionPatient), 3),
             orientation: validated(ds.doubles(.imageOrientationPatient), 6),
@@ -86,6 +86,7 @@ extension DICOMFile {
                 return s
             }
         }
+        if let m = info.mosaic { return mosaicSlices(base, m) }
         if info.numberOfFrames == 1 { return [base] }
         // Classic multi-frame: frames stacked along the normal, SpacingBetweenSlices apart (or by
         // GridFrameOffsetVector, PS3.3 C.8.8.3.2).

@@ -7,9 +7,43 @@ public struct DICOMReadOptions: Sendable {
     /// with "UID#label" (e.g. "1.2.3#e2"), as the series list prints it.
     public var seriesUID: String?
     public var assembly = DICOMAssemblyOptions()
-    public init(seriesUID: String? = nil, assembly: DICOMAssemblyOptions = .init()) {
+    /// `metadata` lists every attribute of the series' first file (`info --tags`).
+    public var listTags = false
+    /// Include patient-identifying attributes and private values in that listing.
+    public var phi = false
+    public init(seriesUID: String? = nil, assembly: DICOMAssemblyOptions = .init(), listTags: Bool = false, phi: Bool = false) {
         self.seriesUID = seriesUID
         self.assembly = assembly
+        self.listTags = listTags
+        self.phi = phi
+    }
+}
+
+extension DICOMDataset {
+    /// Attributes that identify a patient, an institution or staff (after PS3.15 Table E.1-1's
+    /// Basic Profile): hidden from listings unless asked for. Whole groups 0010 (patient),
+    /// 0032 (study scheduling) and 0038 (visit) count too.
+    static let identifyingTags: Set<DICOMTag> = [
+        DICOMTag(0x0008, 0x0050), DICOMTag(0x0008, 0x0080), DICOMTag(0x0008, 0x0081), DICOMTag(0x0008, 0x0090),
+        DICOMTag(0x0008, 0x0092), DICOMTag(0x0008, 0x0094), DICOMTag(0x0008, 0x1010), DICOMTag(0x0008, 0x1040),
+        DICOMTag(0x0008, 0x1048), DICOMTag(0x0008, 0x1050), DICOMTag(0x0008, 0x1060), DICOMTag(0x0008, 0x1070),
+        DICOMTag(0x0018, 0x1000), DICOMTag(0x0020, 0x0010), DICOMTag(0x0040, 0x0006), DICOMTag(0x0040, 0x0244),
+        DICOMTag(0x0040, 0x0253), DICOMTag(0x0040, 0x1001),
+    ]
+
+    static func isIdentifying(_ t: DICOMTag) -> Bool {
+        t.group == 0x0010 || t.group == 0x0032 || t.group == 0x0038 || identifyingTags.contains(t)
+    }
+
+    /// One line per top-level attribute: "(0028,0010) US Rows = 512". Identifying attributes and
+    /// private values are replaced by "<hidden>" unless `phi`.
+    public func listing(phi: Bool) -> [String] {
+        tags.map { t in
+            let e = elements[t]!
+            let name = t.keyword ?? (t.isPrivate ? (t.element < 0x100 ? "PrivateCreator" : "Private") : "Unknown")
+            let hidden = !phi && (Self.isIdentifying(t) || (t.isPrivate && t.element >= 0x100))
+            return "\(t) \(e.vr.rawValue) \(name) = " + (hidden ? "<hidden>" : displayValue(t))
+        }
     }
 }
 
@@ -121,6 +155,10 @@ public struct DICOMSource: ImageSource {
         }
         if !geometry.warnings.isEmpty { m.append(("warnings", .list(geometry.warnings.map { .text($0) }))) }
         if !scan.skipped.isEmpty { m.append(("skipped", .integer(scan.skipped.count))) }
+        if options.listTags {
+            let f = series.files[series.slices.first?.fileIndex ?? 0]
+            m.append(("tags", .list((f.meta.listing(phi: true) + f.dataset.listing(phi: options.phi)).map { .text($0) })))
+        }
         let others = scan.series.filter { $0.selector != series.selector && !$0.slices.isEmpty }
         if !others.isEmpty { m.append(("other_series", .list(others.map { .text($0.oneLine) }))) }
         return m

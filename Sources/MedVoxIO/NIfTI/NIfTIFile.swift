@@ -25,7 +25,8 @@ public enum NIfTIError: MedVoxError {
             return "\(path): unsupported NIfTI datatype \(NIfTIDatatype.name(code)); supported: "
                 + "uint8, int8, int16, uint16, int32, uint32, int64, uint64, float32, float64, rgb24"
         case let .tooLarge(path, bytes, limit):
-            return "\(path): the image needs \(bytes) bytes, more than the memory limit of \(limit) bytes (--max-memory)"
+            return
+                "\(path): the image needs \(bytes) bytes, more than the memory limit of \(limit) bytes (--max-memory)"
         case let .missingDataFile(path, expected): return "\(path): the voxel data file \(expected) is missing"
         case let .cannotWrite(path, reason): return "\(path): cannot write NIfTI: \(reason)"
         }
@@ -83,7 +84,8 @@ public struct NIfTIFile: Sendable {
         }
         let shape = Array(h.dim[1...ndim])
         if let bad = shape.firstIndex(where: { $0 < 1 }) {
-            throw NIfTIError.invalidHeader(path: path, reason: "dim[\(bad + 1)] is \(shape[bad]), sizes must be at least 1")
+            throw NIfTIError.invalidHeader(
+                path: path, reason: "dim[\(bad + 1)] is \(shape[bad]), sizes must be at least 1")
         }
         guard let entry = NIfTIDatatype.table[h.datatype], let type = entry.type else {
             throw NIfTIError.unsupportedDatatype(path: path, code: h.datatype)
@@ -107,7 +109,8 @@ public struct NIfTIFile: Sendable {
         // Extensions (single files): listed for `info`, always skipped via vox_offset.
         if !h.isPair && prefix.count > h.headerSize && prefix[h.headerSize] != 0 && offset <= 1 << 20 {
             if prefix.count < offset { prefix = try readPrefix(path, count: offset, gzip: gz) }
-            h.extensions = parseExtensions(prefix, from: h.headerSize + 4, to: min(offset, prefix.count), order: h.byteOrder)
+            h.extensions = parseExtensions(
+                prefix, from: h.headerSize + 4, to: min(offset, prefix.count), order: h.byteOrder)
         }
 
         var dataPath = path
@@ -120,13 +123,15 @@ public struct NIfTIFile: Sendable {
         if dataGz {
             let bound = st.multipliedReportingOverflow(by: maxDeflateRatio)
             if !bound.overflow && offset + bytes > bound.partialValue + 1024 {
-                throw NIfTIError.truncated(
-                    path: dataPath, what: "voxel data (\(shape.map(String.init).joined(separator: "×")) \(type))",
-                    needed: offset + bytes, available: bound.partialValue)
+                throw NIfTIError.invalidHeader(
+                    path: dataPath,
+                    reason: "dims \(shape.map(String.init).joined(separator: "×")) \(type) need \(offset + bytes) bytes, "
+                        + "more than a \(st)-byte gzip file can hold (at most \(bound.partialValue))")
             }
         } else if offset + bytes > st {
             throw NIfTIError.truncated(
-                path: dataPath, what: "voxel data (\(shape.map(String.init).joined(separator: "×")) \(type) at offset \(offset))",
+                path: dataPath,
+                what: "voxel data (\(shape.map(String.init).joined(separator: "×")) \(type) at offset \(offset))",
                 needed: offset + bytes, available: st)
         }
         return NIfTIFile(
@@ -150,7 +155,9 @@ public struct NIfTIFile: Sendable {
 
     static func fileSize(_ path: String) throws -> Int {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw FileError.cannotRead(path: path, reason: String(cString: strerror(errno))) }
+        guard stat(path, &st) == 0 else {
+            throw FileError.cannotRead(path: path, reason: String(cString: strerror(errno)))
+        }
         return Int(st.st_size)
     }
 
@@ -164,11 +171,14 @@ public struct NIfTIFile: Sendable {
         return [UInt8](h.readData(ofLength: count))
     }
 
-    static func parseExtensions(_ b: [UInt8], from start: Int, to end: Int, order: ByteOrder) -> [(code: Int, size: Int)] {
+    static func parseExtensions(_ b: [UInt8], from start: Int, to end: Int, order: ByteOrder) -> [(
+        code: Int, size: Int
+    )] {
         var list: [(Int, Int)] = []
         var r = ByteReader(b, order: order, offset: start)
         while r.offset + 8 <= end {
-            guard let size = try? r.int32(), let code = try? r.int32(), size >= 8, Int(size) <= end - r.offset + 8 else { break }
+            guard let size = try? r.int32(), let code = try? r.int32(), size >= 8, Int(size) <= end - r.offset + 8
+            else { break }
             list.append((Int(code), Int(size)))
             guard (try? r.skip(Int(size) - 8)) != nil else { break }
         }
@@ -225,7 +235,8 @@ public struct NIfTIFile: Sendable {
                         let q = p + v * n
                         for k in 0..<(n / 2) {
                             let t = q.load(fromByteOffset: k, as: UInt8.self)
-                            q.storeBytes(of: q.load(fromByteOffset: n - 1 - k, as: UInt8.self), toByteOffset: k, as: UInt8.self)
+                            q.storeBytes(
+                                of: q.load(fromByteOffset: n - 1 - k, as: UInt8.self), toByteOffset: k, as: UInt8.self)
                             q.storeBytes(of: t, toByteOffset: n - 1 - k, as: UInt8.self)
                         }
                     }
@@ -240,23 +251,67 @@ public struct NIfTIFile: Sendable {
         let count = volumeDims.reduce(1, *)
         let need = count.multipliedReportingOverflow(by: 4)
         guard !need.overflow, need.partialValue + dataByteCount <= Runtime.maxMemory else {
-            throw NIfTIError.tooLarge(path: path, bytes: need.overflow ? Int.max : need.partialValue + dataByteCount, limit: Runtime.maxMemory)
+            throw NIfTIError.tooLarge(
+                path: path, bytes: need.overflow ? Int.max : need.partialValue + dataByteCount, limit: Runtime.maxMemory
+            )
         }
-        let (stored, start) = try storedBytes()
-        let voxels = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
-            stored.withUnsafeBytes { all in
-                let src = UnsafeRawBufferPointer(rebasing: all[start..<(start + dataByteCount)])
-                VoxelCodec.decode(
-                    src, type: storedType, swap: header.byteOrder != hostOrder, scaling: scaling,
-                    frames3: volumeDims.count > 3 ? volumeDims[3] : 1, into: dst)
+        let swap = header.byteOrder != hostOrder
+        let frames3 = volumeDims.count > 3 ? volumeDims[3] : 1
+        let voxels: [Float]
+        if isDataCompressed && storedType != .rgb24 {
+            // Inflate and convert piece by piece (members in parallel for MedVox-written files):
+            // the stored bytes are never held whole.
+            let n = storedType.byteSize
+            let whole = try readWholeFile(dataPath)
+            voxels = try [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+                try Gzip.forEachPiece(of: whole, from: dataOffset, count: dataByteCount, granule: n, source: dataPath) {
+                    offset, bytes in
+                    let out = UnsafeMutableBufferPointer(rebasing: dst[(offset / n)..<((offset + bytes.count) / n)])
+                    VoxelCodec.decode(bytes, type: storedType, swap: swap, scaling: scaling, into: out, threads: 1)
+                }
+                initialized = count
             }
-            initialized = count
+        } else if !isDataCompressed, let mapped = try mapData() {
+            // Uncompressed: convert straight from the page cache (no copy of the stored bytes).
+            defer { munmap(mapped.base, mapped.length) }
+            let src = UnsafeRawBufferPointer(start: mapped.base + dataOffset, count: dataByteCount)
+            voxels = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+                VoxelCodec.decode(src, type: storedType, swap: swap, scaling: scaling, frames3: frames3, into: dst)
+                initialized = count
+            }
+        } else {
+            let (stored, start) = try storedBytes()
+            voxels = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+                stored.withUnsafeBytes { all in
+                    let src = UnsafeRawBufferPointer(rebasing: all[start..<(start + dataByteCount)])
+                    VoxelCodec.decode(src, type: storedType, swap: swap, scaling: scaling, frames3: frames3, into: dst)
+                }
+                initialized = count
+            }
         }
         var v = Volume(
             dims: volumeDims, spacing: spacing, affine: affine.affine, voxels: voxels, storedType: storedType,
             scaling: scaling)
         v.timeStep = timeStep
         return v
+    }
+
+    /// The data file mapped read-only (nil when mapping is not possible, e.g. an empty range).
+    /// The size was checked on `open`; a file that shrank since then is checked again here, since
+    /// touching a mapped page past the end would crash.
+    func mapData() throws -> (base: UnsafeMutableRawPointer, length: Int)? {
+        let length = dataOffset + dataByteCount
+        guard dataByteCount > 0 else { return nil }
+        let fd = Glibc.open(dataPath, O_RDONLY)
+        guard fd >= 0 else { throw FileError.cannotRead(path: dataPath, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int(st.st_size) >= length else {
+            throw NIfTIError.truncated(path: dataPath, what: "voxel data", needed: length, available: Int(st.st_size))
+        }
+        guard let p = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
+        madvise(p, length, MADV_SEQUENTIAL)
+        return (p, length)
     }
 
     /// The voxel bytes as stored (file byte order), read from disk or inflated: a buffer and the
@@ -276,7 +331,9 @@ public struct NIfTIFile: Sendable {
         let out = try [UInt8](unsafeUninitializedCapacity: dataByteCount) { o, initialized in
             // Unread bytes are zeroed so the buffer is always initialized; a short read throws below.
             defer {
-                if have < dataByteCount { (o.baseAddress! + have).initialize(repeating: 0, count: dataByteCount - have) }
+                if have < dataByteCount {
+                    (o.baseAddress! + have).initialize(repeating: 0, count: dataByteCount - have)
+                }
                 initialized = dataByteCount
             }
             while have < dataByteCount {
@@ -290,7 +347,8 @@ public struct NIfTIFile: Sendable {
             }
         }
         guard have == dataByteCount else {
-            throw NIfTIError.truncated(path: dataPath, what: "voxel data", needed: dataOffset + dataByteCount, available: dataOffset + have)
+            throw NIfTIError.truncated(
+                path: dataPath, what: "voxel data", needed: dataOffset + dataByteCount, available: dataOffset + have)
         }
         return (out, 0)
     }
@@ -300,7 +358,8 @@ public struct NIfTIFile: Sendable {
         // MedVox-written files carry member sizes: inflate the members in parallel.
         let whole = try readWholeFile(dataPath)
         let maxOut = max(end, Runtime.maxMemory)
-        if let all = try whole.withUnsafeBytes({ try Gzip.decompressIndexed($0, maxOutput: maxOut, source: dataPath) }) {
+        if let all = try whole.withUnsafeBytes({ try Gzip.decompressIndexed($0, maxOutput: maxOut, source: dataPath) })
+        {
             guard all.count >= end else {
                 throw NIfTIError.truncated(path: dataPath, what: "voxel data", needed: end, available: all.count)
             }
@@ -308,12 +367,14 @@ public struct NIfTIFile: Sendable {
         }
         let r = try GzipReader(bytes: whole, source: dataPath)
         guard try r.skip(dataOffset) else {
-            throw NIfTIError.truncated(path: dataPath, what: "header and extensions", needed: dataOffset, available: r.position)
+            throw NIfTIError.truncated(
+                path: dataPath, what: "header and extensions", needed: dataOffset, available: r.position)
         }
         var out = [UInt8](repeating: 0, count: dataByteCount)
         let n = try out.withUnsafeMutableBytes { try r.read(into: $0) }
         guard n == dataByteCount else {
-            throw NIfTIError.truncated(path: dataPath, what: "voxel data (after decompression)", needed: end, available: dataOffset + n)
+            throw NIfTIError.truncated(
+                path: dataPath, what: "voxel data (after decompression)", needed: end, available: dataOffset + n)
         }
         return (out, 0)
     }
@@ -349,7 +410,8 @@ public enum NIfTIWriter {
     /// pixdim the affine's column norms. Integer types are written unscaled when every value is a
     /// whole number in range, with the volume's own scl_slope/scl_inter when it was read with them,
     /// and otherwise with a slope/intercept that spans the type's range (lossy, as any reader would).
-    public static func write(_ volume: Volume, to path: String, options: NIfTIWriteOptions = NIfTIWriteOptions()) throws {
+    public static func write(_ volume: Volume, to path: String, options: NIfTIWriteOptions = NIfTIWriteOptions()) throws
+    {
         let lower = path.lowercased()
         let gz: Bool
         if lower.hasSuffix(".nii.gz") {

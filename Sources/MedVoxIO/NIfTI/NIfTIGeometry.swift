@@ -86,7 +86,8 @@ public enum NIfTIGeometry {
     /// The quaternion representation of an affine's 3×3 block (nifti1_io `nifti_mat44_to_quatern`):
     /// column norms become the voxel sizes, the nearest rotation (polar decomposition, so shear is
     /// dropped) becomes (b, c, d), and a negative determinant becomes qfac = −1.
-    public static func quaternion(of affine: Affine) -> (b: Double, c: Double, d: Double, qfac: Double, zooms: [Double]) {
+    public static func quaternion(of affine: Affine) -> (b: Double, c: Double, d: Double, qfac: Double, zooms: [Double])
+    {
         var m = affine.linear
         var zooms = affine.columnNorms
         for j in 0..<3 {

@@ -326,7 +326,9 @@ extension NIfTIHeader {
         do {
             h.magic = try c.text(bytes, .magic)
             h.dim = try c.ints(bytes, .dim)
-            h.intentP = [try c.number(bytes, .intentP1), try c.number(bytes, .intentP2), try c.number(bytes, .intentP3)]
+            h.intentP = [
+                try c.number(bytes, .intentP1), try c.number(bytes, .intentP2), try c.number(bytes, .intentP3),
+            ]
             h.intentCode = try c.int(bytes, .intentCode)
             h.intentName = try c.text(bytes, .intentName)
             h.datatype = try c.int(bytes, .datatype)
@@ -347,8 +349,12 @@ extension NIfTIHeader {
             h.auxFile = try c.text(bytes, .auxFile)
             h.qformCode = try c.int(bytes, .qformCode)
             h.sformCode = try c.int(bytes, .sformCode)
-            h.quatern = [try c.number(bytes, .quaternB), try c.number(bytes, .quaternC), try c.number(bytes, .quaternD)]
-            h.qoffset = [try c.number(bytes, .qoffsetX), try c.number(bytes, .qoffsetY), try c.number(bytes, .qoffsetZ)]
+            h.quatern = [
+                try c.number(bytes, .quaternB), try c.number(bytes, .quaternC), try c.number(bytes, .quaternD),
+            ]
+            h.qoffset = [
+                try c.number(bytes, .qoffsetX), try c.number(bytes, .qoffsetY), try c.number(bytes, .qoffsetZ),
+            ]
             h.srow = [try c.numbers(bytes, .srowX), try c.numbers(bytes, .srowY), try c.numbers(bytes, .srowZ)]
             h.dimInfo = try c.int(bytes, .dimInfo) & 0xFF
         } catch let e as ByteReader.TruncatedData {
@@ -359,7 +365,8 @@ extension NIfTIHeader {
         guard ["n+1", "ni1", "n+2", "ni2"].contains(magic3), magic3.hasSuffix(String(version)) else {
             let shown = h.magic.isEmpty ? "empty" : "'\(h.magic.prefix(8))'"
             throw NIfTIError.notNIfTI(
-                path: path, reason: "magic is \(shown), not NIfTI-\(version)'s (an Analyze 7.5 header is not supported)")
+                path: path, reason: "magic is \(shown), not NIfTI-\(version)'s (an Analyze 7.5 header is not supported)"
+            )
         }
         h.magic = magic3
         return h

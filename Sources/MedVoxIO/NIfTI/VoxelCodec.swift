@@ -9,7 +9,7 @@ public enum VoxelCodec {
     /// `frames3` frames ordered t·3 + channel.
     public static func decode(
         _ src: UnsafeRawBufferPointer, type: ScalarType, swap: Bool, scaling: IntensityScaling, frames3: Int = 1,
-        into dst: UnsafeMutableBufferPointer<Float>
+        into dst: UnsafeMutableBufferPointer<Float>, threads: Int = Runtime.threads
     ) {
         let n = dst.count
         guard n > 0 else { return }
@@ -29,10 +29,12 @@ public enum VoxelCodec {
         }
         let slope = scaling.slope, inter = scaling.intercept
         let identity = scaling.isIdentity
-        let parts = max(1, min(Runtime.threads, n / 65536))
-        parallelFor(parts) { part in
+        let parts = max(1, min(threads, n / 65536))
+        parallelFor(parts, threads: parts) { part in
             let r = chunkRange(n, part: part, of: parts)
-            @inline(__always) func put(_ i: Int, _ x: Double) { out[i] = identity ? Float(x) : Float(slope * x + inter) }
+            @inline(__always) func put(_ i: Int, _ x: Double) {
+                out[i] = identity ? Float(x) : Float(slope * x + inter)
+            }
             @inline(__always) func ints<T: FixedWidthInteger>(_: T.Type) {
                 for i in r {
                     let u = base.loadUnaligned(fromByteOffset: MemoryLayout<T>.size * i, as: T.self)

@@ -74,7 +74,9 @@ public enum PNG {
         let ok: Int32 = try withSampleBuffer(image) { buffer in
             guard png_image_write_to_memory(&img, nil, &size, 0, buffer, stride, nil) != 0 else { return 0 }
             out = [UInt8](repeating: 0, count: Int(size))
-            return out.withUnsafeMutableBytes { png_image_write_to_memory(&img, $0.baseAddress, &size, 0, buffer, stride, nil) }
+            return out.withUnsafeMutableBytes {
+                png_image_write_to_memory(&img, $0.baseAddress, &size, 0, buffer, stride, nil)
+            }
         }
         guard ok != 0 else { throw PNGError.cannotEncode(path: path, reason: message(&img)) }
         out.removeSubrange(Int(size)...)

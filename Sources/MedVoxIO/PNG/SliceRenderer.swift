@@ -171,10 +171,12 @@ public struct SliceRenderer {
         var v = volume.frames > 1 ? volume.frame(min(max(frame, 0), volume.frames - 1)) : volume
         if let overlay {
             guard overlay.shape3 == volume.shape3 else {
-                throw RenderError.overlayMismatch(reason: "overlay dims \(overlay.shape3) differ from image dims \(volume.shape3)")
+                throw RenderError.overlayMismatch(
+                    reason: "overlay dims \(overlay.shape3) differ from image dims \(volume.shape3)")
             }
             guard overlay.affine.isClose(to: volume.affine, tolerance: 1e-3 * max(1, volume.spacing.max() ?? 1)) else {
-                throw RenderError.overlayMismatch(reason: "overlay affine differs from the image's (not on the same grid)")
+                throw RenderError.overlayMismatch(
+                    reason: "overlay affine differs from the image's (not on the same grid)")
             }
         }
         let target = Orientation.ras
@@ -276,7 +278,9 @@ public enum RenderError: MedVoxError {
 /// Layout of pictures into figures.
 public enum Figure {
     /// Pictures left to right, vertically centred, separated by `gap` pixels of `background`.
-    public static func row(_ images: [RGBImage], gap: Int = 4, background: (UInt8, UInt8, UInt8) = (0, 0, 0)) -> RGBImage {
+    public static func row(_ images: [RGBImage], gap: Int = 4, background: (UInt8, UInt8, UInt8) = (0, 0, 0))
+        -> RGBImage
+    {
         guard !images.isEmpty else { return RGBImage(width: 1, height: 1) }
         let w = images.map(\.width).reduce(0, +) + gap * (images.count - 1)
         let h = images.map(\.height).max()!
@@ -290,7 +294,9 @@ public enum Figure {
     }
 
     /// Pictures in a grid of `columns`, row by row, each cell the size of the largest picture.
-    public static func grid(_ images: [RGBImage], columns: Int, gap: Int = 2, background: (UInt8, UInt8, UInt8) = (0, 0, 0)) -> RGBImage {
+    public static func grid(
+        _ images: [RGBImage], columns: Int, gap: Int = 2, background: (UInt8, UInt8, UInt8) = (0, 0, 0)
+    ) -> RGBImage {
         guard !images.isEmpty else { return RGBImage(width: 1, height: 1) }
         let cols = max(1, min(columns, images.count))
         let rows = (images.count + cols - 1) / cols

@@ -20,8 +20,16 @@ public final class ConvBlock: Module {
     public var children: [(String, Module)] { [("conv1", conv1), ("norm1", norm1), ("conv2", conv2), ("norm2", norm2)] }
 
     public func callAsFunction(_ x: Variable) -> Variable {
+        guard GradientRecording.isEnabled else { return Variable(inference(inference(x.value, conv1, norm1), conv2, norm2)) }
         let h = leakyReLU(norm1(conv1(x)), slope: slope)
         return leakyReLU(norm2(conv2(h)), slope: slope)
+    }
+
+    /// Without a graph: the norm and the activation run in place on the convolution's output.
+    func inference(_ x: Tensor, _ conv: ConvNd, _ norm: GroupNorm) -> Tensor {
+        var y = conv(Variable(x)).value
+        normalizeInPlace(&y, .groups(norm.groups), gamma: norm.weight?.value, beta: norm.bias?.value, eps: norm.eps, leakySlope: slope)
+        return y
     }
 }
 

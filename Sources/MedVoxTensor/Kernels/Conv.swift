@@ -209,9 +209,10 @@ public final class ConvPlan {
 
     /// The instruction set this plan's kernels use.
     public var isa: ConvKernels.ISA { ConvKernels.ISA(rawValue: info.isa) ?? .generic }
-    /// "direct" or "gather" for the forward and backward-data passes (for benchmarks and tests).
+    /// "direct", "gather", "gatherRaw" or "phases" for the forward and backward-data passes (for
+    /// benchmarks and tests).
     public var modes: (forward: String, backwardData: String) {
-        ("\(forwardPass.mode)", "\(backwardDataPass.mode)")
+        ("\(forwardPass.mode)", backwardDataPass.outStride == nil ? "\(backwardDataPass.mode)" : "phases")
     }
 
     /// Packs the weights `[Cout, Cin, k...]` for later calls.
@@ -226,10 +227,23 @@ public final class ConvPlan {
             mvx_pack_weights(weight, Int32(f.M), Int32(f.C), Int32(f.taps), Int32(f.kcc), f.info.mr, 0, 0, buf.baseAddress!)
             n = f.packedCount
         }
-        backwardPacked = [Float](unsafeUninitializedCapacity: b.packedCount) { buf, n in
-            mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), b.info.mr, 1,
-                             b.mode == .direct ? 1 : 0, buf.baseAddress!)
-            n = b.packedCount
+        let phases = b.phases
+        backwardPacked = [Float](unsafeUninitializedCapacity: b.packedCount * phases.count) { buf, n in
+            if b.outStride == nil {
+                mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), b.info.mr, 1,
+                                 b.usesPadded ? 1 : 0, buf.baseAddress!)
+            } else {
+                // Per phase (a, b, c): the [Cin][Cout] matrix of tap (a, b, c).
+                let (ci, co, taps, k) = (s.ci, s.co, s.taps, s.kernel)
+                var tap = [Float](repeating: 0, count: ci * co)
+                for (i, ph) in phases.enumerated() {
+                    let t = (ph[0] * k[1] + ph[1]) * k[2] + ph[2]
+                    for m in 0..<ci { for c in 0..<co { tap[m * co + c] = weight[(c * ci + m) * taps + t] } }
+                    mvx_pack_weights(tap, Int32(ci), Int32(co), 1, Int32(b.kcc), b.info.mr, 0, 0,
+                                     buf.baseAddress! + i * b.packedCount)
+                }
+            }
+            n = b.packedCount * phases.count
         }
     }
 
@@ -261,7 +275,12 @@ public final class ConvPlan {
             }
             return
         }
-        precondition(backwardPacked.count == backwardDataPass.packedCount, "ConvPlan.backwardData before pack(weight:)")
+        precondition(backwardPacked.count == backwardDataPass.packedCount * backwardDataPass.phases.count,
+                     "ConvPlan.backwardData before pack(weight:)")
+        if backwardDataPass.outStride != nil, (0..<3).contains(where: { s.input[$0] != s.output[$0] * s.stride[$0] }) {
+            // Input elements past the last stride block get no gradient; the phases skip them.
+            gradInput.update(repeating: 0, count: geometry.inputCount)
+        }
         backwardPacked.withUnsafeBufferPointer { a in
             for n in 0..<s.n {
                 backwardDataPass.run(source: gradOutput + n * s.co * s.outPlane, packed: a.baseAddress!, bias: nil,

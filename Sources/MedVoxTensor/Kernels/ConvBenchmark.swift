@@ -79,13 +79,13 @@ public enum ConvBenchmark {
         return best
     }
 
-    static func median(_ v: [Double]) -> Double {
+    public static func median(_ v: [Double]) -> Double {
         let s = v.sorted()
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
     /// Process CPU time in ms (all threads).
-    static func cpuMs() -> Double {
+    public static func cpuMs() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) * 1e-6

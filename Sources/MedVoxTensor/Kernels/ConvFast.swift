@@ -76,7 +76,10 @@ final class ScratchPool: @unchecked Sendable {
 /// How a forward-type pass (forward, or backward-data as the forward of the output gradient)
 /// runs: the source it reads, the grid it writes, and its packed weights.
 struct FastPass {
-    enum Mode { case direct, gather }
+    /// direct: positions on the padded source's grid, taps as shifted views (stride 1 only);
+    /// gather: column tiles copied from the padded source; gatherRaw: column tiles from the raw
+    /// source with index maps (backward-data with stride > 1 or padding > d(k-1)).
+    enum Mode { case direct, gather, gatherRaw }
     let mode: Mode
     let info: mvx_isa_info
     /// Output channels, input channels, taps, channels per K chunk.
@@ -86,8 +89,23 @@ struct FastPass {
     /// Output spatial dims.
     let out: [Int]
     let kernel: [Int], dilation: [Int]
-    /// Gather index maps per axis.
+    /// Index maps per axis: raw source index = (o*mul + t*tmul + off) / div (gatherRaw); from
+    /// the padded source, o*mul + t*dilation (gather, direct with mul = 1).
     let mul: [Int], tmul: [Int], off: [Int], div: [Int]
+
+    var usesPadded: Bool { mode != .gatherRaw }
+
+    /// Phase decomposition of a transposed convolution with stride = kernel (no overlap): the
+    /// grid `out` is the source grid, and each of the ∏stride phases writes every stride-th
+    /// element of the `fullOut` output through its own 1-tap weights. nil for other passes.
+    var outStride: [Int]? = nil
+    var fullOut: [Int] = []
+    var phases: [[Int]] {
+        guard let st = outStride else { return [[0, 0, 0]] }
+        var p = [[Int]]()
+        for a in 0..<st[0] { for b in 0..<st[1] { for c in 0..<st[2] { p.append([a, b, c]) } } }
+        return p
+    }
 
     var padded: [Int] { (0..<3).map { src[$0] + 2 * pad[$0] } }
     var chanPitch: Int { padded.reduce(1, *) + Int(info.nr) + 64 }
@@ -111,8 +129,9 @@ struct FastPass {
     static func chooseDirect(possible: Bool, span: Int, valid: Int, M: Int) -> Bool {
         guard possible else { return false }
         if let f = ConvKernels.forceDirect { return f }
-        // Measured on Zen 4 (cpu time): direct wins up to ~25% waste (128→128 @16³), gathered beyond.
-        return Double(span) / Double(valid) <= 1.3
+        // Measured on Zen 4 (CPU time): direct and gathered tie at ~13% waste (64→64 @32³), gathered
+        // wins beyond (128→128 @16³: 77% vs 70% of peak).
+        return Double(span) / Double(valid) <= 1.15
     }
 
     /// Channels per K chunk: the micro-kernel's B rows of one chunk should stay in L1 — in direct
@@ -124,6 +143,7 @@ struct FastPass {
         return (C + chunks - 1) / chunks
     }
 
+    /// Packed floats per phase.
     var packedCount: Int { (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr) * C * taps }
 
     /// Runs the pass for one batch item: `source` [C][src...] -> `output` [M][out...].
@@ -139,7 +159,9 @@ struct FastPass {
         let nt = subs * nr
         let tiles = (total + nt - 1) / nt
         let kmax = kcc * taps
-        let perThread = mpad * nt + (mode == .gather ? kmax * nt : 0) + kmax * 2  // offs as 2 floats each
+        let colCount = mode == .direct ? 0 : kmax * nt
+        let runsCount = 3 * (nt + nt / nr + 2)
+        let perThread = mpad * nt + colCount + 2 * kmax + 2 * runsCount  // offs, runs: Int = 2 floats
         var d = mvx_fwd()
         d.isa = info.isa; d.mr = info.mr; d.nr = info.nr
         d.direct = mode == .direct ? 1 : 0
@@ -152,13 +174,17 @@ struct FastPass {
         case let .leakyReLU(a): d.act = 2; d.slope = a
         }
         d.out = output
-        d.out_plane = validCount
+        d.out_plane = outStride == nil ? validCount : fullOut.reduce(1, *)
         d.od = Int32(out[0]); d.oh = Int32(out[1]); d.ow = Int32(out[2])
+        if let st = outStride {
+            d.ostride = (Int32(st[0]), Int32(st[1]), Int32(st[2]))
+            d.ofull = (Int32(fullOut[0]), Int32(fullOut[1]), Int32(fullOut[2]))
+        }
         let offsets = tapOffsets
-        let padCount = mode == .direct ? chanPitch * C : 0
+        let padCount = usesPadded ? chanPitch * C : 0
         ScratchPool.shared.with(padCount + perThread * T) { scratch in
             offsets.withUnsafeBufferPointer { tapoff in
-                if mode == .direct {
+                if usesPadded {
                     let p = padded
                     parallelFor(T, threads: T) { t in
                         let r = chunkRange(C, part: t, of: T)
@@ -170,6 +196,7 @@ struct FastPass {
                     d.pp = p[1] * p[2]
                     d.rp = p[2]
                     d.tapoff = tapoff.baseAddress
+                    d.mul = (Int32(mul[0]), Int32(mul[1]), Int32(mul[2]))
                 } else {
                     d.raw = source
                     d.sd = Int32(src[0]); d.sh = Int32(src[1]); d.sw = Int32(src[2])
@@ -179,18 +206,23 @@ struct FastPass {
                     d.off = (Int32(off[0]), Int32(off[1]), Int32(off[2]))
                     d.div = (Int32(div[0]), Int32(div[1]), Int32(div[2]))
                 }
+                for (index, phase) in phases.enumerated() {
+                d.A = packed + index * packedCount
+                d.ophase = (Int32(phase[0]), Int32(phase[1]), Int32(phase[2]))
                 let desc = d
                 withUnsafePointer(to: desc) { dp in
                     parallelFor(T, threads: T) { t in
                         let base = scratch + padCount + t * perThread
                         let acc = base
                         let col = base + mpad * nt
-                        let offs = UnsafeMutableRawPointer(col + (mode == .gather ? kmax * nt : 0)).bindMemory(to: Int.self, capacity: kmax)
+                        let offs = UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax)
+                        let runs = UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount)
                         for tile in chunkRange(tiles, part: t, of: T) {
                             let t0 = tile * nt
-                            mvx_fwd_tile(dp, t0, min(total, t0 + nt), acc, nt, col, offs)
+                            mvx_fwd_tile(dp, t0, min(total, t0 + nt), acc, nt, col, offs, runs)
                         }
                     }
+                }
                 }
             }
         }
@@ -222,13 +254,26 @@ extension ConvPlan {
     /// flipped kernel and padding d(k-1)-p) for stride 1, gathered otherwise.
     static func backwardDataPass(_ s: Conv3DShape, info: mvx_isa_info) -> FastPass {
         let info = kernelInfo(info, outputChannels: s.ci)
+        if s.stride == s.kernel, s.stride.contains(where: { $0 > 1 }), s.padding.allSatisfy({ $0 == 0 }),
+            s.dilation.allSatisfy({ $0 == 1 }), ConvKernels.forceDirect != false
+        {
+            // Transposed convolution as U-Nets use it (kernel = stride): one 1×1 product per phase.
+            var p = FastPass(
+                mode: .direct, info: info, M: s.ci, C: s.co, taps: 1,
+                kcc: FastPass.channelsPerChunk(s.co, taps: 1, direct: true), src: s.output, pad: [0, 0, 0],
+                out: s.output, kernel: [1, 1, 1], dilation: [1, 1, 1], mul: [1, 1, 1], tmul: [1, 1, 1],
+                off: [0, 0, 0], div: [1, 1, 1])
+            p.outStride = s.stride
+            p.fullOut = s.input
+            return p
+        }
         let pad2 = (0..<3).map { s.dilation[$0] * (s.kernel[$0] - 1) - s.padding[$0] }
         let possible = s.stride.allSatisfy { $0 == 1 } && pad2.allSatisfy { $0 >= 0 }
         let padded = (0..<3).map { s.output[$0] + 2 * max(0, pad2[$0]) }
         let span = ((s.input[0] - 1) * padded[1] + (s.input[1] - 1)) * padded[2] + s.input[2]
         let direct = FastPass.chooseDirect(possible: possible, span: span, valid: s.inPlane, M: s.ci)
         return FastPass(
-            mode: direct ? .direct : .gather, info: info, M: s.ci, C: s.co, taps: s.taps,
+            mode: direct ? .direct : possible ? .gather : .gatherRaw, info: info, M: s.ci, C: s.co, taps: s.taps,
             kcc: FastPass.channelsPerChunk(s.co, taps: s.taps, direct: direct), src: s.output, pad: pad2.map { max(0, $0) },
             out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1], tmul: s.dilation.map { -$0 },
             off: s.padding, div: s.stride)
@@ -253,8 +298,9 @@ extension ConvPlan {
         let qc = (vector ? max(256, min(1024, 32768 / s.co)) : 2048) / 16 * 16
         let direct = fp.mode == .direct
         let vaccCount = vector ? mpad * ((kblocks + T - 1) / T) * nw * lanes : 0
-        let perThread = (direct ? s.co * qc : (K + 2 * s.taps + nw) * qc) + 2 * (K + nw) + vaccCount
-        let padCount = direct ? fp.chanPitch * s.ci : 0
+        let runsCount = 3 * (qc + 2)
+        let perThread = (direct ? s.co * qc : (K + 2 * s.taps + nw) * qc) + 2 * (K + nw) + 2 * runsCount + vaccCount
+        let padCount = fp.chanPitch * s.ci
         var d = mvx_bww()
         d.isa = info.isa; d.mw = info.mw; d.nw = info.nw
         d.direct = direct ? 1 : 0
@@ -268,7 +314,7 @@ extension ConvPlan {
                 for n in 0..<s.n {
                     let x = input + n * s.ci * s.inPlane
                     d.go = gradOutput + n * s.co * s.outPlane
-                    if direct {
+                    do {
                         let p = fp.padded
                         parallelFor(T, threads: T) { t in
                             let r = chunkRange(s.ci, part: t, of: T)
@@ -282,7 +328,9 @@ extension ConvPlan {
                         d.rp = p[2]
                         d.span = fp.span
                         d.tapoff = tapoff.baseAddress
-                    } else {
+                        d.mul = (Int32(s.stride[0]), Int32(s.stride[1]), Int32(s.stride[2]))
+                    }
+                    do {
                         d.raw = x
                         d.sd = Int32(s.input[0]); d.sh = Int32(s.input[1]); d.sw = Int32(s.input[2])
                         d.k = (Int32(s.kernel[0]), Int32(s.kernel[1]), Int32(s.kernel[2]))
@@ -297,11 +345,12 @@ extension ConvPlan {
                         parallelFor(T, threads: T) { t in
                             let r = chunkRange(kblocks, part: t, of: T)
                             let base = scratch + padCount + t * perThread
-                            let bufCount = perThread - 2 * (K + nw) - vaccCount
+                            let bufCount = perThread - 2 * (K + nw) - 2 * runsCount - vaccCount
                             let offs = UnsafeMutableRawPointer(base + bufCount).bindMemory(to: Int.self, capacity: K + nw)
-                            let vacc = vector ? base + bufCount + 2 * (K + nw) : nil
+                            let runs = UnsafeMutableRawPointer(base + bufCount + 2 * (K + nw)).bindMemory(to: Int.self, capacity: runsCount)
+                            let vacc = vector ? base + bufCount + 2 * (K + nw) + 2 * runsCount : nil
                             if r.isEmpty { return }
-                            mvx_bww_part(dp, r.lowerBound, r.upperBound, first, base, base, qc, offs, vacc)
+                            mvx_bww_part(dp, r.lowerBound, r.upperBound, first, base, base, qc, offs, vacc, runs)
                         }
                     }
                 }

@@ -48,6 +48,18 @@ public enum NormGrouping: Sendable {
 public func normalize(_ x: Tensor, _ grouping: NormGrouping, gamma: Tensor?, beta: Tensor?, eps: Float = 1e-5)
     -> (Tensor, NormStats)
 {
+    var y = x
+    let stats = normalizeInPlace(&y, grouping, gamma: gamma, beta: beta, eps: eps)
+    return (y, stats)
+}
+
+/// `normalize` overwriting `x`, optionally followed in the same pass by a leaky ReLU with
+/// `leakySlope` (0 is ReLU) — the inference path of conv–norm–activation blocks, which needs no
+/// second buffer.
+@discardableResult
+public func normalizeInPlace(_ x: inout Tensor, _ grouping: NormGrouping, gamma: Tensor?, beta: Tensor?, eps: Float = 1e-5,
+                             leakySlope: Float? = nil) -> NormStats
+{
     let (n, c, inner) = channelBlocks(x.shape)
     let groups = grouping.blocks(n: n, c: c)
     let m = groups[0].count * inner
@@ -75,8 +87,8 @@ public func normalize(_ x: Tensor, _ grouping: NormGrouping, gamma: Tensor?, bet
         }
     }
     for k in 0..<groups.count { inv[k] = 1 / (varc[k] + eps).squareRoot() }
-    let stats = NormStats(mean: mean, invStd: inv, variance: varc, groupSize: m)
-    return (applyNormalization(x, groups: groups, mean: mean, invStd: inv, gamma: gamma, beta: beta), stats)
+    applyNormalization(&x, groups: groups, mean: mean, invStd: inv, gamma: gamma, beta: beta, leakySlope: leakySlope)
+    return NormStats(mean: mean, invStd: inv, variance: varc, groupSize: m)
 }
 
 /// Batch norm in inference mode: normalises with running statistics (`[C]` each).
@@ -85,12 +97,15 @@ public func batchNormInference(_ x: Tensor, runningMean: Tensor, runningVar: Ten
 {
     let (n, c, _) = channelBlocks(x.shape)
     let inv = runningVar.storage.map { 1 / ($0 + eps).squareRoot() }
-    return applyNormalization(x, groups: NormGrouping.batch.blocks(n: n, c: c), mean: runningMean.storage, invStd: inv, gamma: gamma, beta: beta)
+    var y = x
+    applyNormalization(&y, groups: NormGrouping.batch.blocks(n: n, c: c), mean: runningMean.storage, invStd: inv, gamma: gamma, beta: beta)
+    return y
 }
 
-func applyNormalization(_ x: Tensor, groups: [[Int]], mean: [Float], invStd: [Float], gamma: Tensor?, beta: Tensor?) -> Tensor {
-    let (_, c, inner) = channelBlocks(x.shape)
-    var y = x
+/// y = (x − μ)·s·γ + β per element, in place, then max(y, slope·y) when `leakySlope` is set.
+func applyNormalization(_ y: inout Tensor, groups: [[Int]], mean: [Float], invStd: [Float], gamma: Tensor?, beta: Tensor?,
+                        leakySlope: Float? = nil) {
+    let (_, c, inner) = channelBlocks(y.shape)
     y.storage.withUnsafeMutableBufferPointer { yp in
         let yb = yp.baseAddress!
         parallelFor(groups.count) { k in
@@ -98,11 +113,17 @@ func applyNormalization(_ x: Tensor, groups: [[Int]], mean: [Float], invStd: [Fl
                 let ch = b % c
                 let a = invStd[k] * (gamma?.storage[ch] ?? 1)
                 let shift = (beta?.storage[ch] ?? 0) - mean[k] * a
-                for i in (b * inner)..<((b + 1) * inner) { yb[i] = yb[i] * a + shift }
+                if let slope = leakySlope {
+                    for i in (b * inner)..<((b + 1) * inner) {
+                        let v = yb[i] * a + shift
+                        yb[i] = v > 0 ? v : v * slope
+                    }
+                } else {
+                    for i in (b * inner)..<((b + 1) * inner) { yb[i] = yb[i] * a + shift }
+                }
             }
         }
     }
-    return y
 }
 
 /// Backward of `normalize` (training mode): returns the gradients for x, gamma and beta (the

@@ -1,7 +1,8 @@
 import CJPEG
 
 /// JPEG Baseline (process 1, 1.2.840.10008.1.2.4.50) and Extended (processes 2 & 4,
-/// 1.2.840.10008.1.2.4.51), ITU-T T.81.
+/// 1.2.840.10008.1.2.4.51), ITU-T T.81; also the retired spectral-selection (.53) and progressive
+/// (.55) syntaxes when 8-bit.
 ///
 /// 8-bit streams (baseline, extended, progressive) go to libjpeg-turbo through its TurboJPEG API;
 /// colour streams come back as RGB (libjpeg's YCbCr → RGB, fancy upsampling, accurate integer
@@ -11,7 +12,9 @@ import CJPEG
 /// stream mislabelled with one of these UIDs is decoded by `JPEGLosslessDecoder`.
 public enum JPEGDecoder: PixelDecoder {
     public static let transferSyntaxUIDs = [EncapsulatedTransferSyntax.jpegBaseline,
-                                            EncapsulatedTransferSyntax.jpegExtended]
+                                            EncapsulatedTransferSyntax.jpegExtended,
+                                            EncapsulatedTransferSyntax.jpegSpectralSelection,
+                                            EncapsulatedTransferSyntax.jpegFullProgression]
     static let codec = "JPEG"
 
     public static func decode(_ frame: [UInt8], info: PixelFrameInfo) throws -> DecodedFrame {
@@ -129,18 +132,10 @@ enum JPEGSequentialDCT {
             try q.withUnsafeBufferPointer { qt in
             try out.withUnsafeMutableBufferPointer { o in
                 var pred: Int32 = 0
-                var mcusLeft = restartInterval > 0 ? restartInterval : Int.max
-                var restartNumber = 0
+                var restarts = JPEGRestartCounter(interval: restartInterval)
                 for by in 0..<blocksHigh {
                     for bx in 0..<blocksWide {
-                        if mcusLeft == 0 {
-                            if reader.overran { throw truncated(by) }
-                            try reader.restart(expected: restartNumber, codec: codec)
-                            restartNumber += 1
-                            mcusLeft = restartInterval
-                            pred = 0
-                        }
-                        mcusLeft &-= 1
+                        if try restarts.next(&reader, codec: codec, ifTruncated: truncated(by)) { pred = 0 }
                         for i in 0..<64 { c[i] = 0 }
                         guard let s = reader.decode(t.baseAddress!), s <= 15 else { throw badCode(by) }
                         // Coefficients are 16-bit (JCOEF) in IJG.

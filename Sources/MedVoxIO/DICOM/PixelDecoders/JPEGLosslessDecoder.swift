@@ -77,8 +77,7 @@ public enum JPEGLosslessDecoder: PixelDecoder {
         let initial = 1 << (precision - pt - 1)
         let restartInterval = parser.restartInterval
         var reader = JPEGBitReader(data, position: parser.position)
-        var mcusLeft = restartInterval > 0 ? restartInterval : Int.max
-        var restartNumber = 0
+        var restarts = JPEGRestartCounter(interval: restartInterval)
         var firstLine = true        // first line of the image or of a restart interval
         var resetPending = true     // next sample is the first of an interval
         let rowStride = width * nc
@@ -88,15 +87,10 @@ public enum JPEGLosslessDecoder: PixelDecoder {
             for y in 0..<height {
                 let row = base + y * rowStride
                 for x in 0..<width {
-                    if mcusLeft == 0 {
-                        if reader.overran { throw truncated(y) }
-                        try reader.restart(expected: restartNumber, codec: codec)
-                        restartNumber += 1
-                        mcusLeft = restartInterval
+                    if try restarts.next(&reader, codec: codec, ifTruncated: truncated(y)) {
                         firstLine = true
                         resetPending = true
                     }
-                    mcusLeft &-= 1
                     for k in 0..<ns {
                         let ci = offsets[k]
                         guard let s = reader.decode(tp.baseAddress! + k), s <= 16 else {
@@ -190,22 +184,16 @@ public enum JPEGLosslessDecoder: PixelDecoder {
         mutating func decode<P: LosslessPredictor>(_ reader: inout JPEGBitReader, _: P.Type) throws {
             var r = reader  // a local copy stays in registers
             defer { reader = r }
-            var mcusLeft = restartInterval > 0 ? restartInterval : Int.max
-            var restartNumber = 0
+            var restarts = JPEGRestartCounter(interval: restartInterval)
             var firstLine = true, resetPending = true
             for y in 0..<height {
                 let row = out + y * width
                 var x = 0
                 while x < width {
-                    if mcusLeft == 0 {
-                        if r.overran { throw truncated(y) }
-                        try r.restart(expected: restartNumber, codec: codec)
-                        restartNumber += 1
-                        mcusLeft = restartInterval
+                    if try restarts.next(&r, codec: codec, ifTruncated: truncated(y)) {
                         firstLine = true
                         resetPending = true
                     }
-                    mcusLeft &-= 1
                     guard let diff = difference(&r) else {
                         throw PixelDecodingError.corrupt(codec: codec, reason: "bad Huffman code in line \(y + 1)")
                     }

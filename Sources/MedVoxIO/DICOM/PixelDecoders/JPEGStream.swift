@@ -176,6 +176,31 @@ struct JPEGBitReader {
     }
 }
 
+/// Counts MCUs and reads the RSTn marker that ends each restart interval (T.81 E.2.4).
+struct JPEGRestartCounter {
+    let interval: Int
+    var left: Int
+    var number = 0
+
+    init(interval: Int) {
+        self.interval = interval
+        left = interval > 0 ? interval : Int.max
+    }
+
+    /// Call before each MCU; returns true when a restart marker was just read (reset predictions).
+    @inline(__always)
+    mutating func next(_ reader: inout JPEGBitReader, codec: String,
+                       ifTruncated: @autoclosure () -> PixelDecodingError) throws -> Bool {
+        left &-= 1
+        guard left < 0 else { return false }
+        if reader.overran { throw ifTruncated() }
+        try reader.restart(expected: number, codec: codec)
+        number += 1
+        left = interval - 1
+        return true
+    }
+}
+
 /// Walks the marker segments of a JPEG stream.
 struct JPEGParser {
     let codec: String

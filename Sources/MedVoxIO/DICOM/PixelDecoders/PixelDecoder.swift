@@ -134,6 +134,10 @@ public enum EncapsulatedTransferSyntax {
     public static let rleLossless = "1.2.840.10008.1.2.5"
     public static let jpegBaseline = "1.2.840.10008.1.2.4.50"
     public static let jpegExtended = "1.2.840.10008.1.2.4.51"
+    /// Retired: Spectral Selection, Non-Hierarchical (processes 6 & 8).
+    public static let jpegSpectralSelection = "1.2.840.10008.1.2.4.53"
+    /// Retired: Full Progression, Non-Hierarchical (processes 10 & 12).
+    public static let jpegFullProgression = "1.2.840.10008.1.2.4.55"
     public static let jpegLossless = "1.2.840.10008.1.2.4.57"
     public static let jpegLosslessSV1 = "1.2.840.10008.1.2.4.70"
     public static let jpegLSLossless = "1.2.840.10008.1.2.4.80"

@@ -1,0 +1,295 @@
+import Foundation
+import MedVoxCore
+import MedVoxIO
+import MedVoxInference
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What a batch does with each case.
+public struct BatchOptions: Sendable {
+    public var segmentModel: String?
+    public var classifyModel: String?
+    public var phi = false
+    /// Cases processed at once.
+    public var jobs = 1
+    /// Memory the concurrent cases may use together (bytes).
+    public var maxMemory = Runtime.maxMemory
+    public var version = "?"
+    public init() {}
+}
+
+/// The record of one case: `OUT_DIR/CASE/case.json` when done, `OUT_DIR/.failed/CASE.json` when
+/// it failed. Summaries and the index are built from these records alone, so shards that share an
+/// output folder merge by reading them.
+public struct CaseRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var input: String
+    /// "done" or "failed".
+    public var status: String
+    public var error: String?
+    public var fingerprint: String
+    /// Weights SHA-256 by model name: a rerun redoes cases made with other weights.
+    public var models: [String: String]
+    public var seconds: Double
+    /// Segmentation: volume in mL by label name.
+    public var volumesML: [String: Double]?
+    public var topClass: String?
+    public var confidence: Double?
+    public var warnings: [String]
+    public init(id: String, input: String, status: String, error: String? = nil, fingerprint: String, models: [String: String], seconds: Double, warnings: [String] = []) {
+        self.id = id
+        self.input = input
+        self.status = status
+        self.error = error
+        self.fingerprint = fingerprint
+        self.models = models
+        self.seconds = seconds
+        self.warnings = warnings
+    }
+}
+
+/// Runs a batch: each case converted, segmented and/or classified, with its report, written to
+/// `OUT_DIR/CASE/` as a whole (built in a hidden folder, then renamed into place), so a run killed
+/// at any moment leaves complete cases and nothing half-written; a rerun skips cases whose
+/// record matches the input fingerprint and model hashes.
+public final class BatchRunner {
+    public let options: BatchOptions
+    public let outDir: String
+    let plan: BatchPlan
+    /// One model instance per concurrent job, loaded once for the whole run.
+    var segmenters: [Segmenter] = []
+    var classifiers: [Classifier] = []
+    var modelHashes: [String: String] = [:]
+
+    public init(plan: BatchPlan, outDir: String, options: BatchOptions) throws {
+        guard options.segmentModel != nil || options.classifyModel != nil else { throw BatchError.noModel }
+        self.plan = plan
+        self.outDir = URL(fileURLWithPath: outDir).standardizedFileURL.path
+        self.options = options
+        let jobs = max(1, options.jobs)
+        for _ in 0..<jobs {
+            if let m = options.segmentModel {
+                let model = try LoadedModel.load(m)
+                modelHashes[model.card.name] = model.card.weights.sha256
+                segmenters.append(try Segmenter(model: model))
+            }
+            if let m = options.classifyModel {
+                let model = try LoadedModel.load(m)
+                modelHashes[model.card.name] = model.card.weights.sha256
+                classifiers.append(try Classifier(model: model))
+            }
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: self.outDir + "/.failed", withIntermediateDirectories: true)
+        } catch {
+            throw FileError.cannotWrite(path: outDir, reason: error.localizedDescription)
+        }
+    }
+
+    public var caseRecordName: String { "case.json" }
+
+    /// True when `c` has a finished record made from the same input and the same models.
+    public func isDone(_ c: BatchCase) -> Bool {
+        guard let d = FileManager.default.contents(atPath: "\(outDir)/\(c.id)/case.json"),
+            let r = try? JSONDecoder().decode(CaseRecord.self, from: d)
+        else { return false }
+        return r.status == "done" && r.fingerprint == c.fingerprint && r.models == modelHashes
+    }
+
+    /// Processes `cases` (skipping those already done) and returns every record of this run.
+    public func run(_ cases: [BatchCase], progress: MedVoxCore.Progress? = nil) -> [CaseRecord] {
+        removeLeftovers(cases)
+        let todo = cases.filter { !isDone($0) }
+        let jobs = max(1, min(options.jobs, todo.count))
+        let threadsPerJob = max(1, Runtime.threads / jobs)
+        let savedThreads = Runtime.threads
+        Runtime.threads = threadsPerJob
+        defer { Runtime.threads = savedThreads }
+        var records = [CaseRecord?](repeating: nil, count: todo.count)
+        let gate = MemoryGate(budget: options.maxMemory)
+        let slots = SlotPool(jobs)
+        let lock = NSLock()
+        let next = NextIndex()
+        DispatchQueue.concurrentPerform(iterations: jobs) { _ in
+            while let i = next.take(todo.count) {
+                let c = todo[i]
+                let need = estimateBytes(c)
+                gate.acquire(need)
+                let slot = slots.take()
+                lock.lock()
+                progress?.detail = c.id
+                lock.unlock()
+                let r = process(c, slot: slot)
+                slots.give(slot)
+                gate.release(need)
+                lock.lock()
+                records[i] = r
+                lock.unlock()
+                progress?.advance()
+            }
+        }
+        return records.compactMap { $0 }
+    }
+
+    /// Rough peak bytes of one case: the image and its float copies through preprocessing,
+    /// inference accumulators and the report (≈ 24 bytes per voxel), plus the network's working set.
+    func estimateBytes(_ c: BatchCase) -> Int {
+        let voxels: Int
+        switch c.kind {
+        case let .nifti(path): voxels = (try? ImageFile.open(path).dims.reduce(1, *)) ?? 0
+        case let .dicom(selector):
+            let s = plan.scan?.series.first { $0.selector == selector }
+            voxels = (try? s?.geometry().dims.reduce(1, *)) ?? 0
+        }
+        let network = segmenters.first.map { $0.forwardBytes(window: $0.model.card.input.patchSize.count == 3 ? $0.model.card.input.patchSize : [64, 64, 64]) } ?? 0
+        return voxels * 24 + network
+    }
+
+    /// Hidden work folders of these cases left by a killed run.
+    func removeLeftovers(_ cases: [BatchCase]) {
+        let ids = Set(cases.map(\.id))
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: outDir)) ?? []
+        for n in names where n.hasPrefix(".") && (n.contains(".partial-") || n.contains(".old-")) {
+            let id = String(n.dropFirst().prefix { $0 != "." })
+            if ids.contains(where: { n.hasPrefix(".\($0).") }) || ids.contains(id) {
+                try? FileManager.default.removeItem(atPath: "\(outDir)/\(n)")
+            }
+        }
+    }
+
+    func process(_ c: BatchCase, slot: Int) -> CaseRecord {
+        let start = Date()
+        let work = "\(outDir)/.\(c.id).partial-\(getpid())-\(slot)"
+        try? FileManager.default.removeItem(atPath: work)
+        do {
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            var record = try build(c, in: work, slot: slot)
+            record.seconds = Date().timeIntervalSince(start)
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write([UInt8](try e.encode(record)), to: "\(work)/\(caseRecordName)")
+            try publish(work, as: c.id)
+            try? FileManager.default.removeItem(atPath: "\(outDir)/.failed/\(c.id).json")
+            return record
+        } catch {
+            try? FileManager.default.removeItem(atPath: work)
+            let message = (error as? MedVoxError)?.description ?? "\(error)"
+            let record = CaseRecord(
+                id: c.id, input: c.display, status: "failed", error: message, fingerprint: c.fingerprint,
+                models: modelHashes, seconds: Date().timeIntervalSince(start))
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            if let data = try? e.encode(record) {
+                try? AtomicFile.write([UInt8](data), to: "\(outDir)/.failed/\(c.id).json")
+            }
+            return record
+        }
+    }
+
+    /// Moves a finished work folder to `OUT_DIR/id`, replacing an older one.
+    func publish(_ work: String, as id: String) throws {
+        let final = "\(outDir)/\(id)"
+        let old = "\(outDir)/.\(id).old-\(getpid())"
+        if FileManager.default.fileExists(atPath: final) {
+            guard rename(final, old) == 0 else { throw FileError.cannotWrite(path: final, reason: String(cString: strerror(errno))) }
+        }
+        guard rename(work, final) == 0 else { throw FileError.cannotWrite(path: final, reason: String(cString: strerror(errno))) }
+        try? FileManager.default.removeItem(atPath: old)
+    }
+
+    func build(_ c: BatchCase, in work: String, slot: Int) throws -> CaseRecord {
+        let source: any ImageSource
+        switch c.kind {
+        case let .nifti(path): source = NIfTISource(try NIfTIFile.open(path))
+        case let .dicom(selector):
+            guard let scan = plan.scan else { throw FileError.cannotRead(path: c.display, reason: "DICOM scan missing") }
+            source = try DICOMSource(scan: scan, path: plan.root, options: DICOMReadOptions(seriesUID: selector))
+        }
+        let volume = try source.volume()
+        try ImageFile.write(volume, to: "\(work)/image.nii.gz")
+        let modality = source.metadata.first { $0.key.lowercased() == "modality" }.map { $0.value.plain }
+        var builder = ReportBuilder(source: source, image: volume, phi: options.phi, version: options.version)
+        var record = CaseRecord(id: c.id, input: c.display, status: "done", fingerprint: c.fingerprint, models: modelHashes, seconds: 0)
+        var overlay: Volume?
+        if !segmenters.isEmpty {
+            let s = segmenters[slot]
+            let result = try s.segment(volume, modality: modality)
+            try ImageFile.write(result.mask, to: "\(work)/mask.nii.gz", as: .uint8)
+            try builder.addSegmentation(model: s.model, result: result, maskFile: "mask.nii.gz")
+            overlay = result.mask
+            var volumes: [String: Double] = [:]
+            for l in builder.report.segmentation?.labels ?? [] { volumes[l.name] = l.volumeML }
+            record.volumesML = volumes
+        }
+        if !classifiers.isEmpty {
+            let k = classifiers[slot]
+            let result = try k.classify(volume, modality: modality)
+            try builder.addClassification(model: k.model, result: result)
+            record.topClass = result.topClass
+            record.confidence = result.confidence
+        }
+        var report = builder.report
+        report.input.imageFile = "image.nii.gz"
+        try ReportWriter.write(report, figures: builder.figures, to: work)
+        record.warnings = report.warnings.map(\.code)
+        var thumb = try SliceRenderer(volume: volume.frames > 1 ? volume.frame(0) : volume, overlay: overlay)
+        thumb.minimumSize = 96
+        try PNG.write(thumb.slice(.axial).raster, to: "\(work)/thumbnail.png")
+        return record
+    }
+}
+
+/// Admits work while the bytes in use stay within a budget (a job larger than the budget runs
+/// alone).
+final class MemoryGate: @unchecked Sendable {
+    let budget: Int
+    var used = 0
+    let condition = NSCondition()
+    init(budget: Int) { self.budget = budget }
+    func acquire(_ n: Int) {
+        condition.lock()
+        while used > 0 && used + n > budget { condition.wait() }
+        used += n
+        condition.unlock()
+    }
+    func release(_ n: Int) {
+        condition.lock()
+        used -= n
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Hands out model slots (one model instance per concurrent job).
+final class SlotPool: @unchecked Sendable {
+    var free: [Int]
+    let condition = NSCondition()
+    init(_ n: Int) { free = Array((0..<n).reversed()) }
+    func take() -> Int {
+        condition.lock()
+        while free.isEmpty { condition.wait() }
+        let s = free.removeLast()
+        condition.unlock()
+        return s
+    }
+    func give(_ s: Int) {
+        condition.lock()
+        free.append(s)
+        condition.signal()
+        condition.unlock()
+    }
+}
+
+final class NextIndex: @unchecked Sendable {
+    var value = 0
+    let lock = NSLock()
+    func take(_ count: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < count else { return nil }
+        value += 1
+        return value - 1
+    }
+}

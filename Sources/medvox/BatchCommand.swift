@@ -1,0 +1,113 @@
+import Foundation
+import MedVoxCore
+import MedVoxReport
+
+/// `medvox batch STUDY_DIR -o OUT_DIR`: every case of a study folder through the asked tasks,
+/// resumable, shardable across a job array; `--merge OUT_DIR` rebuilds the study index.
+struct BatchCommand: Command {
+    static let spec = CommandSpec(
+        name: "batch",
+        abstract: "process every case of a study folder (DICOM series and NIfTI files); resumable and shardable",
+        positionals: [PositionalSpec(name: "STUDY_DIR", help: "the study folder (with --merge: the output folder)")],
+        options: [
+            .value("output", "OUT_DIR", "where each case's folder, summary.csv/json and index.html go; also -o"),
+            .value("segment", "MODEL", "segment each case with this model (name or card path)"),
+            .value("classify", "MODEL", "classify each case with this model"),
+            .value("jobs", "N", "cases processed at once (threads are divided between them; default 1)"),
+            .value("shard", "K/N", "process only shard K of N (1-based); default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX"),
+            .value("shards", "N", "number of shards when JOB_COMPLETION_INDEX (Kubernetes indexed Job) selects the shard"),
+            .value("include", "GLOB", "only inputs whose path (relative to STUDY_DIR) matches; repeatable", repeatable: true),
+            .value("exclude", "GLOB", "leave out inputs whose relative path matches; repeatable", repeatable: true),
+            .flag("all-series", "also process localizer, derived and secondary-capture series"),
+            .flag("dry-run", "list the cases (and what would be skipped), do nothing"),
+            .flag("merge", "rebuild summary.csv, summary.json and index.html of the output folder STUDY_DIR from its cases"),
+            .flag("phi", "DICOM: include patient-identifying attributes in reports"),
+        ],
+        discussion: """
+            Examples:
+              medvox batch study/ -o out/ --segment brain-tissue --classify brain-qc --jobs 2
+              medvox batch study/ -o out/ --segment brain-tissue --shard 3/8
+              medvox batch --merge out/
+            Exit status 0 when every case succeeded, 1 when any failed (the count goes to stderr).
+            """
+    )
+
+    let study: String
+    let output: String?
+    let merge: Bool
+    let dryRun: Bool
+    let include: [String], exclude: [String]
+    let allSeries: Bool
+    let options: BatchOptions
+    let shard: (index: Int, count: Int)?
+
+    init(_ args: ParsedArguments) throws {
+        study = args.positionals[0]
+        merge = args.flag("merge")
+        dryRun = args.flag("dry-run")
+        output = merge ? study : args.value("output")
+        if !merge && !dryRun && output == nil { throw UsageError("missing -o OUT_DIR", command: Self.spec) }
+        include = args.all("include")
+        exclude = args.all("exclude")
+        allSeries = args.flag("all-series")
+        var o = BatchOptions()
+        o.segmentModel = args.value("segment")
+        o.classifyModel = args.value("classify")
+        o.phi = args.flag("phi")
+        o.jobs = try args.int("jobs", range: 1...256) ?? 1
+        o.maxMemory = Runtime.maxMemory
+        o.version = version
+        if !merge && !dryRun && o.segmentModel == nil && o.classifyModel == nil {
+            throw UsageError("give --segment MODEL and/or --classify MODEL", command: Self.spec)
+        }
+        options = o
+        let shards = try args.int("shards", range: 1...100_000)
+        if let s = args.value("shard") {
+            let parts = s.split(separator: "/").map { Int($0) }
+            guard parts.count == 2, let k = parts[0], let n = parts[1], n >= 1, k >= 1, k <= n else {
+                throw UsageError("--shard expects K/N with 1 ≤ K ≤ N, got '\(s)'", command: Self.spec)
+            }
+            shard = (k - 1, n)
+        } else {
+            do { shard = try BatchPlanner.shardFromEnvironment(ProcessInfo.processInfo.environment, shards: shards) } catch {
+                throw UsageError("\(error)", command: Self.spec)
+            }
+        }
+    }
+
+    func run() throws {
+        if merge {
+            let rs = try BatchIndex.write(study)
+            let failed = rs.filter { $0.status != "done" }.count
+            print("\(study)/index.html: \(rs.count) case(s), \(failed) failed")
+            if failed > 0 { throw BatchFailure(failed: failed, total: rs.count) }
+            return
+        }
+        let plan = try BatchPlanner.discover(study, include: include, exclude: exclude, allSeries: allSeries)
+        let cases = shard.map { BatchPlanner.shard(plan.cases, index: $0.index, count: $0.count) } ?? plan.cases
+        if dryRun {
+            for c in cases { print("\(c.id)\t\(c.display)") }
+            for s in plan.skipped { print("skipped\t\(s.path)\t\(s.reason)") }
+            print("\(cases.count) case(s)" + (shard.map { " (shard \($0.index + 1)/\($0.count) of \(plan.cases.count))" } ?? "") + ", \(plan.skipped.count) skipped")
+            return
+        }
+        let out = output!
+        let runner = try BatchRunner(plan: plan, outDir: out, options: options)
+        let todo = cases.filter { !runner.isDone($0) }
+        if todo.count < cases.count { printErr("medvox batch: \(cases.count - todo.count) case(s) already done, skipped") }
+        let progress = Progress("batch", total: todo.count)
+        let records = runner.run(cases, progress: progress)
+        progress.finish()
+        try BatchIndex.write(out, skipped: plan.skipped)
+        let failed = records.filter { $0.status != "done" }
+        for f in failed { printErr("medvox: \(f.id): \(f.error ?? "failed")") }
+        print("\(out)/index.html: \(records.count - failed.count) done, \(failed.count) failed, \(cases.count - todo.count) already done")
+        if !failed.isEmpty { throw BatchFailure(failed: failed.count, total: records.count) }
+    }
+}
+
+struct BatchFailure: MedVoxError {
+    var failed: Int
+    var total: Int
+    var description: String { "batch: \(failed) of \(total) case(s) failed" }
+}

@@ -1,0 +1,22 @@
+import MedVoxReport
+
+/// `medvox report CASE_DIR`: rebuilds a case's report.html (and its figures) from the saved
+/// report.json and outputs.
+struct ReportCommand: Command {
+    static let spec = CommandSpec(
+        name: "report",
+        abstract: "rebuild a case report (report.html and figures) from its saved report.json and outputs",
+        positionals: [PositionalSpec(name: "CASE_DIR", help: "a folder written by --report")],
+        discussion: """
+            Example:
+              medvox segment t1.nii.gz -o out/mask.nii.gz --report out
+              medvox report out
+            """
+    )
+    let dir: String
+    init(_ args: ParsedArguments) throws { dir = args.positionals[0] }
+    func run() throws {
+        try ReportWriter.rebuild(dir)
+        print("\(dir)/\(ReportWriter.htmlName)")
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import MedVoxCore
+import MedVoxIO
+
+/// `--report DIR` and `--phi`, shared by the commands that can write a case report.
+struct ReportFlags {
+    static let options: [OptionSpec] = [
+        .value("report", "DIR", "also write a report folder: report.html (self-contained), report.json, PNG figures"),
+        .flag("phi", "DICOM: include patient-identifying attributes in the report (left out by default)"),
+    ]
+    let directory: String?
+    let phi: Bool
+
+    init(_ args: ParsedArguments) {
+        directory = args.value("report")
+        phi = args.flag("phi")
+    }
+
+    /// Creates the report folder (so outputs may be written into it before the report is).
+    static func createFolder(_ dir: String) throws {
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw FileError.cannotWrite(path: dir, reason: error.localizedDescription)
+        }
+    }
+
+    /// `path` relative to `dir` when it lies inside it, else absolute (what a report records so
+    /// `medvox report` can find the files again).
+    static func relative(_ path: String, to dir: String) -> String {
+        let p = URL(fileURLWithPath: path).standardizedFileURL.path
+        let d = URL(fileURLWithPath: dir).standardizedFileURL.path + "/"
+        return p.hasPrefix(d) ? String(p.dropFirst(d.count)) : p
+    }
+}
+
+/// The modality an image's header names (DICOM (0008,0060)), if any.
+func modality(of source: any ImageSource) -> String? {
+    source.metadata.first { $0.key.lowercased() == "modality" }.map { $0.value.plain }.flatMap { $0.isEmpty ? nil : $0 }
+}
