@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Oracle for MedVox's DICOM Segmentation writer (called by Tests/MedVoxIOTests/DICOMSegTests.swift).
+
+  dicomseg_oracle.py SEG.dcm SOURCE_FOLDER
+      Reads SEG.dcm with pydicom and highdicom and the source series with pydicom; prints JSON:
+        segments: [{number, label, algorithm}]
+        frames: number of frames
+        pixels: {SOPInstanceUID: {segment number: [flat indices row*cols+col of set pixels]}}
+            (highdicom's get_pixels_by_source_instance, i.e. each segment mapped back onto
+            the source slice it references)
+        position_mismatch: frames whose PlanePosition differs from the referenced source image's
+            ImagePositionPatient (by more than 1e-3 mm) or whose orientation differs
+        study_matches, frame_of_reference_matches, referenced_series: checks on the references
+        patient: the PatientName and PatientID strings
+"""
+import json
+import os
+import sys
+
+import highdicom as hd
+import numpy as np
+import pydicom
+
+
+def main(seg_path, folder):
+    raw = pydicom.dcmread(seg_path)
+    seg = hd.seg.segread(seg_path)
+    sources = {}
+    for name in sorted(os.listdir(folder)):
+        ds = pydicom.dcmread(os.path.join(folder, name), stop_before_pixels=True)
+        sources[ds.SOPInstanceUID] = ds
+    first = next(iter(sources.values()))
+    iop = [float(v) for v in raw.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient]
+    mismatch = []
+    for n, fg in enumerate(raw.PerFrameFunctionalGroupsSequence):
+        uid = fg.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
+        src = sources.get(uid)
+        pos = [float(v) for v in fg.PlanePositionSequence[0].ImagePositionPatient]
+        if src is None or np.abs(np.array(pos) - np.array([float(v) for v in src.ImagePositionPatient])).max() > 1e-3 \
+                or np.abs(np.array(iop) - np.array([float(v) for v in src.ImageOrientationPatient])).max() > 1e-4:
+            mismatch.append(n)
+    numbers = [int(s.SegmentNumber) for s in raw.SegmentSequence]
+    referenced = sorted({fg.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
+                         for fg in raw.PerFrameFunctionalGroupsSequence})
+    pixels = {}
+    for uid in referenced:
+        arr = seg.get_pixels_by_source_instance([uid], segment_numbers=numbers)  # (1, rows, cols, segments)
+        pixels[uid] = {str(num): np.flatnonzero(arr[0, :, :, i]).tolist() for i, num in enumerate(numbers)}
+    out = {
+        "segments": [{"number": int(s.SegmentNumber), "label": str(s.SegmentLabel), "algorithm": str(s.SegmentAlgorithmName)}
+                     for s in raw.SegmentSequence],
+        "frames": int(raw.NumberOfFrames),
+        "pixels": pixels,
+        "position_mismatch": mismatch,
+        "study_matches": raw.StudyInstanceUID == first.StudyInstanceUID,
+        "frame_of_reference_matches": raw.FrameOfReferenceUID == first.FrameOfReferenceUID,
+        "referenced_series": [str(s.SeriesInstanceUID) for s in raw.ReferencedSeriesSequence],
+        "source_series": str(first.SeriesInstanceUID),
+        "patient": [str(raw.PatientName), str(raw.PatientID)],
+        "source_patient": [str(first.get("PatientName", "")), str(first.get("PatientID", ""))],
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
