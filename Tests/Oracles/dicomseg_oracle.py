@@ -12,6 +12,12 @@
             ImagePositionPatient (by more than 1e-3 mm) or whose orientation differs
         study_matches, frame_of_reference_matches, referenced_series: checks on the references
         patient: the PatientName and PatientID strings
+  dicomseg_oracle.py SEG.dcm SOURCE_FOLDER MASK.nii.gz CARD.json
+      also checks the SEG against the NIfTI mask independently of MedVox's reader: each source
+      image (pydicom) is matched to the mask slice k whose world position (nibabel affine, RAS
+      turned to LPS) equals its ImagePositionPatient, and each segment's pixels there (highdicom)
+      must equal mask[:, :, k].T == the card's value for the segment's label. Adds
+      nifti_mismatch: ["UID segment", ...] and matched_slices.
 """
 import json
 import os
@@ -59,6 +65,29 @@ def main(seg_path, folder):
         "patient": [str(raw.PatientName), str(raw.PatientID)],
         "source_patient": [str(first.get("PatientName", "")), str(first.get("PatientID", ""))],
     }
+    if len(sys.argv) > 4:
+        import nibabel as nib
+        img = nib.load(sys.argv[3])
+        data = np.asarray(img.dataobj).astype(np.int64)
+        card = json.load(open(sys.argv[4]))
+        values = {l["name"]: int(l["value"]) for l in card["labels"]}
+        lps = np.diag([-1.0, -1.0, 1.0]) @ img.affine[:3, :]
+        mismatch, matched = [], 0
+        for uid, src in sources.items():
+            ipp = np.array([float(v) for v in src.ImagePositionPatient])
+            ks = [k for k in range(data.shape[2]) if np.abs(lps @ [0, 0, k, 1] - ipp).max() < 1e-3]
+            if len(ks) != 1:
+                mismatch.append(f"{uid} no slice")
+                continue
+            matched += 1
+            k = ks[0]
+            for s in raw.SegmentSequence:
+                expected = np.flatnonzero(data[:, :, k].T == values[str(s.SegmentLabel)]).tolist()
+                got = pixels.get(uid, {}).get(str(int(s.SegmentNumber)), [])
+                if expected != got:
+                    mismatch.append(f"{uid} {int(s.SegmentNumber)}")
+        out["nifti_mismatch"] = mismatch
+        out["matched_slices"] = matched
     print(json.dumps(out))
 
 

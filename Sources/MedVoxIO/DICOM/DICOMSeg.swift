@@ -46,6 +46,11 @@ public struct DICOMSegOptions: Sendable {
 ///   patient-identifying attributes are empty unless `options.phi`.
 public enum DICOMSeg {
     public static let sopClassUID = "1.2.840.10008.5.1.4.1.1.66.4"
+    /// CR, CT, MR, PET and Secondary Capture Image Storage: single-frame SOP classes.
+    static let singleFrameClasses: Set<String> = [
+        "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.128",
+        "1.2.840.10008.5.1.4.1.1.7",
+    ]
 
     public enum Failure: MedVoxError {
         case unsupported(path: String, reason: String)
@@ -82,7 +87,9 @@ public enum DICOMSeg {
                 throw DICOMError.missingAttribute(path: f.path, keyword: "SOPClassUID")
             }
             let nFrames = f.dataset.int(DICOMTag(0x0028, 0x0008)) ?? 1
-            refs.append((cls, inst, nFrames > 1 ? s.frame + 1 : nil))
+            // ReferencedFrameNumber only for multi-frame SOP classes (dciodvfy refuses it for CT/MR
+            // Image Storage files that carry NumberOfFrames anyway; their PlanePosition tells frames apart).
+            refs.append((cls, inst, nFrames > 1 && !singleFrameClasses.contains(cls) ? s.frame + 1 : nil))
         }
         guard let first = slices.first, let orientation = first.orientation else {
             throw DICOMError.missingAttribute(path: path, keyword: "ImageOrientationPatient")
