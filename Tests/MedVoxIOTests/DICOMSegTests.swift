@@ -140,6 +140,31 @@ final class DICOMSegTests: XCTestCase {
     func testSegmentationOfCTSeriesValidatesAndReadsBack() throws { try checkSeg("ct", phi: false) }
     func testSegmentationOfObliqueSeriesValidatesAndReadsBack() throws { try checkSeg("oblique", phi: true) }
 
+    /// An empty mask still gives a valid object (first segment, one empty frame); enhanced and
+    /// classic multi-frame sources validate too (their frames referenced by position, and by
+    /// ReferencedFrameNumber for the enhanced, multi-frame SOP class).
+    func testEmptyMaskAndMultiFrameSourcesValidate() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for series in ["ct", "enhanced", "multiframe"] {
+            let source = try DICOMSource(path: Self.fixtures + "/" + series)
+            var m = mask(for: source)
+            if series == "ct" { m.voxels = [Float](repeating: 0, count: m.count) }
+            let path = "\(dir)/\(series).dcm"
+            try DICOMSeg.write(mask: m, source: source, segments: [DICOMSegSegment(value: 1, name: "a", rgb: (9, 9, 9))], to: path)
+            let v = try run("dciodvfy", [path])
+            XCTAssertFalse(v.output.split(separator: "\n").contains { $0.hasPrefix("Error") }, "\(series):\n\(v.output)")
+            let f = try DICOMFile(path: path)
+            let frames = f.dataset.items(DICOMTag(0x5200, 0x9230))
+            let expected = series == "ct" ? 1 : (0..<source.dims[2]).filter { k in
+                (0..<(source.dims[0] * source.dims[1])).contains { m.voxels[k * source.dims[0] * source.dims[1] + $0] == 1 } }.count
+            XCTAssertEqual(frames.count, expected, series)
+            XCTAssertEqual(try f.readPixelBytes().count, (expected * source.dims[0] * source.dims[1] + 15) / 16 * 2, series)
+            let refFrame = frames.first?.items(DICOMTag(0x0008, 0x9124)).first?.items(DICOMTag(0x0008, 0x2112)).first?.string(DICOMTag(0x0008, 0x1160))
+            XCTAssertEqual(refFrame != nil, series == "enhanced", series)
+        }
+    }
+
     func testRefusesAMaskOnAnotherGrid() throws {
         let source = try DICOMSource(path: Self.fixtures + "/ct")
         var m = mask(for: source)
