@@ -102,8 +102,9 @@ public enum DICOMSeg {
         for k in 0..<nz {
             let base = k * nx * ny
             for p in 0..<(nx * ny) {
-                let v = Int(mask.voxels[base + p].rounded())
-                if v != 0, present[v] != nil { present[v]![k] = true }
+                let x = mask.voxels[base + p]
+                guard x >= 1 && x < 65536 && x == x.rounded() else { continue }  // background, NaN, non-labels
+                if present[Int(x)] != nil { present[Int(x)]![k] = true }
             }
         }
         var used = segments.filter { present[$0.value]!.contains(true) }
@@ -259,7 +260,7 @@ public enum DICOMSeg {
                 bits.reserveCapacity((bitCount + frameSize + 7) / 8)
                 for p in 0..<frameSize {
                     if bitCount % 8 == 0 { bits.append(0) }
-                    if !emptyMask && Int(mask.voxels[base + p].rounded()) == s.value { bits[bitCount / 8] |= UInt8(1) << UInt8(bitCount % 8) }
+                    if !emptyMask && mask.voxels[base + p] == Float(s.value) { bits[bitCount / 8] |= UInt8(1) << UInt8(bitCount % 8) }
                     bitCount += 1
                 }
             }
