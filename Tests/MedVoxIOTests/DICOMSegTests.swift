@@ -126,7 +126,8 @@ final class DICOMSegTests: XCTestCase {
         let (nx, ny, nz) = (source.dims[0], source.dims[1], source.dims[2])
         var frames = 0
         for k in 0..<nz {
-            let uid = source.geometry.slices[0][k].sopInstanceUID!
+            let slice = source.geometry.slices[0][k]
+            let uid = series == "enhanced" ? "\(slice.sopInstanceUID!)#\(slice.frame + 1)" : slice.sopInstanceUID!
             for (n, label) in [1, 2].enumerated() {
                 let expected = (0..<(nx * ny)).filter { Int(m.voxels[k * nx * ny + $0]) == label }
                 if !expected.isEmpty { frames += 1 }
@@ -139,6 +140,8 @@ final class DICOMSegTests: XCTestCase {
 
     func testSegmentationOfCTSeriesValidatesAndReadsBack() throws { try checkSeg("ct", phi: false) }
     func testSegmentationOfObliqueSeriesValidatesAndReadsBack() throws { try checkSeg("oblique", phi: true) }
+    /// Enhanced MR with its frames stored in reverse spatial order: frames referenced by number.
+    func testSegmentationOfEnhancedMultiFrameValidatesAndReadsBack() throws { try checkSeg("enhanced", phi: false) }
 
     /// An empty mask still gives a valid object (first segment, one empty frame); enhanced and
     /// classic multi-frame sources validate too (their frames referenced by position, and by

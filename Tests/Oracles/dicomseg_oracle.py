@@ -31,27 +31,45 @@ import pydicom
 def main(seg_path, folder):
     raw = pydicom.dcmread(seg_path)
     seg = hd.seg.segread(seg_path)
+    # Source images: key "UID" for single-frame files, "UID#F" (1-based) for frames of enhanced
+    # multi-frame files, with their ImagePositionPatient / ImageOrientationPatient.
     sources = {}
+    first = None
     for name in sorted(os.listdir(folder)):
         ds = pydicom.dcmread(os.path.join(folder, name), stop_before_pixels=True)
-        sources[ds.SOPInstanceUID] = ds
-    first = next(iter(sources.values()))
+        first = first or ds
+        if "PerFrameFunctionalGroupsSequence" in ds:
+            shared = ds.SharedFunctionalGroupsSequence[0]
+            for f, fg in enumerate(ds.PerFrameFunctionalGroupsSequence):
+                pp = fg.PlanePositionSequence[0] if "PlanePositionSequence" in fg else shared.PlanePositionSequence[0]
+                po = fg.PlaneOrientationSequence[0] if "PlaneOrientationSequence" in fg else shared.PlaneOrientationSequence[0]
+                sources[f"{ds.SOPInstanceUID}#{f + 1}"] = (pp.ImagePositionPatient, po.ImageOrientationPatient)
+        else:
+            sources[ds.SOPInstanceUID] = (ds.ImagePositionPatient, ds.ImageOrientationPatient)
+
+    def key(fg):
+        ref = fg.DerivationImageSequence[0].SourceImageSequence[0]
+        uid = ref.ReferencedSOPInstanceUID
+        return f"{uid}#{int(ref.ReferencedFrameNumber)}" if "ReferencedFrameNumber" in ref else uid
+
     iop = [float(v) for v in raw.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient]
     mismatch = []
     for n, fg in enumerate(raw.PerFrameFunctionalGroupsSequence):
-        uid = fg.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
-        src = sources.get(uid)
+        src = sources.get(key(fg))
         pos = [float(v) for v in fg.PlanePositionSequence[0].ImagePositionPatient]
-        if src is None or np.abs(np.array(pos) - np.array([float(v) for v in src.ImagePositionPatient])).max() > 1e-3 \
-                or np.abs(np.array(iop) - np.array([float(v) for v in src.ImageOrientationPatient])).max() > 1e-4:
+        if src is None or np.abs(np.array(pos) - np.array([float(v) for v in src[0]])).max() > 1e-3 \
+                or np.abs(np.array(iop) - np.array([float(v) for v in src[1]])).max() > 1e-4:
             mismatch.append(n)
     numbers = [int(s.SegmentNumber) for s in raw.SegmentSequence]
-    referenced = sorted({fg.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
-                         for fg in raw.PerFrameFunctionalGroupsSequence})
+    referenced = sorted({key(fg) for fg in raw.PerFrameFunctionalGroupsSequence})
     pixels = {}
-    for uid in referenced:
-        arr = seg.get_pixels_by_source_instance([uid], segment_numbers=numbers)  # (1, rows, cols, segments)
-        pixels[uid] = {str(num): np.flatnonzero(arr[0, :, :, i]).tolist() for i, num in enumerate(numbers)}
+    for k in referenced:
+        if "#" in k:
+            uid, f = k.split("#")
+            arr = seg.get_pixels_by_source_frame(uid, [int(f)], segment_numbers=numbers)
+        else:
+            arr = seg.get_pixels_by_source_instance([k], segment_numbers=numbers)  # (1, rows, cols, segments)
+        pixels[k] = {str(num): np.flatnonzero(arr[0, :, :, i]).tolist() for i, num in enumerate(numbers)}
     out = {
         "segments": [{"number": int(s.SegmentNumber), "label": str(s.SegmentLabel), "algorithm": str(s.SegmentAlgorithmName)}
                      for s in raw.SegmentSequence],
@@ -74,7 +92,7 @@ def main(seg_path, folder):
         lps = np.diag([-1.0, -1.0, 1.0]) @ img.affine[:3, :]
         mismatch, matched = [], 0
         for uid, src in sources.items():
-            ipp = np.array([float(v) for v in src.ImagePositionPatient])
+            ipp = np.array([float(v) for v in src[0]])
             ks = [k for k in range(data.shape[2]) if np.abs(lps @ [0, 0, k, 1] - ipp).max() < 1e-3]
             if len(ks) != 1:
                 mismatch.append(f"{uid} no slice")

@@ -21,7 +21,7 @@ final class DICOMSegCLITests: XCTestCase {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self) + String(decoding: e, as: UTF8.self))
     }
 
-    func check(seg: String, folder: String, mask: String, card: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func check(seg: String, folder: String, mask: String, card: String, slices: Int, file: StaticString = #filePath, line: UInt = #line) throws {
         let v = try tool(["dciodvfy", seg])
         XCTAssertFalse(v.output.split(separator: "\n").contains { $0.hasPrefix("Error") }, v.output, file: file, line: line)
         let r = try tool(["python3", Self.oracle, seg, folder, mask, card])
@@ -29,8 +29,7 @@ final class DICOMSegCLITests: XCTestCase {
         let j = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as! [String: Any]
         XCTAssertEqual(j["nifti_mismatch"] as? [String], [], file: file, line: line)
         XCTAssertEqual(j["position_mismatch"] as? [Int], [], file: file, line: line)
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".dcm") }
-        XCTAssertEqual(j["matched_slices"] as? Int, files.count, file: file, line: line)
+        XCTAssertEqual(j["matched_slices"] as? Int, slices, file: file, line: line)
         XCTAssertEqual(j["patient"] as? [String], ["", ""], "no PHI without --phi", file: file, line: line)
         XCTAssertEqual(j["study_matches"] as? Bool, true, file: file, line: line)
     }
@@ -44,11 +43,12 @@ final class DICOMSegCLITests: XCTestCase {
                                      "--spacing", "4", "--steps", "3", "--batch", "1", "--quiet"])
         XCTAssertEqual(t.status, 0, t.stderr)
         let card = root + "/tiny.json"
-        for series in ["ct", "oblique"] {
+        // Slices per fixture series (Fixtures/dicom/README.md); enhanced stores its frames in reverse order.
+        for (series, slices) in [("ct", 5), ("oblique", 4), ("enhanced", 4)] {
             let r = try CLITests.medvox(["segment", f + "/dicom/" + series, "-o", "\(root)/\(series).nii.gz", "--model", card,
                                          "--dicom-seg", "\(root)/\(series)_seg.dcm"])
             XCTAssertEqual(r.status, 0, r.stderr)
-            try check(seg: "\(root)/\(series)_seg.dcm", folder: f + "/dicom/" + series, mask: "\(root)/\(series).nii.gz", card: card)
+            try check(seg: "\(root)/\(series)_seg.dcm", folder: f + "/dicom/" + series, mask: "\(root)/\(series).nii.gz", card: card, slices: slices)
         }
         // NIfTI input: a one-line error, exit 1, nothing written.
         let bad = try CLITests.medvox(["segment", f + "/example/head.nii.gz", "-o", root + "/n.nii.gz", "--model", card, "--dicom-seg", root + "/n.dcm"])
@@ -70,7 +70,7 @@ final class DICOMSegCLITests: XCTestCase {
         let withSeg = cases.filter { fm.fileExists(atPath: "\(root)/out/\($0)/seg.dcm") }
         XCTAssertEqual(withSeg.count, 1, "\(cases)")
         if let c = withSeg.first {
-            try check(seg: "\(root)/out/\(c)/seg.dcm", folder: study + "/ct", mask: "\(root)/out/\(c)/mask.nii.gz", card: card)
+            try check(seg: "\(root)/out/\(c)/seg.dcm", folder: study + "/ct", mask: "\(root)/out/\(c)/mask.nii.gz", card: card, slices: 5)
         }
     }
 }
