@@ -92,10 +92,12 @@ struct SegmentCommand: Command {
         let volume = try source.volume()
         let result = try segmenter.segment(volume, modality: modality(of: source))
         for w in result.warnings { warn("\(input): \(w)") }
+        // Built before anything is written, so a mask that cannot become a SEG leaves no output.
+        let seg = try dicomSeg.map { try DICOMSeg.make(mask: result.mask, source: source, model: model, software: "medvox \(version)", phi: report.phi, path: $0) }
         if let dir = report.directory { try ReportFlags.createFolder(dir) }
         try ImageFile.write(result.mask, to: output, as: .uint8)
         if let p = probabilities, let probs = result.probabilities { try ImageFile.write(probs, to: p, as: .float32) }
-        if let p = dicomSeg { try DICOMSeg.write(mask: result.mask, source: source, model: model, software: "medvox \(version)", phi: report.phi, to: p) }
+        if let p = dicomSeg, let seg { try DICOMWriter.write(seg, to: p) }
         if let p = preview { try PNG.write(try segmentationPreview(image: volume, mask: result.mask), to: p) }
         if let dir = report.directory {
             var b = ReportBuilder(source: source, image: volume, phi: report.phi, version: version)
