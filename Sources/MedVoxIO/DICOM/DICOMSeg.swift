@@ -96,17 +96,23 @@ public enum DICOMSeg {
         }
         let header = source.series.header
 
-        // Which slices hold each label.
-        var present: [Int: [Bool]] = [:]
-        for s in segments { present[s.value] = [Bool](repeating: false, count: nz) }
-        for k in 0..<nz {
-            let base = k * nx * ny
-            for p in 0..<(nx * ny) {
-                let x = mask.voxels[base + p]
-                guard x >= 1 && x < 65536 && x == x.rounded() else { continue }  // background, NaN, non-labels
-                if present[Int(x)] != nil { present[Int(x)]![k] = true }
+        // Which slices hold each label (a table over label values 0...65535; others ignored).
+        var slot = [Int](repeating: -1, count: 65536)
+        for (n, s) in segments.enumerated() where s.value > 0 && s.value < 65536 { slot[s.value] = n }
+        var presence = [[Bool]](repeating: [Bool](repeating: false, count: nz), count: segments.count)
+        mask.voxels.withUnsafeBufferPointer { vox in
+            for k in 0..<nz {
+                let base = k * nx * ny
+                for p in 0..<(nx * ny) {
+                    let x = vox[base + p]
+                    guard x >= 1 && x < 65536 && x == x.rounded() else { continue }  // background, NaN, non-labels
+                    let n = slot[Int(x)]
+                    if n >= 0 { presence[n][k] = true }
+                }
             }
         }
+        var present: [Int: [Bool]] = [:]
+        for (n, s) in segments.enumerated() { present[s.value] = presence[n] }
         var used = segments.filter { present[$0.value]!.contains(true) }
         var emptyMask = false
         if used.isEmpty {
@@ -223,11 +229,9 @@ public enum DICOMSeg {
         shared["PlaneOrientationSequence"] = .items([plane])
         ds["SharedFunctionalGroupsSequence"] = .items([shared])
 
-        // Frames and pixels (1 bit per pixel, first pixel in the lowest bit, frames back to back).
+        // Frames: per-frame functional groups.
         var perFrame: [DICOMWriteDataset] = []
-        var bits: [UInt8] = []
-        var bitCount = 0
-        let frameSize = nx * ny
+        var frameList: [(k: Int, value: Float)] = []
         for (n, s) in used.enumerated() {
             let ks = emptyMask ? [0] : (0..<nz).filter { present[s.value]![$0] }
             for k in ks {
@@ -255,13 +259,22 @@ public enum DICOMSeg {
                 derivation["SourceImageSequence"] = .items([src])
                 fg["DerivationImageSequence"] = .items([derivation])
                 perFrame.append(fg)
-                // Pack the frame.
-                let base = k * frameSize
-                bits.reserveCapacity((bitCount + frameSize + 7) / 8)
-                for p in 0..<frameSize {
-                    if bitCount % 8 == 0 { bits.append(0) }
-                    if !emptyMask && mask.voxels[base + p] == Float(s.value) { bits[bitCount / 8] |= UInt8(1) << UInt8(bitCount % 8) }
-                    bitCount += 1
+                frameList.append((k, Float(s.value)))
+            }
+        }
+        // Pixels: 1 bit per pixel, first pixel in the lowest bit, frames back to back (PS3.5 §8.1.1).
+        let frameSize = nx * ny
+        var bits = [UInt8](repeating: 0, count: (frameList.count * frameSize + 7) / 8)
+        if !emptyMask {
+            mask.voxels.withUnsafeBufferPointer { vox in
+                bits.withUnsafeMutableBufferPointer { out in
+                    for (f, (k, target)) in frameList.enumerated() {
+                        let base = k * frameSize, offset = f * frameSize
+                        for p in 0..<frameSize where vox[base + p] == target {
+                            let b = offset + p
+                            out[b >> 3] |= UInt8(1) << UInt8(b & 7)
+                        }
+                    }
                 }
             }
         }
