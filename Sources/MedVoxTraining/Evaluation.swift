@@ -1,3 +1,4 @@
+import Foundation
 import MedVoxCore
 import MedVoxInference
 import MedVoxNN
@@ -16,71 +17,69 @@ public struct HeldOutItem: Sendable {
     }
 }
 
-/// Whole-volume label prediction with a U-Net, for validation during training and the card's
-/// evaluation: 3D models see the volume zero-padded at the end of each axis up to a multiple of
-/// the network's size multiple; 2D models see its k-slices in batches. Returns the argmax label
-/// map on the volume's grid.
-public func predictLabels(_ net: UNet, _ image: Volume) -> Volume {
-    let d = image.shape3, m = net.sizeMultiple
-    func up(_ n: Int) -> Int { (n + m - 1) / m * m }
-    let classes = net.classes
-    var out = image.withVoxels([Float](repeating: 0, count: image.frameCount))
-    let plane = d[0] * d[1]
-    // Pads k-slices `ks` to [count, 1, py, px] or one [1, 1, pz, py, px] volume; writes argmax back.
-    func run(_ ks: Range<Int>, threeD: Bool) {
-        let (px, py) = (up(d[0]), up(d[1]))
-        let pz = threeD ? up(d[2]) : 1
-        let items = threeD ? 1 : ks.count
-        var x = [Float](repeating: 0, count: items * pz * py * px)
-        for (n, k) in ks.enumerated() {
-            for j in 0..<d[1] {
-                let src = (k * d[1] + j) * d[0]
-                let dst = ((threeD ? k * py : n * pz * py) + j) * px
-                for i in 0..<d[0] { x[dst + i] = image.voxels[src + i] }
-            }
-        }
-        let shape = threeD ? [1, 1, pz, py, px] : [items, 1, py, px]
-        let p = net.predict(Tensor(shape: shape, storage: x))
-        let inner = pz * py * px
-        for (n, k) in ks.enumerated() {
-            for j in 0..<d[1] {
-                for i in 0..<d[0] {
-                    let s = threeD ? (k * py + j) * px + i : (j * px + i)
-                    let base = (threeD ? 0 : n) * classes * inner + s
-                    var best = 0
-                    var bv = p.storage[base]
-                    for c in 1..<classes where p.storage[base + c * inner] > bv {
-                        bv = p.storage[base + c * inner]
-                        best = c
-                    }
-                    out.voxels[k * plane + j * d[0] + i] = Float(best)
-                }
-            }
-        }
-    }
-    if net.spatialRank == 3 {
-        run(0..<d[2], threeD: true)
-    } else {
-        var k = 0
-        while k < d[2] {
-            run(k..<min(d[2], k + 16), threeD: false)
-            k += 16
-        }
-    }
+/// Label prediction with a U-Net exactly as `medvox segment` runs it on a preprocessed volume:
+/// the `Segmenter`'s sliding window of the training patch size (50% overlap, Gaussian blending),
+/// softmax and argmax. Returns the label map on the volume's grid (no post-processing).
+public func predictLabels(_ net: UNet, _ image: Volume, patch: [Int]) throws -> Volume {
+    let card = ModelCard(
+        name: "training", version: "0", task: .segmentation,
+        architecture: .init(kind: "unet", spatialRank: net.spatialRank, inChannels: 1, classes: net.classes, features: net.features),
+        labels: (0..<net.classes).map { .init(value: $0, name: "\($0)") },
+        input: .init(modality: "MR", spacing: image.spacing, patchSize: net.spatialRank == 3 ? patch : Array(patch.prefix(2))),
+        preprocessing: PreprocessPipeline(steps: []), weights: .init(file: "none", sha256: ""))
+    let wasQuiet = Progress.quiet
+    Progress.quiet = true
+    defer { Progress.quiet = wasQuiet }
+    let seg = try Segmenter(model: LoadedModel(card: card, network: net, cardPath: "training"))
+    let run = try seg.slidingWindow(image: image.voxels, dims: image.shape3, window: try seg.chooseWindow(dims: image.shape3))
+    var out = image.withVoxels(run.labels.map(Float.init))
     out.storedType = .uint8
     return out
 }
 
-/// Class probabilities of a classifier for one fixed-shape image.
-public func predictProbabilities(_ net: Module, _ image: Volume, spatialRank: Int) -> [Double] {
+/// Class logits of a classifier for one fixed-shape image.
+public func predictLogits(_ net: Module, _ image: Volume, spatialRank: Int) -> [Double] {
     let shape = spatialRank == 3 ? [1, 1, image.nz, image.ny, image.nx] : [1, 1, image.ny, image.nx]
-    let p = withoutGradients { softmax(net(Variable(Tensor(shape: shape, storage: image.voxels)))).value }
-    return p.storage.map(Double.init)
+    let z = withoutGradients { net(Variable(Tensor(shape: shape, storage: image.voxels))).value }
+    return z.storage.map(Double.init)
+}
+
+/// softmax(z / temperature).
+public func softmax(_ z: [Double], temperature: Double = 1) -> [Double] {
+    let m = z.max() ?? 0
+    let e = z.map { Foundation.exp(($0 - m) / temperature) }
+    let s = e.reduce(0, +)
+    return e.map { $0 / s }
+}
+
+/// Temperature scaling (Guo et al. 2017): the T > 0 minimising the mean negative log-likelihood of
+/// softmax(z / T) on held-out logits, by golden-section search over log T in [log 0.05, log 20].
+public func fitTemperature(logits: [[Double]], truth: [Int]) -> Double {
+    func nll(_ logT: Double) -> Double {
+        let t = Foundation.exp(logT)
+        var total = 0.0
+        for (z, y) in zip(logits, truth) { total -= Foundation.log(max(softmax(z, temperature: t)[y], 1e-300)) }
+        return total / Double(max(truth.count, 1))
+    }
+    var a = Foundation.log(0.05), b = Foundation.log(20.0)
+    let g = (5.0.squareRoot() - 1) / 2
+    var c = b - g * (b - a), d = a + g * (b - a)
+    var fc = nll(c), fd = nll(d)
+    for _ in 0..<60 {
+        if fc < fd {
+            b = d; d = c; fd = fc
+            c = b - g * (b - a); fc = nll(c)
+        } else {
+            a = c; c = d; fc = fd
+            d = a + g * (b - a); fd = nll(d)
+        }
+    }
+    return Foundation.exp((a + b) / 2)
 }
 
 /// Segmentation figures over held-out items: per-label mean Dice and HD95 (mm) and the mean
 /// foreground Dice ("dice.mean"); labels absent from both maps of an item are left out of its means.
-public func evaluateSegmentation(_ net: UNet, items: [HeldOutItem], labelNames: [String], withDistances: Bool) -> [String: Double] {
+public func evaluateSegmentation(_ net: UNet, items: [HeldOutItem], labelNames: [String], patch: [Int], withDistances: Bool) throws -> [String: Double] {
     var sums: [String: (Double, Int)] = [:]
     func add(_ k: String, _ v: Double?) {
         guard let v, v.isFinite else { return }
@@ -88,7 +87,7 @@ public func evaluateSegmentation(_ net: UNet, items: [HeldOutItem], labelNames: 
         sums[k] = (s.0 + v, s.1 + 1)
     }
     for item in items {
-        let pred = predictLabels(net, item.image)
+        let pred = try predictLabels(net, item.image, patch: patch)
         let labels = Array(1..<labelNames.count)
         if withDistances {
             let scores = segmentationScores(prediction: pred.voxels, reference: item.label!.voxels, dims: pred.shape3,
@@ -126,10 +125,10 @@ public func evaluateSegmentation(_ net: UNet, items: [HeldOutItem], labelNames: 
 
 /// Classification figures over held-out items: accuracy, balanced accuracy, macro AUC (and per
 /// class), expected calibration error, and the confusion matrix [truth][predicted].
-public func evaluateClassification(_ net: Module, items: [HeldOutItem], classNames: [String], spatialRank: Int)
+public func evaluateClassification(_ net: Module, items: [HeldOutItem], classNames: [String], spatialRank: Int, temperature: Double = 1)
     -> (metrics: [String: Double], confusion: [[Int]])
 {
-    let probs = items.map { predictProbabilities(net, $0.image, spatialRank: spatialRank) }
+    let probs = items.map { softmax(predictLogits(net, $0.image, spatialRank: spatialRank), temperature: temperature) }
     let s = classificationScores(truth: items.map { $0.classIndex! }, probabilities: probs, classes: classNames.count)
     var m: [String: Double] = ["accuracy": s.accuracy, "balanced_accuracy": s.balancedAccuracy, "ece": s.expectedCalibrationError]
     if let a = s.macroAUC { m["auc"] = a }

@@ -305,10 +305,23 @@ public enum TrainingRun {
         trainer.net.setTraining(false)
         // Evaluation on held-out items.
         var evaluation: ModelCard.Evaluation
+        var temperature: Double?
         if r.config.task == .segmentation, let unet = trainer.net as? UNet {
-            evaluation = .init(data: data.evaluationNote, metrics: evaluateSegmentation(unet, items: data.evaluation, labelNames: data.labelNames, withDistances: true))
+            evaluation = .init(data: data.evaluationNote, metrics: try evaluateSegmentation(unet, items: data.evaluation, labelNames: data.labelNames, patch: r.config.patch, withDistances: true))
         } else {
-            let (m, conf) = evaluateClassification(trainer.net, items: data.evaluation, classNames: data.labelNames, spatialRank: r.config.spatialRank)
+            // Temperature scaling fitted on the validation items; figures with the calibrated probabilities.
+            let rank = r.config.spatialRank
+            if !data.validation.isEmpty {
+                temperature = fitTemperature(logits: data.validation.map { predictLogits(trainer.net, $0.image, spatialRank: rank) },
+                                             truth: data.validation.map { $0.classIndex! })
+            }
+            var (m, conf) = evaluateClassification(trainer.net, items: data.evaluation, classNames: data.labelNames, spatialRank: rank,
+                                                   temperature: temperature ?? 1)
+            if temperature != nil {
+                m["ece.uncalibrated"] = evaluateClassification(trainer.net, items: data.evaluation, classNames: data.labelNames,
+                                                               spatialRank: rank).metrics["ece"]
+                m["temperature"] = temperature
+            }
             evaluation = .init(data: data.evaluationNote, metrics: m, confusion: conf)
         }
         evaluation.metrics = evaluation.metrics.mapValues { ($0 * 10000).rounded() / 10000 }
@@ -333,14 +346,14 @@ public enum TrainingRun {
         recipe["bestStep"] = "\(outcome.bestStep)"
         if let s = outcome.bestScore { recipe["bestValidationScore"] = String(format: "%.4f", s) }
         recipe["stepsPerSecond"] = String(format: "%.3f", outcome.stepsPerSecond)
-        if let p = peakResidentBytes() { recipe["peakMemoryMB"] = "\(p >> 20)" }
+        if let p = outcome.peakBytes { recipe["peakMemoryMB"] = "\(p >> 20)" }
         recipe["threads"] = "\(Runtime.threads)"
         // Weights and card.
         let weightsFile = r.name + ".safetensors"
         let bytes = Safetensors.encode(trainer.net.stateDict(), metadata: ["format": "pt", "model": r.name])
         let isSeg = c.task == .segmentation
         let colors: [[Int]?] = [nil, [70, 130, 255], [255, 160, 60], [240, 240, 240], [220, 60, 60], [80, 200, 120], [200, 80, 220]]
-        let card = ModelCard(
+        var card = ModelCard(
             name: r.name, version: "1.0.0", task: c.task,
             description: isSeg ? "\(c.spatialRank)D U-Net segmentation (\(data.labelNames.joined(separator: "/")))"
                 : "\(c.spatialRank)D ResNet classifier (\(data.labelNames.joined(separator: "/")))",
@@ -353,6 +366,7 @@ public enum TrainingRun {
             training: .init(command: r.command, data: data.provenance, recipe: recipe, steps: outcome.stepsDone, seconds: (outcome.seconds * 10).rounded() / 10),
             evaluation: evaluation,
             weights: .init(file: weightsFile, sha256: SHA256.hash(bytes).hex))
+        if let t = temperature { card.calibration = .init(temperature: t) }
         try card.validate(path: stem + ".json")
         let dir = URL(fileURLWithPath: stem).deletingLastPathComponent().path
         try AtomicFile.write(bytes, to: "\(dir)/\(weightsFile)")

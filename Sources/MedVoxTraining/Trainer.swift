@@ -129,6 +129,8 @@ public struct TrainingOutcome {
     public var seconds: Double
     public var stepsPerSecond: Double
     public var log: [LogRow]
+    /// Peak resident memory over all processes of the run (kept in the checkpoint), bytes.
+    public var peakBytes: Int?
 }
 
 /// Trains a network on examples from an `ExampleSource`, validating on held-out items.
@@ -172,12 +174,12 @@ public final class Trainer {
 
     /// Validation score: mean foreground Dice (segmentation) or macro one-vs-rest AUC, falling back
     /// to accuracy when AUC is undefined (classification). Nil without validation items.
-    public func validationScore() -> Double? {
+    public func validationScore() throws -> Double? {
         guard !validation.isEmpty else { return nil }
         net.setTraining(false)
         defer { net.setTraining(true) }
         if config.task == .segmentation, let unet = net as? UNet {
-            return evaluateSegmentation(unet, items: validation, labelNames: labelNames, withDistances: false)["dice.mean"] ?? 0
+            return try evaluateSegmentation(unet, items: validation, labelNames: labelNames, patch: config.patch, withDistances: false)["dice.mean"] ?? 0
         }
         let m = evaluateClassification(net, items: validation, classNames: labelNames, spatialRank: config.spatialRank).metrics
         return m["auc"] ?? m["accuracy"]
@@ -205,6 +207,7 @@ public final class Trainer {
         var bestStep = 0
         var bad = 0
         var log: [LogRow] = []
+        var peak = 0
     }
 
     public func train(resume: Bool = false) throws -> TrainingOutcome {
@@ -230,7 +233,7 @@ public final class Trainer {
                              seconds: Date().timeIntervalSince(t0))
             let atEnd = st.step == config.steps || st.step == stopAtStep
             if st.step % config.validateEvery == 0 || atEnd {
-                let score = validationScore()
+                let score = try validationScore()
                 row.validation = score
                 if let score, score > (st.bestScore ?? -.infinity) {
                     st.bestScore = score
@@ -258,10 +261,15 @@ public final class Trainer {
         }
         if st.step >= lastStep || stoppedEarly { progress?.finish() }
         let seconds = Date().timeIntervalSince(start)
+        // Training speed over the whole run (resumed parts included): steps without validation.
+        let plain = st.log.filter { $0.validation == nil }
+        let plainSeconds = plain.reduce(0) { $0 + $1.seconds }
+        let rate = plainSeconds > 0 ? Double(plain.count) / plainSeconds : (ran > 0 ? Double(ran) / seconds : 0)
+        let peak = max(st.peak, peakResidentBytes() ?? 0)
         return TrainingOutcome(
             bestState: st.best ?? net.stateDict(), bestScore: st.bestScore, bestStep: st.best == nil ? st.step : st.bestStep,
             stepsDone: st.step, stoppedEarly: stoppedEarly, seconds: seconds,
-            stepsPerSecond: ran > 0 ? Double(ran) / seconds : 0, log: st.log)
+            stepsPerSecond: rate, log: st.log, peakBytes: peak > 0 ? peak : nil)
     }
 
     // MARK: Checkpoints and log
@@ -290,6 +298,7 @@ public final class Trainer {
         var meta = ["step": "\(st.step)", "best_step": "\(st.bestStep)", "bad_validations": "\(st.bad)", "config": configJSON(),
                     "rng": "seed \(config.seed); example n draws from SeededGenerator(seed).split(stream: n)"]
         if let s = st.bestScore { meta["best_score"] = "\(s.bitPattern)" }
+        meta["peak_rss_bytes"] = "\(max(st.peak, peakResidentBytes() ?? 0))"
         try Safetensors.write(t, metadata: meta, to: path)
     }
 
@@ -328,6 +337,7 @@ public final class Trainer {
         st.bad = bad
         st.best = best.isEmpty ? nil : best
         st.bestScore = meta["best_score"].flatMap(UInt64.init).map(Double.init(bitPattern:))
+        st.peak = meta["peak_rss_bytes"].flatMap(Int.init) ?? 0
         if let lp = logPath, let text = try? String(contentsOfFile: lp, encoding: .utf8) {
             st.log = text.split(separator: "\n").dropFirst().compactMap(LogRow.init(csv:)).filter { $0.step <= step }
         }

@@ -198,7 +198,12 @@ struct ConvertCommand: Command {
                 if n.file.header.sformCode > 0 { options.sformCode = n.file.header.sformCode }
                 if n.file.header.qformCode > 0 { options.qformCode = n.file.header.qformCode }
             }
-            try ImageFile.write(volume, to: output, options: options)
+            if let n = src as? NIfTISource, steps == nil, datatype == nil || datatype == volume.storedType {
+                // Same type, no preprocessing: copy the stored values exactly (no Float32 round trip).
+                try NIfTIWriter.write(volume, storedBytes: try n.file.rawData(), to: output, options: options)
+            } else {
+                try ImageFile.write(volume, to: output, options: options)
+            }
         case .png:
             guard frame < volume.frames else {
                 throw RenderError.outOfRange(

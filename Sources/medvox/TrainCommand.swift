@@ -14,8 +14,7 @@ struct TrainCommand: Command {
             .value("pairs", "CSV", "segment: CSV of image,label paths instead of --data"),
             .value("synth-from", "LABELS", "segment from label maps alone (file or folder), SynthSeg-style synthesis"),
             .value("artefacts-from", "IMAGE", "classify scan quality: clean/motion/ghosting/spike/noise/bias synthesised on IMAGE"),
-            .value("output", "STEM", "output path without extension, e.g. Models/brain-tissue (required)"),
-            .value("o", "STEM", "same as --output"),
+            .value("output", "STEM", "output path without extension, e.g. Models/brain-tissue (required; -o)"),
             .value("labels", "NAMES", "comma-separated label or class names (default: label0,… or the CSV's classes)"),
             .value("classes", "N", "number of labels (segment; default: count of --labels)"),
             .value("dims", "2|3", "2D (slice by slice) or 3D network (default 3)"),
@@ -64,7 +63,7 @@ struct TrainCommand: Command {
         guard let task = a.value("task") else { throw UsageError("--task segment|classify is required") }
         guard task == "segment" || task == "classify" else { throw UsageError("--task must be segment or classify, got '\(task)'") }
         let isSeg = task == "segment"
-        let out = a.value("output") ?? a.value("o")
+        let out = a.value("output")
         guard let stem = out, !stem.isEmpty else { throw UsageError("-o STEM (output path without extension) is required") }
         let stemClean = stem.hasSuffix(".json") ? String(stem.dropLast(5)) : stem
         let sources = ["data", "pairs", "synth-from", "artefacts-from"].filter { a.value($0) != nil }

@@ -215,6 +215,20 @@ final class DICOMTests: XCTestCase {
             }
         }
         XCTAssertEqual(bits, [1, 0, 1, 0, 0, 0, 0, 1, 0, 1])
+        // Unsigned 32-bit values above Int32.max, big endian.
+        var u32 = one
+        u32.bitsAllocated = 32
+        u32.bitsStored = 32
+        u32.highBit = 31
+        u32.columns = 2
+        var wide = [Float](repeating: 0, count: 2)
+        wide.withUnsafeMutableBufferPointer { o in
+            var sink = FloatSink(out: o.baseAddress!, slope: 1, intercept: 0, unsigned32: true)
+            [UInt8]([0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x01, 0x02]).withUnsafeBytes {
+                NativePixels.decode($0, info: u32, photometric: "MONOCHROME2", planar: 0, order: .big, channelStride: 2, into: &sink)
+            }
+        }
+        XCTAssertEqual(wide, [4_294_967_040, 258])
     }
 
     func testTiltDetectionAndCorrection() throws {

@@ -30,6 +30,15 @@ final class LayerGradientTests: XCTestCase {
         for (k, (layer, shape)) in cases.enumerated() {
             let x = Variable(randomTensor(shape, seed: UInt64(10 + k)), requiresGrad: true)
             assertGradients([x] + layer.parameters()) { layer(x) }
+            // A fused activation: applied in the kernel's output pass without a graph, as its
+            // own differentiable operation (gradient-checked in MedVoxTensorTests) with one; both
+            // give the same values.
+            let separate = leakyReLU(layer(x), slope: 0.1).value
+            layer.activation = .leakyReLU(0.1)
+            let fused = withoutGradients { layer(x).value }
+            XCTAssertEqual(layer(x).value, separate)
+            for i in 0..<fused.count { XCTAssertEqual(fused.storage[i], separate.storage[i], accuracy: 1e-5) }
+            layer.activation = .none
         }
     }
 

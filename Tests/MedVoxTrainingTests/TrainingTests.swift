@@ -100,6 +100,20 @@ final class TrainingTests: XCTestCase {
         XCTAssertNotEqual(one[0].image, one[1].image)
     }
 
+    func testTemperatureScalingMatchesTheClosedForm() {
+        // Two classes, logit 10 on the predicted class, right 70% of the time: the NLL is minimal
+        // where softmax gives the predicted class 0.7, i.e. 10 / T = log(0.7 / 0.3).
+        var logits: [[Double]] = [], truth: [Int] = []
+        for i in 0..<100 {
+            let y = i % 2, predicted = i % 10 < 7 ? y : 1 - y
+            var z = [0.0, 0.0]
+            z[predicted] = 10
+            logits.append(z)
+            truth.append(y)
+        }
+        XCTAssertEqual(fitTemperature(logits: logits, truth: truth), 10 / Foundation.log(7.0 / 3.0), accuracy: 1e-3)
+    }
+
     func testTinyTrainingRunLearns() throws {
         var cfg = tinyConfig(steps: 80)
         cfg.validateEvery = 40
@@ -108,7 +122,7 @@ final class TrainingTests: XCTestCase {
         let src = ExampleSource(kind: .segmentation(cases: train, sampler: PatchSampler(patch: [8, 8, 8])), augmentation: AugmentPipeline(transforms: []))
         let trainer = try Trainer(config: cfg, source: src, validation: val, labelNames: ["bg", "outer", "inner"])
         trainer.progressLabel = nil
-        let before = trainer.validationScore()!
+        let before = try trainer.validationScore()!
         let out = try trainer.train()
         let losses = out.log.map(\.loss)
         let first = losses.prefix(5).reduce(0, +) / 5, last = losses.suffix(5).reduce(0, +) / 5
@@ -204,7 +218,7 @@ final class TrainingRunTests: XCTestCase {
         // The card loads as a model (checksum and architecture checked) and segments.
         let model = try LoadedModel.load("\(dir)/tiny.json")
         let unet = try XCTUnwrap(model.network as? UNet)
-        let pred = predictLabels(unet, syntheticCase(seed: 9).image)
+        let pred = try predictLabels(unet, syntheticCase(seed: 9).image, patch: [8, 8, 8])
         XCTAssertEqual(pred.shape3, [16, 16, 16])
         // The log has one row per step.
         let log = try String(contentsOfFile: "\(dir)/tiny.log.csv", encoding: .utf8)
@@ -257,6 +271,7 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(card.labels.map(\.name), ["a", "b"])
         XCTAssertEqual(card.architecture.kind, "resnet")
         XCTAssertNotNil(card.evaluation?.confusion)
+        XCTAssertNotNil(card.calibration)
         XCTAssertNoThrow(try LoadedModel.load("\(dir)/clf.json"))
     }
 }

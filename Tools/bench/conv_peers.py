@@ -12,9 +12,7 @@ Development only (onnx, onnxruntime, openvino from PyPI: Tools/requirements-dev.
 
     swift build -c release && python3 Tools/bench/conv_peers.py [--repeat 5] [--sizes 128,64]
 
-With --unet SIZE it instead compares issue 4's whole 3D U-Net (`medvox bench unet`, weights
-written as safetensors) at SIZE³: MedVox and each peer run in their own process, so each reports
-its own peak resident memory; probabilities must agree within 1e-4 (max absolute difference).
+The whole 3D U-Net comparison is Tools/bench/unet_peers.py.
 """
 import argparse
 import json
@@ -25,7 +23,6 @@ import sys
 import tempfile
 import time
 
-import resource
 
 import numpy as np
 import onnx
@@ -70,107 +67,6 @@ def conv_model(op, cin, cout, size, weight, bias):
     return model.SerializeToString()
 
 
-def unet_model(t, size):
-    """Issue 4's U-Net as ONNX, from MedVox's parameter names (UNet in MedVoxNN)."""
-    nodes, inits = [], []
-
-    def param(name):
-        inits.append(numpy_helper.from_array(t[name], name))
-        return name
-
-    def op(kind, inputs, out, **attrs):
-        nodes.append(helper.make_node(kind, inputs, [out], **attrs))
-        return out
-
-    def block(x, prefix):
-        for i in (1, 2):
-            x = op("Conv", [x, param(f"{prefix}.conv{i}.weight"), param(f"{prefix}.conv{i}.bias")], f"{prefix}.c{i}",
-                   kernel_shape=[3, 3, 3], pads=[1] * 6)
-            x = op("InstanceNormalization", [x, param(f"{prefix}.norm{i}.weight"), param(f"{prefix}.norm{i}.bias")],
-                   f"{prefix}.n{i}", epsilon=1e-5)
-            x = op("LeakyRelu", [x], f"{prefix}.a{i}", alpha=0.01)
-        return x
-
-    levels = 1 + max(int(k.split(".")[1]) for k in t if k.startswith("encoders."))
-    h, skips = "x", []
-    for level in range(levels):
-        if level > 0:
-            h = op("MaxPool", [h], f"pool{level}", kernel_shape=[2, 2, 2], strides=[2, 2, 2])
-        h = block(h, f"encoders.{level}")
-        skips.append(h)
-    for k in range(levels - 1):
-        up = op("ConvTranspose", [h, param(f"ups.{k}.weight"), param(f"ups.{k}.bias")], f"up{k}",
-                kernel_shape=[2, 2, 2], strides=[2, 2, 2])
-        h = op("Concat", [skips[levels - 2 - k], up], f"cat{k}", axis=1)
-        h = block(h, f"decoders.{k}")
-    h = op("Conv", [h, param("head.weight"), param("head.bias")], "logits", kernel_shape=[1, 1, 1])
-    op("Softmax", [h], "y", axis=1)
-    classes = t["head.weight"].shape[0]
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, size, size, size])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, classes, size, size, size])
-    model = helper.make_model(helper.make_graph(nodes, "unet3d", [x], [y], initializer=inits),
-                              opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def unet_peer(kind, d, size, repeat, threads):
-    """Runs in a child process: one peer on the U-Net; prints one JSON line."""
-    from safetensors.numpy import load_file
-    t = load_file(os.path.join(d, f"unet3d_{size}.safetensors"))
-    x = np.fromfile(os.path.join(d, f"unet3d_{size}.input.f32"), dtype="<f4").reshape(1, 1, size, size, size)
-    ref = np.fromfile(os.path.join(d, f"unet3d_{size}.output.f32"), dtype="<f4").reshape(1, -1, size, size, size)
-    model = unet_model(t, size)
-    del t
-    if kind == "onnxruntime":
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-        del model
-        run = lambda: sess.run(None, {"x": x})[0]
-    else:
-        core = ov.Core()
-        compiled = core.compile_model(core.read_model(model=model, weights=b""), "CPU", {
-            "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
-            "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1})
-        del model
-        req = compiled.create_infer_request()
-        run = lambda: np.array(req.infer({0: x})[0])
-    y = run()
-    ms = timed(run, repeat)
-    err = float(np.abs(y - ref).max())
-    print(json.dumps(dict(peer=kind, forward_ms=ms, max_abs_err=err,
-                          peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
-
-
-def unet_compare(a):
-    with tempfile.TemporaryDirectory() as d:
-        start = cpu_times()
-        mv = json.loads(subprocess.run([a.medvox, "bench", "unet", "--size", str(a.unet), "--dir", d, "--repeat",
-                                        str(a.repeat), "--threads", str(a.threads)],
-                                       check=True, capture_output=True, text=True).stdout.splitlines()[-1])
-        rows = [mv]
-        for kind in ("onnxruntime", "openvino"):
-            out = subprocess.run([sys.executable, __file__, "--peer", kind, "--dir", d, "--unet", str(a.unet),
-                                  "--repeat", str(a.repeat), "--threads", str(a.threads)],
-                                 check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(out.splitlines()[-1]))
-        idle = idle_since(start)
-    ok = all(r["max_abs_err"] <= 1e-4 for r in rows[1:])
-    print(f"unet3d @{a.unet}: MedVox {mv['forward_ms'] / 1e3:.2f} s, {mv['peak_rss_mib']:.0f} MiB")
-    for r in rows[1:]:
-        print(f"  {r['peer']:<12} {r['forward_ms'] / 1e3:.2f} s, {r['peak_rss_mib']:.0f} MiB  "
-              f"(MedVox x{r['forward_ms'] / mv['forward_ms']:.2f} faster, memory x{mv['peak_rss_mib'] / r['peak_rss_mib']:.2f}) "
-              f"max |diff| {r['max_abs_err']:.1e}")
-    print(f"  {'agree' if ok else 'DISAGREE'} within 1e-4; CPU idle during the run {idle:.0f}%")
-    if not ok:
-        sys.exit(1)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--medvox", default=".build/release/medvox")
@@ -178,14 +74,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sizes", default="128,64,32,16,8,256", help="layer sizes to run (comma-separated)")
     ap.add_argument("--json", action="store_true", help="one JSON object per layer")
-    ap.add_argument("--unet", type=int, help="compare the whole 3D U-Net at this size instead of single layers")
-    ap.add_argument("--peer", help=argparse.SUPPRESS)
-    ap.add_argument("--dir", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if a.peer:
-        return unet_peer(a.peer, a.dir, a.unet, a.repeat, a.threads)
-    if a.unet:
-        return unet_compare(a)
     core = ov.Core()
     failures = 0
     if not a.json:

@@ -7,8 +7,8 @@ Usage: python3 Tools/bench/dicom_vs_dcm2niix.py [--size 512] [--slices 300] [--r
 Makes a synthetic CT series (size x size x slices, uint16, one explicit-VR-LE file per slice) with
 Fixtures/dicom/make_dicom_fixtures.py --bench into a temporary folder (deleted afterwards, never
 committed), then converts it with `medvox convert` and Debian's dcm2niix to .nii and to .nii.gz,
-alternating the tools, each run under /usr/bin/time -v. Prints the median wall time, the median
-peak RSS, the ratios, and the CPU idleness measured from /proc/stat before the runs.
+alternating the tools, each run under /usr/bin/time -v. Prints the median wall time, CPU time
+(user + system, steadier than wall time on a loaded machine), the median peak RSS, the ratios, and the CPU idleness measured from /proc/stat before the runs.
 """
 import argparse
 import os
@@ -42,7 +42,9 @@ def timed(cmd):
     parts = [float(p) for p in wall.split(":")]
     secs = parts[-1] + 60 * parts[-2] + (3600 * parts[-3] if len(parts) > 2 else 0)
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1)) * 1024
-    return secs, rss
+    cpu = float(re.search(r"User time \(seconds\): (\S+)", r.stderr).group(1)) + \
+        float(re.search(r"System time \(seconds\): (\S+)", r.stderr).group(1))
+    return secs, rss, cpu
 
 
 def main():
@@ -70,11 +72,12 @@ def main():
                 out = os.path.join(work, "mv." + ext)
                 res["medvox"].append(timed([a.medvox, "convert", series, out, "--quiet"]))
                 res["dcm2niix"].append(timed(["dcm2niix", "-z", z, "-b", "n", "-f", "ref", "-o", work, series]))
-            med = {k: (statistics.median(t for t, _ in v), statistics.median(m for _, m in v)) for k, v in res.items()}
+            med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in res.items()}
             limit = 1.3 * out_bytes + file_bytes
-            print(f".{ext}: medvox {med['medvox'][0]:.3f} s, {med['medvox'][1] / 1e6:.0f} MB peak | "
-                  f"dcm2niix -z {z} {med['dcm2niix'][0]:.3f} s, {med['dcm2niix'][1] / 1e6:.0f} MB peak | "
-                  f"time ratio dcm2niix/medvox {med['dcm2niix'][0] / med['medvox'][0]:.2f}x, "
+            print(f".{ext}: medvox {med['medvox'][0]:.3f} s wall, {med['medvox'][2]:.3f} s CPU, {med['medvox'][1] / 1e6:.0f} MB peak | "
+                  f"dcm2niix -z {z} {med['dcm2niix'][0]:.3f} s wall, {med['dcm2niix'][2]:.3f} s CPU, {med['dcm2niix'][1] / 1e6:.0f} MB peak | "
+                  f"wall ratio dcm2niix/medvox {med['dcm2niix'][0] / med['medvox'][0]:.2f}x, "
+                  f"CPU ratio {med['dcm2niix'][2] / med['medvox'][2]:.2f}x, "
                   f"memory ratio medvox/dcm2niix {med['medvox'][1] / med['dcm2niix'][1]:.2f}; "
                   f"medvox peak / (1.3 x output + one file) = {med['medvox'][1] / limit:.2f}")
     finally:

@@ -258,6 +258,10 @@ extension DICOMSeries {
     /// Real values (per-slice modality LUT applied) into `out`.
     func decodeReal(_ g: DICOMGeometry, into out: UnsafeMutablePointer<Float>) throws {
         let plane = g.decodeDims[0] * g.decodeDims[1]
-        try decodeAll(g) { dest, sc in FloatSink(out: out + dest * plane, slope: Float(sc.slope), intercept: Float(sc.intercept)) }
+        let info = try g.slices.first?.first.map { try files[$0.fileIndex].imageInfo() }
+        let u32 = info.map { !$0.isSigned && $0.bitsStored == 32 } ?? false
+        try decodeAll(g) { dest, sc in
+            FloatSink(out: out + dest * plane, slope: Float(sc.slope), intercept: Float(sc.intercept), unsigned32: u32)
+        }
     }
 }

@@ -88,7 +88,11 @@ protocol StoredValueSink {
 struct FloatSink: StoredValueSink {
     let out: UnsafeMutablePointer<Float>
     let slope: Float, intercept: Float
-    @inline(__always) mutating func put(_ i: Int, _ v: Int32) { out[i] = Float(v) * slope + intercept }
+    /// Unsigned 32-bit stored values arrive as their Int32 bit pattern.
+    var unsigned32 = false
+    @inline(__always) mutating func put(_ i: Int, _ v: Int32) {
+        out[i] = (unsigned32 ? Float(UInt32(bitPattern: v)) : Float(v)) * slope + intercept
+    }
 }
 
 /// Writes stored values unchanged as Int32 (for writers that keep the stored type).
@@ -379,7 +383,8 @@ extension DICOMFile {
         try out.withUnsafeMutableBufferPointer { buf in
             let p = buf.baseAddress!
             try decodeFrames([frame], info: info, channelStride: info.pixelsPerFrame) { _ in
-                FloatSink(out: p, slope: Float(slice.scaling.slope), intercept: Float(slice.scaling.intercept))
+                FloatSink(out: p, slope: Float(slice.scaling.slope), intercept: Float(slice.scaling.intercept),
+                          unsigned32: !info.isSigned && info.bitsStored == 32)
             }
         }
         return out

@@ -447,10 +447,46 @@ public enum NIfTIWriter {
                     into: UnsafeMutableRawBufferPointer(rebasing: dst[offset...]))
             }
         }
+        try store(file, to: path, gz: gz, level: options.compressionLevel)
+    }
+
+    /// Writes stored values exactly as they were read — `storedBytes` in host byte order, of
+    /// `volume.storedType` (e.g. `NIfTIFile.rawData()`) — with the volume's geometry and its
+    /// `scaling` as scl_slope/scl_inter. This is the exact round trip for every datatype, including
+    /// int32/int64/uint32/uint64 and float64 values that Float32 voxels cannot hold.
+    public static func write(_ volume: Volume, storedBytes: [UInt8], to path: String, options: NIfTIWriteOptions = NIfTIWriteOptions()) throws {
+        let lower = path.lowercased()
+        guard lower.hasSuffix(".nii") || lower.hasSuffix(".nii.gz") else {
+            throw NIfTIError.cannotWrite(path: path, reason: "the name must end in .nii or .nii.gz")
+        }
+        let type = volume.storedType
+        let encodedCount = type == .rgb24 ? volume.count / 3 : volume.count
+        guard storedBytes.count == encodedCount * type.byteSize else {
+            throw NIfTIError.cannotWrite(path: path, reason: "\(storedBytes.count) stored bytes for \(encodedCount) \(type.rawValue) values")
+        }
+        var o = options
+        o.datatype = type
+        var h = header(for: volume, type: type, options: o)
+        h.sclSlope = type == .rgb24 ? 1 : volume.scaling.slope
+        h.sclInter = type == .rgb24 ? 0 : volume.scaling.intercept
+        h.voxOffset = Double(h.headerSize + 4)
+        var file = h.encoded() + [0, 0, 0, 0]
+        if hostOrder == .little {
+            file += storedBytes
+        } else {
+            // NIfTI files MedVox writes are little-endian: swap each value's bytes.
+            let n = type == .rgb24 ? 1 : type.byteSize
+            for v in stride(from: 0, to: storedBytes.count, by: n) { file += storedBytes[v..<(v + n)].reversed() }
+        }
+        try store(file, to: path, gz: lower.hasSuffix(".gz"), level: options.compressionLevel)
+    }
+
+    /// Writes the assembled file atomically, gzip-compressed when `gz`.
+    static func store(_ file: [UInt8], to path: String, gz: Bool, level: Int) throws {
         try AtomicFile.write(to: path) { sink in
             try file.withUnsafeBytes { buf in
                 if gz {
-                    try Gzip.compress(buf, level: options.compressionLevel) { try sink.write($0) }
+                    try Gzip.compress(buf, level: level) { try sink.write($0) }
                 } else {
                     try sink.write(buf)
                 }

@@ -293,8 +293,7 @@ extension ConvPlan {
         // (measured: larger ones cost more in cache misses than the reductions they save).
         let lanes = mvx_bww_lanes(info.isa)
         let mpad = (s.co + mw - 1) / mw * mw
-        let vaccLimit = Int(ProcessInfo.processInfo.environment["MEDVOX_BWW_VACC_MB"] ?? "") ?? 2
-        let vector = lanes > 0 && mpad * kblocks * nw * lanes * 4 <= vaccLimit << 20
+        let vector = lanes > 0 && mpad * kblocks * nw * lanes * 4 <= 2 << 20
         let qc = (vector ? max(256, min(1024, 32768 / s.co)) : 2048) / 16 * 16
         let direct = fp.mode == .direct
         let vaccCount = vector ? mpad * ((kblocks + T - 1) / T) * nw * lanes : 0

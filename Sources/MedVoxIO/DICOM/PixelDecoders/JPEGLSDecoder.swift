@@ -73,7 +73,21 @@ public enum JPEGLSDecoder: PixelDecoder {
 
     /// CharLS output (1 or 2 bytes a sample, planar or interleaved) → the DecodedFrame layout.
     static func pack(_ raw: [UInt8], sampleBytes: Int, planar: Bool, info: PixelFrameInfo) -> [UInt8] {
-        if !planar && sampleBytes == info.bytesPerSample && info.bitsStored >= 8 * sampleBytes { return raw }
+        if !planar && sampleBytes == info.bytesPerSample {  // already in place: mask to BitsStored
+            if info.bitsStored >= 8 * sampleBytes { return raw }
+            var out = raw
+            out.withUnsafeMutableBytes { o in
+                if sampleBytes == 1 {
+                    let mask = UInt8(truncatingIfNeeded: (1 << info.bitsStored) - 1)
+                    for i in 0..<o.count { o[i] &= mask }
+                } else {
+                    let d = o.bindMemory(to: UInt16.self)
+                    let mask = UInt16(truncatingIfNeeded: (1 << info.bitsStored) - 1).littleEndian
+                    for i in 0..<d.count { d[i] &= mask }
+                }
+            }
+            return out
+        }
         let pixels = info.rows * info.columns, spp = info.samplesPerPixel
         var samples = [UInt16](repeating: 0, count: pixels * spp)
         raw.withUnsafeBytes { r in
