@@ -22,6 +22,7 @@ struct BatchCommand: Command {
             .flag("dry-run", "list the cases (and what would be skipped), do nothing"),
             .flag("merge", "rebuild summary.csv, summary.json and index.html of the output folder STUDY_DIR from its cases"),
             .flag("phi", "DICOM: include patient-identifying attributes in reports"),
+            .flag("dicom-seg", "DICOM cases: also write the mask as a DICOM Segmentation, CASE/seg.dcm"),
         ],
         discussion: """
             Examples:
@@ -54,6 +55,7 @@ struct BatchCommand: Command {
         o.segmentModel = args.value("segment")
         o.classifyModel = args.value("classify")
         o.phi = args.flag("phi")
+        o.dicomSeg = args.flag("dicom-seg")
         o.jobs = try args.int("jobs", range: 1...256) ?? 1
         o.maxMemory = Runtime.maxMemory
         o.version = version

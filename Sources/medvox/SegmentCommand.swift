@@ -20,12 +20,14 @@ struct SegmentCommand: Command {
             .value("window", "W", "sliding window: patch (the card's, default), largest (fewest windows within --max-memory) or IxJxK"),
             .value("overlap", "F", "overlap of neighbouring windows, 0-0.9 (default 0.5)"),
             .flag("no-postprocess", "skip the card's post-processing (largest connected components, hole filling)"),
+            .value("dicom-seg", "SEG.dcm", "DICOM input: also write the mask as a DICOM Segmentation object in the source's study"),
         ] + ReportFlags.options,
         discussion: """
             Examples:
               medvox segment t1.nii.gz -o mask.nii.gz --preview mask.png
               medvox segment dicom_series/ -o mask.nii.gz --model brain-tissue --tta
               medvox segment t1.nii.gz -o mask.nii.gz --window largest --max-memory 4G
+              medvox segment ct_series/ -o mask.nii.gz --dicom-seg mask_seg.dcm
             """
     )
 
@@ -34,6 +36,7 @@ struct SegmentCommand: Command {
     let modelName: String
     let probabilities: String?
     let preview: String?
+    let dicomSeg: String?
     let options: SegmentationOptions
 
     let report: ReportFlags
@@ -55,6 +58,7 @@ struct SegmentCommand: Command {
         if let p = preview, !p.lowercased().hasSuffix(".png") {
             throw UsageError("--preview must end in .png, got '\(p)'", command: Self.spec)
         }
+        dicomSeg = args.value("dicom-seg")
         modelName = args.value("model") ?? "brain-tissue"
         var opt = SegmentationOptions()
         opt.tta = args.flag("tta")
@@ -82,12 +86,18 @@ struct SegmentCommand: Command {
         let model = try LoadedModel.load(modelName)
         let segmenter = try Segmenter(model: model, options: options)
         let source = try ImageFile.open(input)
+        if dicomSeg != nil, !(source is DICOMSource) {
+            throw DICOMSeg.Failure.unsupported(path: input, reason: "--dicom-seg needs DICOM input (a DICOM file or series folder)")
+        }
         let volume = try source.volume()
         let result = try segmenter.segment(volume, modality: modality(of: source))
         for w in result.warnings { warn("\(input): \(w)") }
+        // Built before anything is written, so a mask that cannot become a SEG leaves no output.
+        let seg = try dicomSeg.map { try DICOMSeg.make(mask: result.mask, source: source, model: model, software: "medvox \(version)", phi: report.phi, path: $0) }
         if let dir = report.directory { try ReportFlags.createFolder(dir) }
         try ImageFile.write(result.mask, to: output, as: .uint8)
         if let p = probabilities, let probs = result.probabilities { try ImageFile.write(probs, to: p, as: .float32) }
+        if let p = dicomSeg, let seg { try DICOMWriter.write(seg, to: p) }
         if let p = preview { try PNG.write(try segmentationPreview(image: volume, mask: result.mask), to: p) }
         if let dir = report.directory {
             var b = ReportBuilder(source: source, image: volume, phi: report.phi, version: version)

@@ -12,6 +12,8 @@ public struct BatchOptions: Sendable {
     public var segmentModel: String?
     public var classifyModel: String?
     public var phi = false
+    /// DICOM cases with a segmentation: also write CASE/seg.dcm (a DICOM Segmentation object).
+    public var dicomSeg = false
     /// Cases processed at once.
     public var jobs = 1
     /// Memory the concurrent cases may use together (bytes).
@@ -218,6 +220,9 @@ public final class BatchRunner {
             let result = try s.segment(volume, modality: modality)
             try ImageFile.write(result.mask, to: "\(work)/mask.nii.gz", as: .uint8)
             try builder.addSegmentation(model: s.model, result: result, maskFile: "mask.nii.gz")
+            if options.dicomSeg, source is DICOMSource {
+                try DICOMSeg.write(mask: result.mask, source: source, model: s.model, software: "medvox \(options.version)", phi: options.phi, to: "\(work)/seg.dcm")
+            }
             overlay = result.mask
             var volumes: [String: Double] = [:]
             for l in builder.report.segmentation?.labels ?? [] { volumes[l.name] = l.volumeML }
