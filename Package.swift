@@ -49,14 +49,14 @@ let package = Package(
 
         .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
         .testTarget(name: "MedVoxCoreTests", dependencies: ["MedVoxCore"]),
-        .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO"]),
+        .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor"]),
-        .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN"]),
+        .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms"]),
         .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
         .testTarget(name: "MedVoxReportTests", dependencies: ["MedVoxReport", "MedVoxTestSupport"]),
-        .testTarget(name: "medvoxCLITests", dependencies: ["medvox"]),
+        .testTarget(name: "medvoxCLITests", dependencies: ["medvox", "MedVoxTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxCore
+import MedVoxTestSupport
 import XCTest
 
 @testable import MedVoxIO
@@ -12,16 +13,8 @@ final class DICOMSegTests: XCTestCase {
     static let oracle = repo + "/Tests/Oracles/dicomseg_oracle.py"
 
     func run(_ tool: String, _ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [tool] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self))
+        let r = try Subprocess.run(tool, args)
+        return (r.status, r.output)
     }
 
     func testWriterRoundTripsThroughOurParserAndDcmdump() throws {

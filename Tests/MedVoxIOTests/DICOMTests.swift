@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxCore
+import MedVoxTestSupport
 import XCTest
 
 @testable import MedVoxIO
@@ -351,20 +352,11 @@ final class DICOMTests: XCTestCase {
     }
 
     func run(_ exe: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let edata = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw FileError.cannotRead(path: exe, reason: "\(args.joined(separator: " ")) failed: \(String(decoding: edata, as: UTF8.self))")
+        let r = try Subprocess.run(exe, args)
+        guard r.status == 0 else {
+            throw FileError.cannotRead(path: exe, reason: "\(args.joined(separator: " ")) failed: \(r.stderr)")
         }
-        return String(decoding: data, as: UTF8.self)
+        return r.stdout
     }
 
     func jsonObject(_ path: String) throws -> [String: Any] {

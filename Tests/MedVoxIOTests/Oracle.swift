@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxTestSupport
 import XCTest
 
 /// Runs Python oracles (nibabel, numpy, the standard library) as subprocesses. A missing oracle
@@ -10,21 +11,11 @@ enum Oracle {
 
     /// Runs `python3 -c script args...` and returns stdout; throws with stderr on failure.
     static func python(_ script: String, _ args: [String] = []) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw Failure(
-                description: "python oracle failed (\(p.terminationStatus)): " + String(decoding: e, as: UTF8.self))
+        let r = try Subprocess.run("python3", ["-c", script] + args)
+        guard r.status == 0 else {
+            throw Failure(description: "python oracle failed (\(r.status)): " + r.stderr)
         }
-        return String(decoding: o, as: UTF8.self)
+        return r.stdout
     }
 
     /// JSON output of a Python script, decoded.

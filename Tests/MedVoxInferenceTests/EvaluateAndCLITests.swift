@@ -13,17 +13,8 @@ func runMedvox(_ args: [String]) throws -> (Int32, String, String) {
     guard FileManager.default.isExecutableFile(atPath: exe) else {
         throw FileError.cannotRead(path: exe, reason: "the medvox binary is not built beside the tests")
     }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: exe)
-    p.arguments = args + ["--quiet"]
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let r = try Subprocess.run(exe, args + ["--quiet"])
+    return (r.status, r.stdout, r.stderr)
 }
 
 final class EvaluationTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import MedVoxCore
 import MedVoxTensor
+import MedVoxTestSupport
 import XCTest
 
 @testable import MedVoxNN
@@ -8,24 +9,16 @@ import XCTest
 /// Runs `python3 -c script args…` and returns its standard output; fails the test (never skips)
 /// when Python or its `safetensors`/`numpy` packages are missing.
 func runPython(_ script: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) -> String? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", script] + args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    do { try p.run() } catch {
+    let r: ProcessResult
+    do { r = try Subprocess.run("python3", ["-c", script] + args) } catch {
         XCTFail("cannot run python3 (the safetensors oracle): \(error)", file: file, line: line)
         return nil
     }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-        XCTFail("python3 failed (is `pip install -r Tools/requirements-dev.txt` done?): \(String(decoding: errData, as: UTF8.self))", file: file, line: line)
+    guard r.status == 0 else {
+        XCTFail("python3 failed (is `pip install -r Tools/requirements-dev.txt` done?): \(r.stderr)", file: file, line: line)
         return nil
     }
-    return String(decoding: data, as: UTF8.self)
+    return r.stdout
 }
 
 final class SafetensorsTests: XCTestCase {

@@ -41,6 +41,44 @@ public struct ScratchDirectory {
     public func cleanup() { try? FileManager.default.removeItem(at: url) }
 }
 
+/// What a finished child process printed and returned.
+public struct ProcessResult {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    /// Standard output followed by standard error.
+    public var output: String { stdout + stderr }
+}
+
+/// Runs programs from tests (the built binary, Python oracles, DICOM tools).
+public enum Subprocess {
+    /// Runs `executable` (a path, or a name looked up on PATH) with `args` and waits for it.
+    public static func run(_ executable: String, _ args: [String] = []) throws -> ProcessResult {
+        let p = Process()
+        if executable.contains("/") {
+            p.executableURL = URL(fileURLWithPath: executable)
+            p.arguments = args
+        } else {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = [executable] + args
+        }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Read both pipes while the child runs, so a full stderr pipe cannot block it.
+        nonisolated(unsafe) var errData = Data()
+        let reading = DispatchGroup()
+        DispatchQueue.global().async(group: reading) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        reading.wait()
+        p.waitUntilExit()
+        return ProcessResult(
+            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
 public enum Python {
     public struct Failure: Error, CustomStringConvertible {
         public var status: Int32
@@ -52,20 +90,9 @@ public enum Python {
     /// makes the script fail, and with it the test: oracles are required, never skipped.
     @discardableResult
     public static func run(_ script: String, _ args: [String] = []) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw Failure(status: p.terminationStatus, stderr: String(decoding: errData, as: UTF8.self))
-        }
-        return String(decoding: outData, as: UTF8.self)
+        let r = try Subprocess.run("python3", ["-c", script] + args)
+        guard r.status == 0 else { throw Failure(status: r.status, stderr: r.stderr) }
+        return r.stdout
     }
 
     /// Writes values as little-endian float64 (numpy: `np.fromfile(path, '<f8')`).

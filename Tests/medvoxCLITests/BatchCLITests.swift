@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxTestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -116,16 +117,9 @@ final class BatchCLITests: XCTestCase {
     /// A real Slurm job array on a single-node cluster started here (root, slurm-wlm, munge).
     func testSlurmJobArrayMatchesASingleMachineRun() throws {
         let script = URL(fileURLWithPath: CLITests.fixtures).deletingLastPathComponent().appendingPathComponent("Tools/slurm/test_slurm_array.sh").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [script, CLITests.binary]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let r = try Subprocess.run("/bin/bash", [script, CLITests.binary])
+        let text = r.output
+        XCTAssertEqual(r.status, 0, text)
         XCTAssertTrue(text.contains("8 passed, 0 failed"), text)
     }
 }

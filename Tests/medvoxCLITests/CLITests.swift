@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxTestSupport
 import XCTest
 
 /// Runs the built `medvox` binary (STYLE.md #18): help text, exit codes, outputs, and that a
@@ -65,19 +66,8 @@ final class CLITests: XCTestCase {
 
     /// Runs the built binary with `args` and collects its exit status and output.
     static func medvox(_ args: [String]) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(
-            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-            stderr: String(decoding: e, as: UTF8.self))
+        let r = try Subprocess.run(binary, args)
+        return Run(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 
     func testInfoTextAndJSON() throws {

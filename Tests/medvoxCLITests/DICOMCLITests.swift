@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxTestSupport
 import XCTest
 
 /// `medvox info` / `medvox convert` on DICOM input, running the built binary: the NIfTI it writes,
@@ -13,16 +14,8 @@ final class DICOMCLITests: XCTestCase {
     var medvox: String { CLITests.binary }
 
     func run(_ exe: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try Subprocess.run(exe, args)
+        return (r.status, r.stdout, r.stderr)
     }
 
     func tempDir() -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxTestSupport
 import XCTest
 
 /// `medvox segment … --dicom-seg` and `medvox batch … --dicom-seg` through the built binary:
@@ -8,17 +9,8 @@ final class DICOMSegCLITests: XCTestCase {
     static let oracle = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Oracles/dicomseg_oracle.py"
 
     func tool(_ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self) + String(decoding: e, as: UTF8.self))
+        let r = try Subprocess.run(args[0], Array(args.dropFirst()))
+        return (r.status, r.output)
     }
 
     func check(seg: String, folder: String, mask: String, card: String, slices: Int, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxTestSupport
 import XCTest
 
 /// `medvox convert IN.nii OUT.nii.gz` keeps every stored value exactly, for every datatype and
@@ -31,16 +32,9 @@ final class NIfTIRoundTripCLITests: XCTestCase {
                 if not same: bad.append(src)
             print("bad:", " ".join(bad))
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script] + pairs
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let r = try Subprocess.run("python3", ["-c", script] + pairs)
+        let text = r.output
+        XCTAssertEqual(r.status, 0, text)
         XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "bad:", text)
     }
 }
