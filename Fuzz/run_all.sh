@@ -17,6 +17,10 @@ targets=("${@:-${all[@]}}")
 scratch=${MEDVOX_FUZZ_BUILD:-$root/.build-fuzz}
 rss=${MEDVOX_FUZZ_RSS_MB:-1024}
 malloc=${MEDVOX_FUZZ_MALLOC_MB:-512}
+# MEDVOX_FUZZ_KEEP_GOING=1: libFuzzer's fork mode with -ignore_crashes, to look past a known crash
+# (crashes still land in crashes/<Target>/); executions are then read from the last status line.
+extra=()
+[ "${MEDVOX_FUZZ_KEEP_GOING:-0}" = 1 ] && extra=(-fork=1 -ignore_crashes=1)
 cd "$here"
 for t in "${targets[@]}"; do
     swift build -c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
@@ -32,10 +36,11 @@ for t in "${targets[@]}"; do
     log="crashes/$t.log"
     start=$(date +%s.%N)
     "$bin/$t" "corpus/$t" -max_total_time="$seconds" -rss_limit_mb="$rss" -malloc_limit_mb="$malloc" \
-        -timeout=10 -max_len=65536 -print_final_stats=1 -artifact_prefix="crashes/$t/" >"$log" 2>&1
+        -timeout=10 -max_len=65536 -print_final_stats=1 -artifact_prefix="crashes/$t/" "${extra[@]}" >"$log" 2>&1
     status=$?
     end=$(date +%s.%N)
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+    [ -z "$runs" ] && runs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
     n=$(find "crashes/$t" -type f | wc -l)
     printf '%-18s %10s execs %7.1f s %8.0f exec/s  exit %d  artifacts %d\n' "$t" "${runs:-?}" \
         "$(echo "$end - $start" | bc)" "$(echo "${runs:-0} / ($end - $start)" | bc -l)" "$status" "$n"
