@@ -22,9 +22,10 @@ malloc=${MEDVOX_FUZZ_MALLOC_MB:-512}
 extra=()
 [ "${MEDVOX_FUZZ_KEEP_GOING:-0}" = 1 ] && extra=(-fork=1 -ignore_crashes=1)
 cd "$here"
+mkdir -p "$scratch"
 for t in "${targets[@]}"; do
     swift build -c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
-        --product "$t" >"$scratch-$t.build.log" 2>&1 || { echo "$t: build failed, see $scratch-$t.build.log"; exit 2; }
+        --product "$t" >"$scratch/fuzz-$t.build.log" 2>&1 || { echo "$t: build failed, see $scratch-$t.build.log"; exit 2; }
 done
 bin=$(swift build -c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --show-bin-path)
 [ -d corpus ] || python3 make_corpus.py corpus >/dev/null
