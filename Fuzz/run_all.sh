@@ -25,7 +25,7 @@ cd "$here"
 mkdir -p "$scratch"
 for t in "${targets[@]}"; do
     swift build -c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
-        --product "$t" >"$scratch/fuzz-$t.build.log" 2>&1 || { echo "$t: build failed, see $scratch-$t.build.log"; exit 2; }
+        --product "$t" >"$scratch/fuzz-$t.build.log" 2>&1 || { echo "$t: build failed, see $scratch/fuzz-$t.build.log"; exit 2; }
 done
 bin=$(swift build -c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --show-bin-path)
 [ -d corpus ] || python3 make_corpus.py corpus >/dev/null
