@@ -428,7 +428,8 @@ enum Augmenter {
             let gr = try range(spec.ghosts, [4, 10], symmetric: false, name: "ghosts")
             let ir = try range(spec.intensity, [0.5, 1], symmetric: false, name: "intensity")
             axis = ax[rng.int(in: 0...(ax.count - 1))]
-            let ghosts = max(1, Int(rng.uniform(gr.0, gr.1 + 1).rounded(.down)))
+            // Clamped before the Int conversion: a huge "ghosts" range must not trap (fuzz finding).
+            let ghosts = Int(min(1e9, max(1, rng.uniform(gr.0, gr.1 + 1).rounded(.down))))
             let intensity = rng.uniform(ir.0, ir.1)
             let n = dims[axis]
             factors = (0..<n).map { p in p % ghosts == 0 && p != n / 2 ? 1 - intensity : 1 }
