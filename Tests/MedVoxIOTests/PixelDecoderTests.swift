@@ -159,8 +159,35 @@ extension PixelDecoderTests {
 
 extension PixelDecoderTests {
     func testJPEG2000() throws {
-        XCTAssertEqual(try checkFixtures(JPEG2000Decoder.self), 12)
+        XCTAssertEqual(try checkFixtures(JPEG2000Decoder.self), 8)
         try checkCorruption(JPEG2000Decoder.self)
+    }
+
+    /// HTJ2K is refused with a clean error — by transfer syntax and by the code-stream's own HT
+    /// signalling, whatever UID labels it — because OpenJPEG 2.5.0 aborts the process on malformed
+    /// HT code-blocks (the fuzzer's input in Fixtures/fuzz-regressions).
+    func testHTCodeStreamsAreRefusedNotDecoded() throws {
+        for uid in JPEG2000Decoder.htj2kTransferSyntaxUIDs { XCTAssertNil(PixelDecoders.decoder(for: uid), uid) }
+        var refused = 0
+        for c in try Self.manifest().cases where JPEG2000Decoder.htj2kTransferSyntaxUIDs.contains(c.transferSyntaxUID) {
+            let frame = try Self.bytes("\(c.name).f0.bin")
+            XCTAssertTrue(try JPEG2000Decoder.announcesHTCodeBlocks(frame), c.name)
+            XCTAssertThrowsError(try JPEG2000Decoder.decode(frame, info: c.frameInfo)) { e in
+                guard case PixelDecodingError.unsupported = e else { return XCTFail("\(c.name): \(e)") }
+            }
+            refused += 1
+        }
+        XCTAssertEqual(refused, 4)
+        // Part 1 code-streams are not mistaken for HT ones.
+        for c in try Self.manifest().cases where JPEG2000Decoder.transferSyntaxUIDs.contains(c.transferSyntaxUID) {
+            XCTAssertFalse(try JPEG2000Decoder.announcesHTCodeBlocks(try Self.bytes("\(c.name).f0.bin")), c.name)
+        }
+        // The fuzzer's crashing frame (after its 4 descriptor bytes), even labelled as plain JPEG 2000.
+        let crash = [UInt8](try Data(contentsOf: Self.folder.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fuzz-regressions/jpeg2000-htj2k-mel_init-assert.bin")))
+        let info = PixelFrameInfo(rows: 64, columns: 64, samplesPerPixel: 1, bitsAllocated: 16, bitsStored: 16,
+                                  isSigned: false, planarConfiguration: 0, photometricInterpretation: "MONOCHROME2")
+        XCTAssertThrowsError(try JPEG2000Decoder.decode(Array(crash.dropFirst(4)), info: info))
     }
 }
 

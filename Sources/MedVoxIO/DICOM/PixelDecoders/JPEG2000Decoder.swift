@@ -1,17 +1,24 @@
 import COpenJPEG
 
 /// JPEG 2000 Lossless (1.2.840.10008.1.2.4.90) and lossy (1.2.840.10008.1.2.4.91), ISO/IEC 15444-1,
-/// and High-Throughput JPEG 2000 (1.2.840.10008.1.2.4.201/.202/.203, ISO/IEC 15444-15), through
-/// OpenJPEG (libopenjp2 ≥ 2.5, which decodes HT code-blocks).
+/// through OpenJPEG.
+///
+/// High-Throughput JPEG 2000 (1.2.840.10008.1.2.4.201/.202/.203, ISO/IEC 15444-15) is refused for
+/// now, and so is any code-stream whose headers announce HT code-blocks (a CAP marker, or the HT
+/// bit of a COD/COC code-block style, in the main or a tile-part header): Debian's libopenjp2
+/// 2.5.0 is built with assertions, and a malformed HT code-block aborts the whole process in
+/// `mel_init` (openjpeg#1500; input in Fixtures/fuzz-regressions). The HT decode path stays in this
+/// file (`htj2kTransferSyntaxUIDs`) for when it can run isolated.
 ///
 /// Accepts a raw codestream (what DICOM requires) or a JP2 file. Colour transforms signalled in
 /// the codestream (RCT, ICT) are undone by OpenJPEG, so YBR_RCT / YBR_ICT frames come back as RGB.
 public enum JPEG2000Decoder: PixelDecoder {
     public static let transferSyntaxUIDs = [EncapsulatedTransferSyntax.jpeg2000Lossless,
-                                            EncapsulatedTransferSyntax.jpeg2000,
-                                            EncapsulatedTransferSyntax.htj2kLossless,
-                                            EncapsulatedTransferSyntax.htj2kLosslessRPCL,
-                                            EncapsulatedTransferSyntax.htj2k]
+                                            EncapsulatedTransferSyntax.jpeg2000]
+    /// HTJ2K syntaxes OpenJPEG could decode, not registered (see above).
+    public static let htj2kTransferSyntaxUIDs = [EncapsulatedTransferSyntax.htj2kLossless,
+                                                 EncapsulatedTransferSyntax.htj2kLosslessRPCL,
+                                                 EncapsulatedTransferSyntax.htj2k]
     static let codec = "JPEG 2000"
 
     /// The read position in the frame, shared with OpenJPEG's stream callbacks.
@@ -35,6 +42,10 @@ public enum JPEG2000Decoder: PixelDecoder {
             format = OPJ_CODEC_JP2
         } else {
             throw PixelDecodingError.corrupt(codec: codec, reason: "neither a J2K codestream (FF4F) nor a JP2 file")
+        }
+        if try announcesHTCodeBlocks(frame) {
+            throw PixelDecodingError.unsupported(
+                codec: codec, reason: "High-Throughput (HT) code-blocks are not decoded (OpenJPEG 2.5.0 can abort on malformed ones)")
         }
         return try frame.withUnsafeBufferPointer { buf in
             let source = Source(base: buf.baseAddress!, count: buf.count)
@@ -159,5 +170,80 @@ extension String {
         var s = Substring(self)
         while let last = s.last, last == "\n" || last == "\r" { s = s.dropLast() }
         return String(s)
+    }
+}
+
+extension JPEG2000Decoder {
+    /// True when the code-stream (raw, or inside a JP2 file's `jp2c` box) announces HT code-blocks:
+    /// a CAP marker (FF50) in the main header, or bit 6 of the code-block style of a COD (FF52) or
+    /// COC (FF53) segment in the main header or any tile-part header (ISO/IEC 15444-15 A.2, A.3).
+    /// Walks marker segments and tile-parts by their lengths only; throws on a malformed header.
+    static func announcesHTCodeBlocks(_ frame: [UInt8]) throws -> Bool {
+        func bad(_ r: String) -> PixelDecodingError { .corrupt(codec: codec, reason: r) }
+        func u16(_ i: Int) throws -> Int {
+            guard i >= 0, i + 2 <= frame.count else { throw bad("header runs past the end of the frame") }
+            return Int(frame[i]) << 8 | Int(frame[i + 1])
+        }
+        func u32(_ i: Int) throws -> Int { try u16(i) << 16 | u16(i + 2) }
+        // Locate the code-stream.
+        var start = 0
+        if !(frame.count >= 2 && frame[0] == 0xFF && frame[1] == 0x4F) {
+            var box = 0
+            start = -1
+            while box + 8 <= frame.count {
+                var length = try u32(box)
+                let type = try u32(box + 4)
+                var header = 8
+                if length == 1 {
+                    guard box + 16 <= frame.count else { throw bad("JP2 box header runs past the end") }
+                    length = try u32(box + 8) << 32 | u32(box + 12)
+                    header = 16
+                } else if length == 0 {
+                    length = frame.count - box
+                }
+                guard length >= header else { throw bad("JP2 box of length \(length)") }
+                if type == 0x6A70_3263 {  // 'jp2c'
+                    start = box + header
+                    break
+                }
+                guard length <= frame.count - box else { throw bad("JP2 box runs past the end") }
+                box += length
+            }
+            guard start >= 0 else { throw bad("JP2 file without a code-stream box") }
+        }
+        guard try u16(start) == 0xFF4F, try u16(start + 2) == 0xFF51 else { throw bad("code-stream without SOC/SIZ") }
+        let components = try u16(start + 2 + 2 + 36)  // Csiz: after Lsiz, Rsiz and eight 32-bit fields
+        let componentBytes = components < 257 ? 1 : 2
+        /// Scans one header's marker segments from `i` until `end` marker; returns its position.
+        func scanHeader(from i0: Int, until end: Int) throws -> (position: Int, ht: Bool) {
+            var i = i0
+            while true {
+                let marker = try u16(i)
+                if marker == end { return (i, false) }
+                guard marker >= 0xFF00 else { throw bad("marker expected at byte \(i)") }
+                let length = try u16(i + 2)
+                guard length >= 2 else { throw bad("marker segment of length \(length)") }
+                switch marker {
+                case 0xFF50: return (i, true)  // CAP
+                case 0xFF52:  // COD: Lcod Scod SGcod(4) levels xcb ycb style
+                    if try u16(i + 12 - 1) & 0x40 != 0 { return (i, true) }
+                case 0xFF53:  // COC: Lcoc Ccoc Scoc levels xcb ycb style
+                    if try u16(i + 4 + componentBytes + 4 - 1) & 0x40 != 0 { return (i, true) }
+                default: break
+                }
+                i += 2 + length
+            }
+        }
+        var (i, ht) = try scanHeader(from: start + 2, until: 0xFF90)  // main header, up to the first SOT
+        if ht { return true }
+        // Tile-parts: SOT (Lsot Isot Psot TPsot TNsot), header up to SOD, data to SOT + Psot.
+        while i + 2 <= frame.count, try u16(i) == 0xFF90 {
+            let psot = try u32(i + 6)
+            (_, ht) = try scanHeader(from: i + 12, until: 0xFF93)
+            if ht { return true }
+            guard psot > 0 else { break }  // the last tile-part runs to EOC
+            i += psot
+        }
+        return false
     }
 }
