@@ -7,7 +7,7 @@ import pydicom
 from pydicom.encaps import encapsulate
 
 here = os.path.dirname(os.path.abspath(__file__))
-templates = {"jpeg2000-htj2k": "htj2k_lossless_rgb8.dcm"}
+templates = {"jpeg2000-htj2k": "htj2k_lossless_rgb8.dcm", "jpeg2000-siz": "j2k_lossless_mono16.dcm"}
 for name in sorted(os.listdir(here)):
     if not name.endswith(".bin"):
         continue

@@ -189,6 +189,23 @@ extension PixelDecoderTests {
                                   isSigned: false, planarConfiguration: 0, photometricInterpretation: "MONOCHROME2")
         XCTAssertThrowsError(try JPEG2000Decoder.decode(Array(crash.dropFirst(4)), info: info))
     }
+
+    /// A 191-byte code-stream whose SIZ claims a 2-billion-pixel-wide image made OpenJPEG allocate
+    /// over 1 GB (fuzzer); the SIZ is now checked against the data set's rows and columns first.
+    func testSIZMustMatchTheImagePixelModule() throws {
+        let bin = [UInt8](try Data(contentsOf: Self.folder.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fuzz-regressions/jpeg2000-siz-huge-width.bin")))
+        let info = PixelFrameInfo(rows: Int(bin[0]) + 1, columns: Int(bin[1]) + 1, samplesPerPixel: 1, bitsAllocated: 16,
+                                  bitsStored: 16, isSigned: false, planarConfiguration: 0, photometricInterpretation: "MONOCHROME2")
+        XCTAssertThrowsError(try JPEG2000Decoder.decode(Array(bin.dropFirst(4)), info: info)) { e in
+            guard case PixelDecodingError.mismatch(_, "columns", 17, _) = e else { return XCTFail("\(e)") }
+        }
+        // A well-formed fixture with the wrong rows is refused the same way.
+        let c = try XCTUnwrap(try Self.manifest().cases.first { $0.name == "j2k_lossless_mono16" })
+        var wrong = c.frameInfo
+        wrong.rows += 1
+        XCTAssertThrowsError(try JPEG2000Decoder.decode(try Self.bytes("\(c.name).f0.bin"), info: wrong))
+    }
 }
 
 extension PixelDecoderTests {

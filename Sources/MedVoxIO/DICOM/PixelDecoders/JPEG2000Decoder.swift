@@ -43,6 +43,7 @@ public enum JPEG2000Decoder: PixelDecoder {
         } else {
             throw PixelDecodingError.corrupt(codec: codec, reason: "neither a J2K codestream (FF4F) nor a JP2 file")
         }
+        try checkSize(frame, info: info)
         if try announcesHTCodeBlocks(frame) {
             throw PixelDecodingError.unsupported(
                 codec: codec, reason: "High-Throughput (HT) code-blocks are not decoded (OpenJPEG 2.5.0 can abort on malformed ones)")
@@ -174,18 +175,20 @@ extension String {
 }
 
 extension JPEG2000Decoder {
-    /// True when the code-stream (raw, or inside a JP2 file's `jp2c` box) announces HT code-blocks:
-    /// a CAP marker (FF50) in the main header, or bit 6 of the code-block style of a COD (FF52) or
-    /// COC (FF53) segment in the main header or any tile-part header (ISO/IEC 15444-15 A.2, A.3).
-    /// Walks marker segments and tile-parts by their lengths only; throws on a malformed header.
-    static func announcesHTCodeBlocks(_ frame: [UInt8]) throws -> Bool {
-        func bad(_ r: String) -> PixelDecodingError { .corrupt(codec: codec, reason: r) }
-        func u16(_ i: Int) throws -> Int {
-            guard i >= 0, i + 2 <= frame.count else { throw bad("header runs past the end of the frame") }
-            return Int(frame[i]) << 8 | Int(frame[i + 1])
-        }
-        func u32(_ i: Int) throws -> Int { try u16(i) << 16 | u16(i + 2) }
-        // Locate the code-stream.
+    static func bad(_ r: String) -> PixelDecodingError { .corrupt(codec: codec, reason: r) }
+
+    static func u16(_ frame: [UInt8], _ i: Int) throws -> Int {
+        guard i >= 0, i + 2 <= frame.count else { throw bad("header runs past the end of the frame") }
+        return Int(frame[i]) << 8 | Int(frame[i + 1])
+    }
+
+    static func u32(_ frame: [UInt8], _ i: Int) throws -> Int { try u16(frame, i) << 16 | u16(frame, i + 2) }
+
+    /// Offset of the code-stream's SOC marker: 0 for a raw code-stream, else the contents of the
+    /// JP2 file's `jp2c` box.
+    static func codestreamStart(_ frame: [UInt8]) throws -> Int {
+        func u16(_ i: Int) throws -> Int { try Self.u16(frame, i) }
+        func u32(_ i: Int) throws -> Int { try Self.u32(frame, i) }
         var start = 0
         if !(frame.count >= 2 && frame[0] == 0xFF && frame[1] == 0x4F) {
             var box = 0
@@ -211,6 +214,40 @@ extension JPEG2000Decoder {
             }
             guard start >= 0 else { throw bad("JP2 file without a code-stream box") }
         }
+        return start
+    }
+
+    /// Checks the SIZ segment against the data set's Image Pixel module before OpenJPEG allocates
+    /// anything: image size (Xsiz − XOsiz, Ysiz − YOsiz) = columns × rows, Csiz = samples per pixel,
+    /// non-zero tile sizes and at most one tile per pixel. A code-stream claiming a far larger
+    /// image would make OpenJPEG allocate for that size (found by the fuzzer: 191 bytes, > 1 GB).
+    static func checkSize(_ frame: [UInt8], info: PixelFrameInfo) throws {
+        let siz = try codestreamStart(frame) + 2
+        guard try u16(frame, siz) == 0xFF51 else { throw bad("code-stream without SIZ") }
+        let x = try u32(frame, siz + 6), y = try u32(frame, siz + 10)
+        let x0 = try u32(frame, siz + 14), y0 = try u32(frame, siz + 18)
+        let tx = try u32(frame, siz + 22), ty = try u32(frame, siz + 26)
+        let tx0 = try u32(frame, siz + 30), ty0 = try u32(frame, siz + 34)
+        let components = try u16(frame, siz + 38)
+        guard x > x0, y > y0 else { throw bad("empty image area in SIZ") }
+        guard x - x0 == info.columns else { throw PixelDecodingError.mismatch(codec: codec, field: "columns", expected: info.columns, actual: x - x0) }
+        guard y - y0 == info.rows else { throw PixelDecodingError.mismatch(codec: codec, field: "rows", expected: info.rows, actual: y - y0) }
+        guard components == info.samplesPerPixel else {
+            throw PixelDecodingError.mismatch(codec: codec, field: "samples per pixel", expected: info.samplesPerPixel, actual: components)
+        }
+        guard tx > 0, ty > 0, tx0 <= x0, ty0 <= y0 else { throw bad("invalid tile grid in SIZ") }
+        let tilesX = (x - tx0 + tx - 1) / tx, tilesY = (y - ty0 + ty - 1) / ty
+        guard tilesX * tilesY <= info.rows * info.columns else { throw bad("\(tilesX)×\(tilesY) tiles for a \(info.columns)×\(info.rows) image") }
+    }
+
+    /// True when the code-stream (raw, or inside a JP2 file's `jp2c` box) announces HT code-blocks:
+    /// a CAP marker (FF50) in the main header, or bit 6 of the code-block style of a COD (FF52) or
+    /// COC (FF53) segment in the main header or any tile-part header (ISO/IEC 15444-15 A.2, A.3).
+    /// Walks marker segments and tile-parts by their lengths only; throws on a malformed header.
+    static func announcesHTCodeBlocks(_ frame: [UInt8]) throws -> Bool {
+        func u16(_ i: Int) throws -> Int { try Self.u16(frame, i) }
+        func u32(_ i: Int) throws -> Int { try Self.u32(frame, i) }
+        let start = try codestreamStart(frame)
         guard try u16(start) == 0xFF4F, try u16(start + 2) == 0xFF51 else { throw bad("code-stream without SOC/SIZ") }
         let components = try u16(start + 2 + 2 + 36)  // Csiz: after Lsiz, Rsiz and eight 32-bit fields
         let componentBytes = components < 257 ? 1 : 2
