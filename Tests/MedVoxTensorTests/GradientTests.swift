@@ -178,3 +178,27 @@ final class GradientTests: XCTestCase {
         }
     }
 }
+
+final class GradientRecordingTests: XCTestCase {
+    /// Inference on one thread (`withoutGradients`) must not switch recording off on another:
+    /// batch jobs and validation run inference concurrently with training in one process.
+    final class Seen: @unchecked Sendable { var values: [Bool] = [] }
+
+    func testRecordingIsPerThread() {
+        let seen = Seen()
+        withoutGradients {
+            XCTAssertFalse(GradientRecording.isEnabled)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                seen.values.append(GradientRecording.isEnabled)
+                withoutGradients { seen.values.append(GradientRecording.isEnabled) }
+                seen.values.append(GradientRecording.isEnabled)
+                done.signal()
+            }.start()
+            done.wait()
+            XCTAssertFalse(GradientRecording.isEnabled)
+        }
+        XCTAssertEqual(seen.values, [true, false, true])
+        XCTAssertTrue(GradientRecording.isEnabled)
+    }
+}

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 /// A tensor in a computation graph: its value, and — for tensors that need gradients — how to
 /// pass a gradient back to the tensors it was computed from (reverse-mode autodiff).
 ///
@@ -93,9 +98,23 @@ public final class Variable {
     }
 }
 
-/// Whether operations record graph nodes (off inside `withoutGradients`).
+/// Whether operations on the current thread record graph nodes (off inside `withoutGradients`).
+///
+/// The switch is per thread: inference running on other threads at the same time (batch jobs,
+/// validation) can never turn recording off for a thread that is training. (A process-wide flag
+/// saved and restored by concurrent `withoutGradients` calls could be left off for good.)
 public enum GradientRecording {
-    nonisolated(unsafe) public static var isEnabled = true
+    /// A thread-specific key whose value is non-nil while recording is off on that thread.
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    public static var isEnabled: Bool {
+        get { pthread_getspecific(key) == nil }
+        set { pthread_setspecific(key, newValue ? nil : UnsafeRawPointer(bitPattern: 1)) }
+    }
 }
 
 /// Runs `body` without recording a graph (inference): results are constants and intermediate
