@@ -25,7 +25,7 @@ public enum AtomicFile {
         if protectedPaths.contains(url.path) { throw FileError.wouldOverwriteInput(path: path) }
         let dir = url.deletingLastPathComponent().path
         let name = url.lastPathComponent
-        var template = Array("\(dir)/.\(name).tmp-XXXXXX".utf8CString)
+        var template = Array("\(dir)/.\(name).tmp-\(hostTag)-\(getpid())-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw FileError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
         let tmpPath = template.withUnsafeBufferPointer { Swift.String(cString: $0.baseAddress!) }
@@ -45,6 +45,41 @@ public enum AtomicFile {
             unlink(tmpPath)
             throw error
         }
+    }
+
+    /// A short tag naming this host in temporary names (8 hex digits of its name's hash), so a
+    /// later run can tell its own host's dead writers from live ones elsewhere on a shared disk.
+    public static let hostTag: String = {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count - 1)
+        let name = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var h: UInt32 = 2_166_136_261  // FNV-1a: stable across runs, unlike Hasher
+        for b in name.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return String(format: "%08x", h)
+    }()
+
+    /// Removes the temporary files that killed writers left in `dir` (not below it): those of a
+    /// process on this host that no longer exists, and any older than `maxAge` seconds (a writer
+    /// on another host, or one from before names carried their process). Returns their names.
+    @discardableResult
+    public static func removeStaleTemporaries(in dir: String, maxAge: TimeInterval = 3600) -> [String] {
+        let fm = FileManager.default
+        var removed: [String] = []
+        for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(".") {
+            guard let r = name.range(of: ".tmp-", options: .backwards) else { continue }
+            let parts = name[r.upperBound...].split(separator: "-")
+            var stale = false
+            if parts.count == 3, parts[0] == hostTag, let pid = Int32(parts[1]) {
+                stale = kill(pid, 0) != 0 && errno == ESRCH
+            }
+            if !stale, let attrs = try? fm.attributesOfItem(atPath: "\(dir)/\(name)"),
+                let modified = attrs[.modificationDate] as? Date
+            {
+                stale = Date().timeIntervalSince(modified) > maxAge
+            }
+            if stale, unlink("\(dir)/\(name)") == 0 { removed.append(name) }
+        }
+        return removed
     }
 
     /// Writes `bytes` to `path` atomically.

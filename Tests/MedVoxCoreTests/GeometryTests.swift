@@ -82,6 +82,31 @@ final class GeometryTests: XCTestCase {
         XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: path))), [4, 5])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["out.bin"])
     }
+
+    /// Temporaries of dead writers on this host and old ones from anywhere go; a live writer's,
+    /// a fresh one from another host, and ordinary hidden files stay.
+    func testStaleTemporariesOfKilledWritersAreRemoved() throws {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("medvox-stale-\(getpid())").path
+        try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: dir) }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        let tag = AtomicFile.hostTag
+        let dead = ".a.csv.tmp-\(tag)-\(child.processIdentifier)-Ab12Cd"
+        let live = ".b.csv.tmp-\(tag)-\(getpid())-Ab12Cd"
+        let elsewhere = ".c.csv.tmp-0badf00d-\(child.processIdentifier)-Ab12Cd"
+        let old = ".d.csv.tmp-0badf00d-1-Ab12Cd"
+        let legacyOld = ".e.csv.tmp-Ab12Cd"
+        let hidden = ".failed"
+        for n in [dead, live, elsewhere, old, legacyOld, hidden] { fm.createFile(atPath: "\(dir)/\(n)", contents: Data([1])) }
+        let twoHoursAgo = Date(timeIntervalSinceNow: -7200)
+        for n in [old, legacyOld] { try fm.setAttributes([.modificationDate: twoHoursAgo], ofItemAtPath: "\(dir)/\(n)") }
+        XCTAssertEqual(Set(AtomicFile.removeStaleTemporaries(in: dir)), [dead, old, legacyOld])
+        XCTAssertEqual(Set(try fm.contentsOfDirectory(atPath: dir)), [live, elsewhere, hidden])
+    }
 }
 
 final class RandomTests: XCTestCase {

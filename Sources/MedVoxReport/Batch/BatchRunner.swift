@@ -149,8 +149,11 @@ public final class BatchRunner {
         return voxels * 24 + network
     }
 
-    /// Hidden work folders of these cases left by a killed run.
+    /// Hidden work folders of these cases, and temporary files of the study index and failure
+    /// records, left by a killed run.
     func removeLeftovers(_ cases: [BatchCase]) {
+        AtomicFile.removeStaleTemporaries(in: outDir)
+        AtomicFile.removeStaleTemporaries(in: outDir + "/.failed")
         let ids = Set(cases.map(\.id))
         let names = (try? FileManager.default.contentsOfDirectory(atPath: outDir)) ?? []
         for n in names where n.hasPrefix(".") && (n.contains(".partial-") || n.contains(".old-")) {
