@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS each (default 60) under AddressSanitizer with libFuzzer's
+# Runs every fuzz target for SECONDS each (default 60; MEDVOX_FUZZ_RUNS=N stops at N executions) under AddressSanitizer with libFuzzer's
 # RSS and malloc caps. Usage: Fuzz/run_all.sh [SECONDS] [TARGET...]
 # Builds into .build-fuzz (outside the main build), corpora in Fuzz/corpus/<Target> (seeded from
 # Fixtures by make_corpus.py, grown by the runs, not committed), crashes in Fuzz/crashes/<Target>.
@@ -21,6 +21,8 @@ malloc=${MEDVOX_FUZZ_MALLOC_MB:-512}
 # (crashes still land in crashes/<Target>/); executions are then read from the last status line.
 extra=()
 [ "${MEDVOX_FUZZ_KEEP_GOING:-0}" = 1 ] && extra=(-fork=1 -ignore_crashes=1)
+# MEDVOX_FUZZ_RUNS=N: also stop a target after N executions (whichever of time and runs comes first).
+[ -n "${MEDVOX_FUZZ_RUNS:-}" ] && extra+=(-runs="$MEDVOX_FUZZ_RUNS")
 cd "$here"
 mkdir -p "$scratch"
 for t in "${targets[@]}"; do

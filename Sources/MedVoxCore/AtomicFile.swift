@@ -11,20 +11,73 @@ import Foundation
 /// Writes a file atomically: the bytes go to a hidden temporary file in the destination's folder,
 /// are flushed to disk (fsync), and the temporary file is renamed over the destination. A failure
 /// at any point removes the temporary file, so no half-written output is ever left behind.
+/// Missing folders on the way to the destination are created.
 ///
 /// ```swift
 /// try AtomicFile.write(to: "mask.nii.gz") { sink in try sink.write(bytes) }
 /// ```
 public enum AtomicFile {
-    /// Output paths that must never be written (the inputs of the current run).
-    nonisolated(unsafe) public static var protectedPaths: Set<String> = []
+    private struct FileID: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var protected: Set<FileID> = []
+
+    /// Marks files as inputs of the current run: they are never written over, whatever path
+    /// (relative, through a symbolic or hard link) names them. A folder protects every regular
+    /// file below it (at most `limit` of them). Safe to call from several threads.
+    public static func protect(_ paths: [String], limit: Int = 200_000) {
+        var ids: [FileID] = []
+        for path in paths {
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) == S_IFREG {
+                ids.append(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+            } else if (st.st_mode & S_IFMT) == S_IFDIR,
+                let walk = FileManager.default.enumerator(atPath: path)
+            {
+                var n = 0
+                while let rel = walk.nextObject() as? String, n < limit {
+                    var f = stat()
+                    if stat("\(path)/\(rel)", &f) == 0 && (f.st_mode & S_IFMT) == S_IFREG {
+                        ids.append(FileID(device: UInt64(f.st_dev), inode: UInt64(f.st_ino)))
+                        n += 1
+                    }
+                }
+            }
+        }
+        lock.lock()
+        protected.formUnion(ids)
+        lock.unlock()
+    }
+
+    /// Forgets every protected input (tests; a long-lived process between runs).
+    public static func clearProtection() {
+        lock.lock()
+        protected.removeAll()
+        lock.unlock()
+    }
+
+    /// Whether writing `path` would replace a protected input.
+    public static func isProtected(_ path: String) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        lock.lock()
+        defer { lock.unlock() }
+        return protected.contains(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+    }
 
     /// Opens a temporary file beside `path`, hands a sink to `body`, then fsyncs and renames.
     public static func write(to path: String, _ body: (FileSink) throws -> Void) throws {
         let url = URL(fileURLWithPath: path).standardizedFileURL
-        if protectedPaths.contains(url.path) { throw FileError.wouldOverwriteInput(path: path) }
+        if isProtected(url.path) { throw FileError.wouldOverwriteInput(path: path) }
         let dir = url.deletingLastPathComponent().path
         let name = url.lastPathComponent
+        // A missing output folder is made (as `mkdir -p`); a file in the way is an error below.
+        if !FileManager.default.fileExists(atPath: dir) {
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
         var template = Array("\(dir)/.\(name).tmp-\(hostTag)-\(getpid())-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw FileError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }

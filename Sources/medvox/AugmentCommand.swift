@@ -80,7 +80,7 @@ struct AugmentCommand: Command {
     }
 
     func run() throws {
-        AtomicFile.protectedPaths = Set([input, label, config].compactMap { $0 }.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        AtomicFile.protect([input, label, config].compactMap { $0 })
         let pipeline: AugmentPipeline
         if let config {
             guard let data = FileManager.default.contents(atPath: config) else {

@@ -94,6 +94,12 @@ struct BatchCommand: Command {
             return
         }
         let out = output!
+        let studyPath = URL(fileURLWithPath: study).resolvingSymlinksInPath().path
+        let outPath = URL(fileURLWithPath: out).resolvingSymlinksInPath().path
+        if outPath == studyPath || studyPath.hasPrefix(outPath + "/") {
+            // Case folders are replaced whole on a rerun: they must never be the study's own.
+            throw FileError.cannotWrite(path: out, reason: "the output folder holds the study \(study); choose one apart from it or inside it")
+        }
         let runner = try BatchRunner(plan: plan, outDir: out, options: options)
         let todo = cases.filter { !runner.isDone($0) }
         if todo.count < cases.count { printErr("medvox batch: \(cases.count - todo.count) case(s) already done, skipped") }

@@ -35,6 +35,7 @@ struct ClassifyCommand: Command {
     }
 
     func run() throws {
+        AtomicFile.protect([input])
         let model = try LoadedModel.load(modelName)
         let classifier = try Classifier(model: model)
         let source = try ImageFile.open(input)

@@ -163,7 +163,7 @@ struct ConvertCommand: Command {
     }
 
     func run() throws {
-        AtomicFile.protectedPaths = Set([input, overlay].compactMap { $0 }.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        AtomicFile.protect([input, overlay, pipelinePath].compactMap { $0 })
         if kind == .nifti && DICOMSource.isDICOM(input) {
             var o = DICOMConvertOptions()
             o.read = dicom

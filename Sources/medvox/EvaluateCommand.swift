@@ -52,6 +52,7 @@ struct EvaluateCommand: Command {
     }
 
     func run() throws {
+        AtomicFile.protect([pred, ref].compactMap { $0 })
         switch task {
         case .segment:
             let e = try SegmentationEvaluation.run(pairs: try SegmentationEvaluation.pairs(prediction: pred, reference: ref!), labels: labels)

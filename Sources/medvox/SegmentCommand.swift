@@ -83,6 +83,7 @@ struct SegmentCommand: Command {
     }
 
     func run() throws {
+        AtomicFile.protect([input])
         let model = try LoadedModel.load(modelName)
         let segmenter = try Segmenter(model: model, options: options)
         let source = try ImageFile.open(input)

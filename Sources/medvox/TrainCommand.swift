@@ -58,6 +58,8 @@ struct TrainCommand: Command {
             """)
 
     let request: TrainingRequest
+    /// The training data (files and folders), never to be written over.
+    let inputs: [String]
 
     init(_ a: ParsedArguments) throws {
         guard let task = a.value("task") else { throw UsageError("--task segment|classify is required") }
@@ -67,6 +69,7 @@ struct TrainCommand: Command {
         guard let stem = out, !stem.isEmpty else { throw UsageError("-o STEM (output path without extension) is required") }
         let stemClean = stem.hasSuffix(".json") ? String(stem.dropLast(5)) : stem
         let sources = ["data", "pairs", "synth-from", "artefacts-from"].filter { a.value($0) != nil }
+        inputs = sources.compactMap { a.value($0) }
         guard sources.count == 1 else { throw UsageError("give exactly one of --data, --pairs, --synth-from, --artefacts-from") }
         if !isSeg && (a.value("pairs") != nil || a.value("synth-from") != nil) { throw UsageError("--pairs and --synth-from are for --task segment") }
         if isSeg && a.value("artefacts-from") != nil { throw UsageError("--artefacts-from is for --task classify") }
@@ -166,6 +169,7 @@ struct TrainCommand: Command {
     }
 
     func run() throws {
+        AtomicFile.protect(inputs)
         let card = try TrainingRun.run(request) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         print("wrote \(request.outputStem).json and \(card.weights.file)")
         for (k, v) in (card.evaluation?.metrics ?? [:]).sorted(by: { $0.key < $1.key }) { print("  \(k): \(String(format: "%.4f", v))") }

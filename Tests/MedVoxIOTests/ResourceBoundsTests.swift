@@ -57,22 +57,33 @@ final class ResourceBoundsTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 5, "the trailing 64 MiB must not be inflated")
     }
 
-    /// MedVox's own indexed gzip (parallel members) with the same bomb: the index promises 64 MiB,
-    /// more than --max-memory allows, so the reader refuses with a clear error before allocating.
-    func testNIfTIIndexedGzipBombIsRefusedByTheMemoryCap() throws {
+    /// MedVox's own indexed gzip (parallel members) with the same bomb: only the members holding
+    /// the declared voxels are inflated, even with no --max-memory below physical memory.
+    func testNIfTIIndexedGzipBombInflatesOnlyTheMembersHoldingTheVoxels() throws {
         let path = temporary("bomb-indexed.nii.gz")
         defer { try? FileManager.default.removeItem(atPath: path) }
         var bytes = niftiHeader([8, 8, 8]) + [UInt8](repeating: 7, count: 512)
-        bytes += [UInt8](repeating: 0, count: 64 << 20)
-        try Data(try Gzip.compress(bytes)).write(to: URL(fileURLWithPath: path))
-        Runtime.maxMemory = 8 << 20
-        do {
-            let v = try NIfTIFile.open(path).volume()
-            XCTAssertEqual(v.dims, [8, 8, 8], "if read, only the declared voxels count")
-        } catch let e as MedVoxError {
-            XCTAssertTrue(e.description.contains(path), e.description)
-            XCTAssertTrue(e.description.contains("limit") || e.description.contains("max-memory"), e.description)
-        }
+        bytes += [UInt8](repeating: 0, count: 256 << 20)
+        let compressed = try Gzip.compress(bytes)
+        XCTAssertNotNil(compressed.withUnsafeBytes { Gzip.memberIndex($0) }, "must be MedVox's indexed form")
+        try Data(compressed).write(to: URL(fileURLWithPath: path))
+        let start = Date()
+        let v = try NIfTIFile.open(path).volume()
+        XCTAssertEqual(v.dims, [8, 8, 8])
+        XCTAssertEqual(v.voxels[511], 7)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "the trailing 256 MiB must not be inflated")
+    }
+
+    /// An indexed member whose size field promises more than deflate's 1032:1 is not trusted as
+    /// an index (the capped streaming reader takes over).
+    func testIndexPromisingMoreThanDeflateCanHoldIsIgnored() throws {
+        var member = try Gzip.compress([UInt8](repeating: 3, count: 1000))
+        XCTAssertNotNil(member.withUnsafeBytes { Gzip.memberIndex($0) })
+        // Patch the raw-size fields (extra field and ISIZE) to 1 GiB.
+        let huge = 1 << 30
+        for o in [20, member.count - 4] { for k in 0..<4 { member[o + k] = UInt8((huge >> (8 * k)) & 0xff) } }
+        XCTAssertNil(member.withUnsafeBytes { Gzip.memberIndex($0) })
+        XCTAssertThrowsError(try Inflate.gzip(member, maxOutput: 1 << 20, source: "patched.gz"))
     }
 
     /// A header declaring 512³ uint8 (128 MiB) from a small file of zeros: within deflate's ratio
@@ -97,6 +108,17 @@ final class ResourceBoundsTests: XCTestCase {
         let groupLength = Int(f[140]) | Int(f[141]) << 8 | Int(f[142]) << 16 | Int(f[143]) << 24
         let metaEnd = 144 + groupLength
         return Array(f[0..<metaEnd]) + (try Deflate.raw([UInt8](repeating: 0, count: 64 << 20), level: 9))
+    }
+
+    /// With no --max-memory (physical memory), the ratio cap stops the same bomb: 64 MiB from
+    /// 65 KB is far beyond what any real data set deflates to.
+    func testDeflatedDICOMBombStopsAtTheRatioCap() throws {
+        let bomb = try deflatedDICOMBomb()
+        Runtime.maxMemory = 1 << 40
+        XCTAssertThrowsError(try DICOMFile(bytes: bomb, path: "bomb.dcm")) { e in
+            XCTAssertTrue("\(e)".contains("bomb.dcm"), "\(e)")
+            XCTAssertTrue("\(e)".contains("decompression bomb"), "\(e)")
+        }
     }
 
     func testDeflatedDICOMBombStopsAtTheMemoryCap() throws {

@@ -17,7 +17,7 @@ final class BatchCLITests: XCTestCase {
         static var example: String { CLITests.fixtures + "/example/head.nii.gz" }
     }
 
-    func makeStudy(_ root: String) throws -> String {
+    static func makeStudy(_ root: String) throws -> String {
         let study = root + "/study"
         let fm = FileManager.default
         let f = CLITests.fixtures
@@ -47,7 +47,7 @@ final class BatchCLITests: XCTestCase {
     func testBatchDryRunRunAndReport() throws {
         let root = try cli.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let study = try makeStudy(root)
+        let study = try Self.makeStudy(root)
         let model = try tinyModel(root)
         let dry = try cli.medvox(["batch", study, "--dry-run"])
         XCTAssertEqual(dry.status, 0, dry.stderr)
@@ -84,7 +84,7 @@ final class BatchCLITests: XCTestCase {
     func testBatchResumesAfterSIGKILL() throws {
         let root = try cli.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let study = try makeStudy(root)
+        let study = try Self.makeStudy(root)
         try FileManager.default.removeItem(atPath: study + "/nifti/broken.nii.gz")
         let model = try tinyModel(root)
         let reference = root + "/reference"

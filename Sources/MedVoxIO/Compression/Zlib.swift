@@ -330,7 +330,10 @@ public enum Gzip {
             else { return nil }
             let size = u32(p + 16)
             let raw = u32(p + 20)
-            guard size >= indexedHeaderSize + 8, size <= data.count - p, u32(p + size - 4) == raw else { return nil }
+            // A member cannot inflate beyond deflate's 1032:1: a larger promise is not ours.
+            guard size >= indexedHeaderSize + 8, size <= data.count - p, u32(p + size - 4) == raw,
+                raw <= size * 1032 + 1024
+            else { return nil }
             list.append((p, size, raw))
             p += size
         }
@@ -338,11 +341,22 @@ public enum Gzip {
     }
 
     /// Inflates an indexed multi-member stream into one buffer, members in parallel. Nil when the
-    /// stream is not indexed. Checks every member's CRC-32 and size.
+    /// stream is not indexed. Checks every member's CRC-32 and size. With `needed`, only the
+    /// members holding the first `needed` bytes are inflated (data after them is never touched).
     static func decompressIndexed(
-        _ data: UnsafeRawBufferPointer, maxOutput: Int, source: String, threads: Int = Runtime.threads
+        _ data: UnsafeRawBufferPointer, maxOutput: Int, needed: Int? = nil, source: String,
+        threads: Int = Runtime.threads
     ) throws -> [UInt8]? {
-        guard let index = memberIndex(data) else { return nil }
+        guard var index = memberIndex(data) else { return nil }
+        if let needed {
+            var covered = 0
+            var count = 0
+            while count < index.count && covered < needed {
+                covered += index[count].rawSize
+                count += 1
+            }
+            index.removeLast(index.count - count)
+        }
         let total = index.reduce(0) { $0 + $1.rawSize }
         guard total <= maxOutput else { throw CompressionError.outputTooLarge(source: source, limit: maxOutput) }
         var failure: Error?

@@ -118,7 +118,7 @@ public struct DICOMFile: Sendable {
         var inflated: [UInt8]? = nil
         if ts.isDeflated {
             if !complete { throw DICOMParser.NeedMoreData() }
-            body = try DICOMInflate.raw(Array(bytes[start...]), path: path)
+            body = try DICOMInflate.raw(Array(bytes[start...]), path: path, at: start)
             inflated = body
             start = 0
             base = 0

@@ -357,9 +357,12 @@ public struct NIfTIFile: Sendable {
         let end = dataOffset + dataByteCount
         // MedVox-written files carry member sizes: inflate the members in parallel.
         let whole = try readWholeFile(dataPath)
-        let maxOut = max(end, Runtime.maxMemory)
-        if let all = try whole.withUnsafeBytes({ try Gzip.decompressIndexed($0, maxOutput: maxOut, source: dataPath) })
-        {
+        // Members past the declared voxels are never inflated; those holding them may overshoot
+        // `end` by less than one member.
+        let maxOut = max(end + (4 << 20), Runtime.maxMemory)
+        if let all = try whole.withUnsafeBytes({
+            try Gzip.decompressIndexed($0, maxOutput: maxOut, needed: end, source: dataPath)
+        }) {
             guard all.count >= end else {
                 throw NIfTIError.truncated(path: dataPath, what: "voxel data", needed: end, available: all.count)
             }
