@@ -490,7 +490,12 @@ public enum Gzip {
             if Libdeflate.enabled && raw.count >= 18 {
                 let t = raw.count - 4
                 let isize = Int(UInt32(raw[t]) | UInt32(raw[t + 1]) << 8 | UInt32(raw[t + 2]) << 16 | UInt32(raw[t + 3]) << 24)
-                if isize >= from + count && isize <= raw.count * 1032 && isize <= Runtime.maxMemory {
+                // Only when the member holds little beyond the range: trailing data (a bomb, or
+                // a 4D file read for one frame) goes to the streaming reader, which stops early.
+                let needed = from + count
+                if isize >= needed && isize <= needed + max(1 << 20, needed / 8) && isize <= raw.count * 1032
+                    && isize <= Runtime.maxMemory
+                {
                     let whole = UnsafeMutableRawBufferPointer.allocate(byteCount: max(isize, 1), alignment: 64)
                     defer { whole.deallocate() }
                     if let n = Libdeflate.gunzipFirstMember(raw, into: whole), n >= from + count {
