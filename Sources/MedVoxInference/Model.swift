@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxCore
+import MedVoxIO
 import MedVoxNN
 import MedVoxTensor
 
@@ -56,10 +57,7 @@ public final class LoadedModel {
         let card = try ModelCard.read(cardPath)
         let weightsPath = URL(fileURLWithPath: cardPath).deletingLastPathComponent()
             .appendingPathComponent(card.weights.file).path
-        let bytes: [UInt8]
-        do { bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: weightsPath))) } catch {
-            throw FileError.cannotRead(path: weightsPath, reason: error.localizedDescription)
-        }
+        let bytes = try readWholeFile(weightsPath)
         let digest = SHA256.hash(bytes).hex
         guard digest == card.weights.sha256.lowercased() else {
             throw ModelError.checksumMismatch(path: weightsPath, expected: card.weights.sha256, actual: digest)

@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxCore
+import MedVoxIO
 import MedVoxNN
 import MedVoxTransforms
 
@@ -179,10 +180,9 @@ public enum ModelError: MedVoxError {
 extension ModelCard {
     /// Reads and validates a card (JSON) from `path`.
     public static func read(_ path: String) throws -> ModelCard {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw FileError.cannotRead(path: path, reason: "\(error.localizedDescription)")
-        }
+        // readWholeFile, not Data(contentsOf:): Foundation leaks a buffer on empty files.
+        let data = Data(try readWholeFile(path))
+        guard !data.isEmpty else { throw ModelError.invalidCard(path: path, reason: "the file is empty") }
         let card: ModelCard
         do { card = try JSONDecoder().decode(ModelCard.self, from: data) } catch let e as DecodingError {
             throw ModelError.invalidCard(path: path, reason: Self.describe(e))

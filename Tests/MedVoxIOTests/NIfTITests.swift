@@ -315,7 +315,12 @@ final class NIfTIWriteTests: XCTestCase {
     func testFailedWriteLeavesNothingBehind() throws {
         let dir = try temporaryFolder()
         XCTAssertThrowsError(try ImageFile.write(sampleVolume(), to: dir + "/x.mha"))
-        XCTAssertThrowsError(try ImageFile.write(sampleVolume(), to: dir + "/missing-folder/x.nii"))
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
+        // A file where the output folder should be: refused, and nothing added.
+        FileManager.default.createFile(atPath: dir + "/blocker", contents: Data([1]))
+        XCTAssertThrowsError(try ImageFile.write(sampleVolume(), to: dir + "/blocker/x.nii"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["blocker"])
+        // Missing folders on the way are made.
+        try ImageFile.write(sampleVolume(), to: dir + "/new/deeper/x.nii")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/new/deeper/x.nii"))
     }
 }

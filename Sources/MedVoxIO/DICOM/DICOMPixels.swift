@@ -59,7 +59,9 @@ public struct DICOMPixelInfo: Sendable, Equatable {
         guard planarConfiguration == 0 || planarConfiguration == 1 else { throw bad("PlanarConfiguration", planarConfiguration, "must be 0 or 1") }
         guard numberOfFrames >= 1 else { throw bad("NumberOfFrames", numberOfFrames, "must be at least 1") }
         let pixels = rows.multipliedReportingOverflow(by: columns)
-        let total = pixels.partialValue.multipliedReportingOverflow(by: numberOfFrames * channels * 4)
+        // Decoding holds the stored samples and their Float values at once: count both.
+        let perSample = 4 + (bitsAllocated + 7) / 8
+        let total = pixels.partialValue.multipliedReportingOverflow(by: numberOfFrames * channels * perSample)
         guard !pixels.overflow, !total.overflow, numberOfFrames < 1 << 24, total.partialValue <= Runtime.maxMemory else {
             throw DICOMError.tooLarge(path: path, bytes: total.overflow ? Int.max : total.partialValue, limit: Runtime.maxMemory)
         }
