@@ -43,8 +43,8 @@ let package = Package(
         .executableTarget(
             name: "medvox",
             dependencies: [
-                "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference",
-                "MedVoxTraining", "MedVoxReport",
+                "CMedVoxKernels", "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms",
+                "MedVoxInference", "MedVoxTraining", "MedVoxReport",
             ]),
 
         .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),

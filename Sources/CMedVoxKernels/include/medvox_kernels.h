@@ -111,6 +111,10 @@ void mvx_bww_finish(const mvx_bww *p, long kb0, long kb1, const float *vacc);
 float mvx_peak_loop(int isa, long iters);
 double mvx_peak_flops_per_iter(int isa);
 
+/// Makes the process's large allocations come from the heap and keeps freed memory for reuse
+/// (glibc: M_MMAP_MAX 0, M_TRIM_THRESHOLD `keep_bytes`). Call once, first thing in main.
+void mvx_configure_heap(long keep_bytes);
+
 #ifdef __cplusplus
 }
 #endif
