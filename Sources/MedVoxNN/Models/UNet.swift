@@ -25,6 +25,14 @@ public final class ConvBlock: Module {
         return leakyReLU(norm2(conv2(h)), slope: slope)
     }
 
+    /// Without a graph, releasing the input (`x` becomes nil) as soon as the first convolution
+    /// has read it, so it is not held through the second.
+    func inference(consuming x: inout Tensor?) -> Tensor {
+        let h = inference(x!, conv1, norm1)
+        x = nil
+        return inference(h, conv2, norm2)
+    }
+
     /// Without a graph: the norm and the activation run in place on the convolution's output.
     func inference(_ x: Tensor, _ conv: ConvNd, _ norm: GroupNorm) -> Tensor {
         var y = conv(Variable(x)).value
@@ -97,6 +105,7 @@ public final class UNet: Module {
     /// Class logits `[N, classes, s…]`.
     public func callAsFunction(_ x: Variable) -> Variable {
         do { try validate(inputShape: x.shape) } catch { preconditionFailure("\(error)") }
+        guard GradientRecording.isEnabled else { return Variable(inference(x.value)) }
         let two = [Int](repeating: 2, count: spatialRank)
         var skips: [Variable] = []
         var h = x
@@ -110,6 +119,28 @@ public final class UNet: Module {
             h = block(concatChannels([skip, up(h)]))
         }
         return head(h)
+    }
+
+    /// Logits without a graph, each activation released as soon as nothing needs it: a skip once
+    /// concatenated, a concatenation once the block's first convolution has read it. At 128³ the
+    /// full-resolution level then holds at most the concatenation and one block output at a time.
+    func inference(_ x: Tensor) -> Tensor {
+        let two = [Int](repeating: 2, count: spatialRank)
+        var skips: [Tensor?] = []
+        var h = x
+        for (level, block) in encoders.enumerated() {
+            if level > 0 { h = maxPool(Variable(h), PoolGeometry(inputShape: h.shape, kernel: two)).value }
+            h = block.inference(block.inference(h, block.conv1, block.norm1), block.conv2, block.norm2)
+            if level < encoders.count - 1 { skips.append(h) }
+        }
+        for (k, (up, block)) in zip(ups, decoders).enumerated() {
+            let i = features.count - 2 - k
+            let upsampled = up(Variable(h)).value
+            var cat: Tensor? = concatChannels([Variable(skips[i]!), Variable(upsampled)]).value
+            skips[i] = nil
+            h = block.inference(consuming: &cat)
+        }
+        return head(Variable(h)).value
     }
 
     /// Softmax probabilities over classes, without recording a graph.
