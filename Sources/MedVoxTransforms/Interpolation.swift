@@ -218,7 +218,10 @@ func prefilterLine(_ c: UnsafeMutablePointer<Double>, _ n: Int, _ w: [Double]) {
 func gaussianSmooth(_ data: UnsafeMutableBufferPointer<Float>, dims: [Int], sigma: [Double]) {
     let base = data.baseAddress!
     for axis in 0..<3 where sigma[axis] > 0 && dims[axis] > 1 {
-        let s = sigma[axis]
+        // Beyond a few lengths of the axis the reflected kernel is flat (the result is the axis
+        // mean to Float precision); the cap keeps the kernel's size bounded for absurd ratios
+        // (a fuzzed pipeline asked for 2e24 mm voxels).
+        let s = min(sigma[axis], 4 * Double(dims[axis]))
         let radius = Int(4 * s + 0.5)
         guard radius > 0 else { continue }
         var w = (-radius...radius).map { exp(-0.5 * Double($0 * $0) / (s * s)) }

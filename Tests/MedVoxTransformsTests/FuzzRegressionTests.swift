@@ -23,4 +23,25 @@ final class FuzzRegressionTests: XCTestCase {
             }
         }
     }
+
+    /// A preprocessing pipeline resampling to 2.2e24 mm voxels: the anti-aliasing Gaussian's
+    /// radius overflowed Int. Now a one-voxel axis whose value is the (smoothed) axis mean.
+    func testPipelineResamplingToAbsurdSpacingDoesNotTrap() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz-regressions/configs-resample-huge-spacing.json")
+        let p = try PreprocessPipeline.decode(Data(contentsOf: url), source: url.path)
+        let dims = [8, 7, 6]
+        let image = Volume(dims: dims, voxels: (0..<dims.reduce(1, *)).map { Float($0 % 37) })
+        do {
+            let r = try p.apply(to: image)
+            XCTAssertTrue(r.image.voxels.allSatisfy(\.isFinite))
+        } catch {
+            XCTAssertTrue(error is MedVoxError, "\(error)")
+        }
+        // The capped kernel still smooths like an enormous one: a constant axis stays constant
+        // and a ramp goes to its mean.
+        var ramp = (0..<16).map { Float($0) }
+        ramp.withUnsafeMutableBufferPointer { gaussianSmooth($0, dims: [16, 1, 1], sigma: [1e30, 0, 0]) }
+        for v in ramp { XCTAssertEqual(v, 7.5, accuracy: 1e-3) }
+    }
 }
