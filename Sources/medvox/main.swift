@@ -112,5 +112,6 @@ signal(SIGPIPE, SIG_IGN)
 // above 32 MB anew and the kernel zeroes each page on first touch, which cost 15% of a U-Net
 // forward's CPU time (sys time 1.25 → 0.45 s at 96³). Freed memory is kept for reuse (up to
 // 1 GiB at the top of the heap) instead of being returned after every layer.
-mvx_configure_heap(1 << 30)
+// MEDVOX_HEAP=system leaves glibc's defaults (for comparison, or with another allocator).
+if ProcessInfo.processInfo.environment["MEDVOX_HEAP"] != "system" { mvx_configure_heap(1 << 30) }
 exit(mainEntry(Array(CommandLine.arguments.dropFirst())))

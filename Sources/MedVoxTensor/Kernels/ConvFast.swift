@@ -55,6 +55,10 @@ final class ScratchPool: @unchecked Sendable {
         if let i = free.indices.filter({ free[$0].1 >= need }).min(by: { free[$0].1 < free[$1].1 }) {
             buf = free.remove(at: i)
         } else {
+            // The idle buffers are all too small: release them before allocating, so they do not
+            // add to the peak (the new one serves every smaller request afterwards).
+            for b in free { b.0.deallocate() }
+            free.removeAll()
             buf = (UnsafeMutablePointer<Float>.allocate(capacity: need), need)
         }
         lock.unlock()
