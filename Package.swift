@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CDeflate", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
-        .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore"]),
+        .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
         // Training orchestration (datasets, sampling, augmentation, loop, search, cards): needs
         // Transforms and Inference, which MedVoxNN may not depend on.

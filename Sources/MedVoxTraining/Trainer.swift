@@ -187,9 +187,14 @@ public final class Trainer {
 
     /// One optimisation step on examples `step·B ..< (step+1)·B`; returns the loss.
     func step(_ step: Int) throws -> Double {
-        optimizer.learningRate = config.learningRate(at: step)
         let b = config.batchSize
         let examples = try (0..<b).map { try source.example(step * b + $0, seed: config.seed) }
+        return networkStep(step, examples)
+    }
+
+    /// The network part of step `step` on prepared examples: forward, loss, backward, update.
+    func networkStep(_ step: Int, _ examples: [Example]) -> Double {
+        optimizer.learningRate = config.learningRate(at: step)
         let (x, t) = batchTensors(examples, spatialShape: config.spatialShape)
         let logits = net(Variable(x))
         let loss = config.task == .segmentation ? diceCrossEntropyLoss(logits, target: t) : crossEntropy(logits, target: t)

@@ -86,7 +86,7 @@ enum Augmenter {
             throw TransformError.invalidParameter(name: "affine", value: "\(s.image.affine.rows)", expected: "an invertible affine")
         }
         let map = IndexMap(Array((inv * world * s.image.affine).m[0..<12]))
-        let fill = s.image.range?.min ?? 0
+        let fill = ResampleKernels.minFinite(s.image.voxels) ?? 0
         s.image = warpSameGrid(s.image, map: map, displacement: nil, interp: .linear, fill: fill)
         s.labels = s.labels.map { warpSameGrid($0, map: map, displacement: nil, interp: .nearest, fill: 0) }
     }
@@ -147,7 +147,7 @@ enum Augmenter {
             for a in 0..<3 { disp[a][v] = Float(lin[3 * a]) * x + Float(lin[3 * a + 1]) * y + Float(lin[3 * a + 2]) * z }
         }
         let identity = IndexMap([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0])
-        let fill = s.image.range?.min ?? 0
+        let fill = ResampleKernels.minFinite(s.image.voxels) ?? 0
         s.image = warpSameGrid(s.image, map: identity, displacement: disp, interp: .linear, fill: fill)
         s.labels = s.labels.map { warpSameGrid($0, map: identity, displacement: disp, interp: .nearest, fill: 0) }
         return ["controlPoints": [Double(cp)], "maxDisplacement": [maxD], "displacement": coarse.flatMap { $0.map(Double.init) }]
@@ -485,7 +485,8 @@ enum Augmenter {
 /// Resamples `v` onto its own grid through an index map plus optional displacement (source voxel units).
 func warpSameGrid(_ v: Volume, map: IndexMap, displacement: [[Float]]?, interp: Interpolation, fill: Float) -> Volume {
     let dims = v.shape3, n = v.frameCount
-    var out = [Float](repeating: 0, count: v.count)
+    // Every element is written by the kernels below.
+    var out = [Float](unsafeUninitializedCapacity: v.count) { _, count in count = v.count }
     var work = [Float](repeating: 0, count: interp == .bspline ? n : 0)
     for f in 0..<v.frames {
         v.voxels.withUnsafeBufferPointer { all in

@@ -143,6 +143,10 @@ func sampleCoefficients(
     _ map: IndexMap, _ displacement: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)?,
     _ interp: Interpolation, _ boundary: Boundary
 ) {
+    if ResampleKernels.useC, interp != .bspline, sd[0] * sd[1] * sd[2] < Int(Int32.max) - 1, src.count > 0 {
+        ResampleKernels.warp(src, sd, out, od, map, displacement, interp, boundary)
+        return
+    }
     let nx = sd[0], ny = sd[1], nz = sd[2]
     let ox = od[0], oy = od[1], oz = od[2]
     let sxy = nx * ny
@@ -259,6 +263,29 @@ func separableSample(
     let tx = AxisTable(count: od[0], a: m[0], b: m[3], n: sd[0], interp: interp, boundary: boundary)
     let ty = AxisTable(count: od[1], a: m[5], b: m[7], n: sd[1], interp: interp, boundary: boundary)
     let tz = AxisTable(count: od[2], a: m[10], b: m[11], n: sd[2], interp: interp, boundary: boundary)
+    let ox = od[0], oy = od[1], oz = od[2]
+    if ResampleKernels.useC, sd.allSatisfy({ $0 < Int(Int32.max) }), od.allSatisfy({ $0 < Int(Int32.max) }) {
+        ResampleKernels.separable(src, sd, out, od, tx, ty, tz)
+    } else {
+        separableSampleSwift(src, sd, out, od, tx, ty, tz)
+    }
+    if tx.anyOutside || ty.anyOutside || tz.anyOutside, case let .constant(fill) = boundary {
+        let d = out.baseAddress!, plane = ox * oy
+        for z in 0..<oz {
+            for j in 0..<oy {
+                for i in 0..<ox where tx.outside[i] || ty.outside[j] || tz.outside[z] {
+                    d[z * plane + j * ox + i] = fill
+                }
+            }
+        }
+    }
+}
+
+/// The three passes of `separableSample` in Swift (the definition the C kernel reproduces).
+func separableSampleSwift(
+    _ src: UnsafeBufferPointer<Float>, _ sd: [Int], _ out: UnsafeMutableBufferPointer<Float>, _ od: [Int],
+    _ tx: AxisTable, _ ty: AxisTable, _ tz: AxisTable
+) {
     let nx = sd[0], ny = sd[1], nz = sd[2], ox = od[0], oy = od[1], oz = od[2]
     let k = tx.k
     var t1 = [Float](repeating: 0, count: ox * ny * nz)
@@ -314,15 +341,6 @@ func separableSample(
                         let j = r % oy, z = r / oy
                         weightedRows(d + z * plane + j * ox, ox, k, zw.baseAddress! + z * k) { a + zi[z * k + $0] * plane + j * ox }
                     }
-                }
-            }
-        }
-    }
-    if tx.anyOutside || ty.anyOutside || tz.anyOutside, case let .constant(fill) = boundary {
-        for z in 0..<oz {
-            for j in 0..<oy {
-                for i in 0..<ox where tx.outside[i] || ty.outside[j] || tz.outside[z] {
-                    d[z * plane + j * ox + i] = fill
                 }
             }
         }

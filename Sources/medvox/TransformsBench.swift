@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxCore
+import MedVoxTraining
 import MedVoxTransforms
 
 /// `medvox bench transforms`: resampling and augmentation timings (the cases live in
@@ -19,5 +20,22 @@ let transformsBenchSuite = BenchSuite(name: "transforms") { args in
             print("  \(name) \(String(format: "%9.4f s  cpu %8.4f s", row.seconds, row.cpuSeconds))   \(row.detail)")
         }
         fflush(stdout)
+    }
+    // Augmentation throughput beside the training step it feeds (issue: "state samples/s beside a
+    // training step's time").
+    let feed = try TrainingFeedBenchmark.run(samples: max(16, 8 * repeats), steps: repeats)
+    let need = Double(feed.batch) / feed.stepSeconds
+    if json {
+        let obj: [String: Any] = [
+            "suite": "transforms", "case": "training_feed", "detail": feed.detail, "seconds": 1 / feed.samplesPerSecond,
+            "cpu_seconds": feed.cpuSecondsPerSample, "samples_per_second": feed.samplesPerSecond, "step_seconds": feed.stepSeconds,
+            "batch": feed.batch, "threads": Runtime.threads,
+        ]
+        let data = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    } else {
+        print(String(format: "  training feed: augmentation %.1f samples/s on 1 thread (%.4f s CPU each) vs training step %.3f s (network, batch %d, %d threads) needing %.1f samples/s: one thread covers it %.1f×",
+                     feed.samplesPerSecond, feed.cpuSecondsPerSample, feed.stepSeconds, feed.batch, Runtime.threads, need, feed.samplesPerSecond / need))
+        print("    \(feed.detail)")
     }
 }

@@ -56,7 +56,10 @@ def main():
 
     def medvox():
         p = subprocess.run([a.medvox, "bench", "transforms", "--json", "--size", str(R), "--repeat", str(a.repeat)], capture_output=True, text=True, check=True)
-        return {r["case"]: (r["seconds"], r["cpu_seconds"]) for r in map(json.loads, p.stdout.splitlines())}
+        rows = list(map(json.loads, p.stdout.splitlines()))
+        feed.extend(r for r in rows if r["case"] == "training_feed")
+        return {r["case"]: (r["seconds"], r["cpu_seconds"]) for r in rows if r["case"] != "training_feed"}
+    feed = []
     ours, idle_ours = cpu_idle(medvox)
 
     from scipy import ndimage
@@ -177,6 +180,11 @@ def main():
         print(f"{case:18} {t:9.4f} {c:7.3f}  {best:>14} {pw:8.4f} {pc:7.3f}  {pw / t:9.2f}x {pc / max(c, 1e-9):8.2f}x   "
               + ", ".join(f"{k} {v[0]:.3f}" for k, v in sorted(p.items())))
     print("ratio = fastest peer time / medvox time (>1: medvox faster). cpu = process CPU seconds, all threads.")
+    for f in feed:
+        need = f["batch"] / f["step_seconds"]
+        print(f"training feed: augmentation {f['samples_per_second']:.1f} samples/s on 1 thread vs training step {f['step_seconds']:.3f} s "
+              f"(network, batch {f['batch']}, {f['threads']} threads) needing {need:.1f} samples/s: one thread covers it "
+              f"{f['samples_per_second'] / need:.1f}x ({f['detail']})")
 
 
 if __name__ == "__main__":
