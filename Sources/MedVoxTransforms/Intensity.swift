@@ -35,7 +35,7 @@ func sortedValues(_ values: [Float], _ keep: (Int) -> Bool) -> [Float] {
 /// The q-th percentile (0…100) of sorted values with linear interpolation (numpy's default).
 public func percentile(sorted: [Float], _ q: Double) -> Double {
     precondition(!sorted.isEmpty)
-    let pos = min(max(q, 0), 100) / 100 * Double(sorted.count - 1)
+    let pos = clampCoordinate(q, 0, 100) / 100 * Double(sorted.count - 1)
     let lo = Int(pos.rounded(.down)), hi = min(lo + 1, sorted.count - 1)
     let f = pos - Double(lo)
     return Double(sorted[lo]) + f * (Double(sorted[hi]) - Double(sorted[lo]))

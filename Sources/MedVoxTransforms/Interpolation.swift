@@ -67,12 +67,12 @@ public enum Boundary: Sendable, Equatable {
     }
     switch interp {
     case .nearest:
-        var i = Int((x + 0.5).rounded(.down))
+        var i = Int((clampCoordinate(x, -1, Double(n)) + 0.5).rounded(.down))
         i = min(max(i, 0), n - 1)
         t.i0 = Int32(i)
         t.w0 = 1
     case .linear:
-        x = min(max(x, 0), Double(n - 1))
+        x = clampCoordinate(x, 0, Double(n - 1))
         var i = Int(x.rounded(.down))
         if i > n - 2 { i = max(n - 2, 0) }
         let f = x - Double(i)
@@ -81,7 +81,7 @@ public enum Boundary: Sendable, Equatable {
         t.w0 = Float(1 - f)
         t.w1 = Float(f)
     case .bspline:
-        if boundary == .edge { x = min(max(x, 0), Double(n - 1)) }
+        if boundary == .edge { x = clampCoordinate(x, 0, Double(n - 1)) }
         let fl = x.rounded(.down)
         let f = x - fl
         let i = Int(fl) - 1
@@ -211,6 +211,12 @@ func prefilterLine(_ c: UnsafeMutablePointer<Double>, _ n: Int, _ w: [Double]) {
         c[k] = z * (c[k + 1] - c[k])
         k -= 1
     }
+}
+
+/// `x` clamped to [lo, hi], NaN to lo: a coordinate safe to convert to Int whatever the map
+/// (an absurd affine can send positions to ±1e300 or NaN).
+@inline(__always) func clampCoordinate(_ x: Double, _ lo: Double, _ hi: Double) -> Double {
+    x.isNaN ? lo : min(max(x, lo), hi)
 }
 
 /// Gaussian smoothing in place with standard deviations `sigma` in voxels per axis, kernel

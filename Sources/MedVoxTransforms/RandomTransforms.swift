@@ -292,6 +292,9 @@ enum Augmenter {
         }
         var values = Set<Int>()
         for v in labels.voxels.prefix(labels.frameCount) {
+            guard v.isFinite, abs(v) < 1e9 else {
+                throw TransformError.invalidParameter(name: "label map", value: "\(v)", expected: "integer labels")
+            }
             values.insert(Int(v.rounded()))
             if values.count > 4096 { throw TransformError.invalidParameter(name: "label map", value: "more than 4096 labels", expected: "integer labels") }
         }

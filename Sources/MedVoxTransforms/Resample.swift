@@ -84,10 +84,11 @@ extension Volume {
             guard s[a] > 0, s[a].isFinite else {
                 throw TransformError.invalidParameter(name: "spacing", value: "\(spacing)", expected: "positive millimetres")
             }
-            let n = max(1, Int((Double(dims3[a]) * current[a] / s[a]).rounded()))
-            guard n <= 1 << 16 else {
+            let exact = (Double(dims3[a]) * current[a] / s[a]).rounded()
+            guard exact.isFinite, exact <= Double(1 << 16) else {
                 throw TransformError.invalidParameter(name: "spacing", value: "\(spacing)", expected: "at most 65536 voxels per axis")
             }
+            let n = max(1, Int(exact))
             dims.append(n)
             ratio.append(s[a] / current[a])
         }

@@ -49,4 +49,35 @@ final class FuzzRegressionTests: XCTestCase {
         ramp.withUnsafeMutableBufferPointer { gaussianSmooth($0, dims: [16, 1, 1], sigma: [1e30, 0, 0]) }
         for v in ramp { XCTAssertEqual(v, 7.5, accuracy: 1e-3) }
     }
+
+    /// Every configs-*.json found by the fuzzer, through both pipelines as the fuzz target runs
+    /// them (a second pipeline found 30 minutes in resampled to 2.9e70 mm, after which the next
+    /// step's voxel count overflowed Int): success or a MedVoxError, never a trap.
+    func testEveryFuzzFoundConfigRunsOrFailsCleanly() throws {
+        let dir = fixture("").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("configs-") && $0.hasSuffix(".json") }
+        XCTAssertGreaterThanOrEqual(names.count, 3)
+        for name in names.sorted() {
+            let data = try Data(contentsOf: fixture(name))
+            for run in [{ _ = try PreprocessPipeline.decode(data, source: name).apply(to: Self.image) },
+                        { _ = try AugmentPipeline.decode(data, source: name).apply(to: Sample(image: Self.image), seed: 1) }] {
+                do { try run() } catch { XCTAssertTrue(error is MedVoxError, "\(name): \(error)") }
+            }
+        }
+    }
+
+    /// Non-finite or huge label values are refused by label synthesis (they trapped converting
+    /// to Int), and non-finite coordinates from an absurd map clamp instead of trapping.
+    func testNonFiniteLabelsAndCoordinatesDoNotTrap() throws {
+        var labels = Self.image
+        labels.voxels[5] = .nan
+        let p = AugmentPipeline(transforms: [AugmentSpec(.labelSynthesis, p: 1)])
+        XCTAssertThrowsError(try p.apply(to: Sample(image: Self.image, labels: [labels]), seed: 1)) { e in
+            XCTAssertTrue(e is MedVoxError, "\(e)")
+        }
+        XCTAssertEqual(clampCoordinate(.nan, 0, 5), 0)
+        XCTAssertEqual(clampCoordinate(1e300, 0, 5), 5)
+        XCTAssertEqual(clampCoordinate(-.infinity, -1, 5), -1)
+        XCTAssertEqual(percentile(sorted: [1, 2, 3], .nan), 1)
+    }
 }
