@@ -327,16 +327,36 @@ void mvx_separable_slices(const mvx_separable *p, int isa, int z0, int z1, float
 // Minimum of the finite values
 
 ALWAYS_INLINE long min_finite_body(const float *v, long n, float *out) {
-    float lo = INFINITY;
-    long count = 0;
-    for (long i = 0; i < n; i++) {
-        float x = v[i];
-        int fin = (x - x) == 0;  // false for ±inf and NaN
-        lo = (fin && x < lo) ? x : lo;
-        count += fin;
+    // 16 independent lanes (the compiler cannot reorder one float reduction without fast-math;
+    // separate lanes need no reordering and vectorise), folded at the end.
+    float lo[16];
+    int count[16];
+    for (int j = 0; j < 16; j++) { lo[j] = INFINITY; count[j] = 0; }
+    long total = 0;
+    long i = 0;
+    while (i + 16 <= n) {
+        // Blocks of at most 2^20 values keep the per-lane int counts from overflowing.
+        long end = i + (((n - i) / 16 < (1L << 20) ? (n - i) / 16 : (1L << 20)) * 16);
+        for (; i < end; i += 16) {
+            for (int j = 0; j < 16; j++) {
+                float x = v[i + j];
+                int fin = (x - x) == 0;  // false for ±inf and NaN
+                lo[j] = (fin && x < lo[j]) ? x : lo[j];
+                count[j] += fin;
+            }
+        }
+        for (int j = 0; j < 16; j++) { total += count[j]; count[j] = 0; }
     }
-    *out = lo;
-    return count;
+    float m = INFINITY;
+    for (; i < n; i++) {
+        float x = v[i];
+        int fin = (x - x) == 0;
+        m = (fin && x < m) ? x : m;
+        total += fin;
+    }
+    for (int j = 0; j < 16; j++) m = lo[j] < m ? lo[j] : m;
+    *out = m;
+    return total;
 }
 
 static long min_generic(const float *v, long n, float *o) { return min_finite_body(v, n, o); }
