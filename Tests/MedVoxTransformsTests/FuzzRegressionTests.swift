@@ -58,6 +58,8 @@ final class FuzzRegressionTests: XCTestCase {
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("configs-") && $0.hasSuffix(".json") }
         XCTAssertGreaterThanOrEqual(names.count, 3)
         for name in names.sorted() {
+            let started = Date()
+            defer { XCTAssertLessThan(Date().timeIntervalSince(started), 10, "\(name) took too long") }
             let data = try Data(contentsOf: fixture(name))
             for run in [{ _ = try PreprocessPipeline.decode(data, source: name).apply(to: Self.image) },
                         { _ = try AugmentPipeline.decode(data, source: name).apply(to: Sample(image: Self.image), seed: 1) }] {
@@ -79,5 +81,43 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertEqual(clampCoordinate(1e300, 0, 5), 5)
         XCTAssertEqual(clampCoordinate(-.infinity, -1, 5), -1)
         XCTAssertEqual(percentile(sorted: [1, 2, 3], .nan), 1)
+    }
+
+    /// Wide Gaussians go through the FFT path; it equals the direct reflect-boundary sum
+    /// (computed here naively in Double) on every axis, and a σ of 4× a 300-voxel axis is fast.
+    func testWideGaussianByFFTMatchesTheDirectSum() throws {
+        let dims = [37, 5, 4]
+        let n = dims.reduce(1, *)
+        let input = (0..<n).map { Float(sin(Double($0) * 0.37) * 50 + Double($0 % 11)) }
+        for axis in 0..<3 {
+            // Wide enough for the FFT path (> 128 taps), within the 4n cap so the reference is exact.
+            let sigma = min(4 * Double(dims[axis]), max(2.5 * Double(dims[axis]), 17))
+            var got = input
+            var s = [0.0, 0.0, 0.0]
+            s[axis] = sigma
+            got.withUnsafeMutableBufferPointer { gaussianSmooth($0, dims: dims, sigma: s) }
+            let r = Int(4 * sigma + 0.5)
+            XCTAssertGreaterThan(2 * r + 1, fftSmoothingTaps)
+            let w = (-r...r).map { exp(-0.5 * Double($0 * $0) / (sigma * sigma)) }
+            let total = w.reduce(0, +)
+            let len = dims[axis], stride = axis == 0 ? 1 : (axis == 1 ? dims[0] : dims[0] * dims[1])
+            func reflect(_ i: Int) -> Int {
+                var k = ((i % (2 * len)) + 2 * len) % (2 * len)
+                if k >= len { k = 2 * len - 1 - k }
+                return k
+            }
+            for v in 0..<n {
+                let pos = (v / stride) % len, base = v - pos * stride
+                var acc = 0.0
+                for t in -r...r { acc += w[t + r] / total * Double(input[base + reflect(pos + t) * stride]) }
+                XCTAssertEqual(Double(got[v]), acc, accuracy: 1e-4 * 60, "axis \(axis) voxel \(v)")
+            }
+        }
+        // A 300-voxel axis downsampled 1200×: σ capped at 4·300, radius 4800 — by FFT in well under a second.
+        var big = [Float](repeating: 1, count: 300 * 40 * 40)
+        let start = Date()
+        big.withUnsafeMutableBufferPointer { gaussianSmooth($0, dims: [300, 40, 40], sigma: [1e6, 0, 0]) }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        XCTAssertEqual(big[12345], 1, accuracy: 1e-4)
     }
 }
