@@ -101,6 +101,15 @@ public enum Boundary: Sendable, Equatable {
 
 // MARK: - B-spline prefilter and Gaussian smoothing (separable, one axis at a time)
 
+/// The first voxel of line `l` along `axis` (lines numbered with the other two axes, x fastest).
+@inline(__always) func lineStart(_ l: Int, axis: Int, nx: Int, ny: Int) -> Int {
+    switch axis {
+    case 0: return l * nx
+    case 1: return (l % nx) + (l / nx) * nx * ny
+    default: return l
+    }
+}
+
 /// Calls `body(start, stride, length)` for every line of `dims` along `axis`, in parallel over
 /// fixed chunks of lines (results do not depend on the thread count).
 func forEachLine(_ dims: [Int], axis: Int, _ body: (_ start: Int, _ stride: Int, _ n: Int, _ scratch: UnsafeMutablePointer<Double>) -> Void, scratchCount: Int) {
@@ -113,13 +122,7 @@ func forEachLine(_ dims: [Int], axis: Int, _ body: (_ start: Int, _ stride: Int,
         let scratch = UnsafeMutablePointer<Double>.allocate(capacity: max(scratchCount, 1))
         defer { scratch.deallocate() }
         for l in chunkRange(lines, part: c, of: chunks) {
-            let start: Int
-            switch axis {
-            case 0: start = l * nx
-            case 1: start = (l % nx) + (l / nx) * nx * ny
-            default: start = l
-            }
-            body(start, stride, n, scratch)
+            body(lineStart(l, axis: axis, nx: nx, ny: ny), stride, n, scratch)
         }
     }
 }
@@ -244,12 +247,7 @@ func gaussianSmoothFFT(_ base: UnsafeMutablePointer<Float>, dims: [Int], axis: I
             defer { buffer.deallocate() }
             let re = buffer, im = buffer + period, work = buffer + 2 * period
             for l in chunkRange(lines, part: c, of: chunks) {
-                let start: Int
-                switch axis {
-                case 0: start = l * nx
-                case 1: start = (l % nx) + (l / nx) * nx * ny
-                default: start = l
-                }
+                let start = lineStart(l, axis: axis, nx: nx, ny: ny)
                 for j in 0..<n {
                     let v = base[start + j * stride]
                     re[j] = v
