@@ -476,8 +476,18 @@ public struct ComplexVolume: Sendable {
 
     /// |z| per voxel.
     public var magnitude: [Float] {
-        var out = [Float](repeating: 0, count: re.count)
-        for k in 0..<re.count { out[k] = (re[k] * re[k] + im[k] * im[k]).squareRoot() }
+        let n = re.count
+        var out = [Float](repeating: 0, count: n)
+        let chunks = max(1, min(64, n >> 16))
+        re.withUnsafeBufferPointer { r in
+            im.withUnsafeBufferPointer { i in
+                out.withUnsafeMutableBufferPointer { o in
+                    parallelFor(chunks) { c in
+                        for k in chunkRange(n, part: c, of: chunks) { o[k] = (r[k] * r[k] + i[k] * i[k]).squareRoot() }
+                    }
+                }
+            }
+        }
         return out
     }
 }

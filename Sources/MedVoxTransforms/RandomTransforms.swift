@@ -393,28 +393,43 @@ enum Augmenter {
             for i in 0..<k.re.count { peak = max(peak, Double((k.re[i] * k.re[i] + k.im[i] * k.im[i]).squareRoot())) }
         }
         let total = Double(v.count)
-        var wr = [Float](repeating: 0, count: v.count), wi = wr
-        for (x, y, z) in spikes {
-            let amp = intensity * peak / total
+        let nx = dims[0], ny = dims[1], nz = dims[2]
+        // Per spike: its amplitude, the x factors and the y/z phase tables.
+        let waves = spikes.map { (x, y, z) -> (amp: Double, cx: [Float], sx: [Float], ty: [Double], tz: [Double]) in
             let u = [unshift(x, dims[0]), unshift(y, dims[1]), unshift(z, dims[2])]
             let tables = (0..<3).map { a in (0..<dims[a]).map { i in 2 * Double.pi * Double(u[a] * i % dims[a]) / Double(dims[a]) } }
-            let (cx, sx) = (tables[0].map { Float(cos($0)) }, tables[0].map { Float(sin($0)) })
-            for k in 0..<dims[2] {
-                for j in 0..<dims[1] {
-                    let a = tables[1][j] + tables[2][k]
-                    let cr = Float(amp * cos(a)), ci = Float(amp * sin(a))
-                    let row = (k * dims[1] + j) * dims[0]
-                    for i in 0..<dims[0] {
-                        wr[row + i] += cr * cx[i] - ci * sx[i]
-                        wi[row + i] += cr * sx[i] + ci * cx[i]
+            return (intensity * peak / total, tables[0].map { Float(cos($0)) }, tables[0].map { Float(sin($0)) }, tables[1], tables[2])
+        }
+        // Row by row in parallel over planes, the waves summed in spike order into a row scratch
+        // (the same operations in the same order as one full-volume accumulation, so the same bits).
+        var out = [Float](repeating: 0, count: v.count)
+        v.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { o in
+                parallelFor(nz) { k in
+                    var wr = [Float](repeating: 0, count: nx), wi = wr
+                    for j in 0..<ny {
+                        for i in 0..<nx {
+                            wr[i] = 0
+                            wi[i] = 0
+                        }
+                        for w in waves {
+                            let a = w.ty[j] + w.tz[k]
+                            let cr = Float(w.amp * cos(a)), ci = Float(w.amp * sin(a))
+                            for i in 0..<nx {
+                                wr[i] += cr * w.cx[i] - ci * w.sx[i]
+                                wi[i] += cr * w.sx[i] + ci * w.cx[i]
+                            }
+                        }
+                        let row = (k * ny + j) * nx
+                        for i in 0..<nx {
+                            let r = src[row + i] + wr[i]
+                            o[row + i] = (r * r + wi[i] * wi[i]).squareRoot()
+                        }
                     }
                 }
             }
         }
-        return (0..<v.count).map { i in
-            let r = v[i] + wr[i]
-            return (r * r + wi[i] * wi[i]).squareRoot()
-        }
+        return out
     }
 
     static func kspaceArtefact(_ spec: AugmentSpec, _ s: inout Sample, _ rng: inout SeededGenerator) throws -> [String: [Double]] {
@@ -469,13 +484,25 @@ enum Augmenter {
                 let stride = axis == 0 ? 1 : (axis == 1 ? dims[0] : dims[0] * dims[1])
                 let len = dims[axis]
                 let unshiftedFactor = (0..<len).map { u in Float(factors[(u + len / 2) % len]) }
-                for idx in 0..<k.re.count {
-                    let u = (idx / stride) % len
-                    k.re[idx] *= unshiftedFactor[u]
-                    k.im[idx] *= unshiftedFactor[u]
+                // Only the k-space planes whose factor is not 1 change (for ghosting, every
+                // ghosts-th plane), in parallel over the blocks outside the axis.
+                let targets = (0..<len).filter { unshiftedFactor[$0] != 1 }
+                let outer = k.re.count / (len * stride)
+                k.re.withUnsafeMutableBufferPointer { re in
+                    k.im.withUnsafeMutableBufferPointer { im in
+                        parallelFor(outer) { o in
+                            for u in targets {
+                                let f = unshiftedFactor[u], base = (o * len + u) * stride
+                                for b in 0..<stride {
+                                    re[base + b] *= f
+                                    im[base + b] *= f
+                                }
+                            }
+                        }
+                    }
                 }
                 k.fft(inverse: true, axes: [axis])
-                out += k.magnitude
+                if s.image.frames == 1 { out = k.magnitude } else { out += k.magnitude }
             } else {
                 out += spiked(v, dims: dims, spikes: spikes, intensity: spikeIntensity)
             }
