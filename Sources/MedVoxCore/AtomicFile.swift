@@ -20,6 +20,10 @@ public enum AtomicFile {
     private struct FileID: Hashable {
         var device: UInt64
         var inode: UInt64
+        init(_ st: stat) {
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+        }
     }
     private static let lock = NSLock()
     nonisolated(unsafe) private static var protected: Set<FileID> = []
@@ -33,7 +37,7 @@ public enum AtomicFile {
             var st = stat()
             guard stat(path, &st) == 0 else { continue }
             if (st.st_mode & S_IFMT) == S_IFREG {
-                ids.append(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+                ids.append(FileID(st))
             } else if (st.st_mode & S_IFMT) == S_IFDIR,
                 let walk = FileManager.default.enumerator(atPath: path)
             {
@@ -41,7 +45,7 @@ public enum AtomicFile {
                 while let rel = walk.nextObject() as? String, n < limit {
                     var f = stat()
                     if stat("\(path)/\(rel)", &f) == 0 && (f.st_mode & S_IFMT) == S_IFREG {
-                        ids.append(FileID(device: UInt64(f.st_dev), inode: UInt64(f.st_ino)))
+                        ids.append(FileID(f))
                         n += 1
                     }
                 }
@@ -52,20 +56,13 @@ public enum AtomicFile {
         lock.unlock()
     }
 
-    /// Forgets every protected input (tests; a long-lived process between runs).
-    public static func clearProtection() {
-        lock.lock()
-        protected.removeAll()
-        lock.unlock()
-    }
-
     /// Whether writing `path` would replace a protected input.
     public static func isProtected(_ path: String) -> Bool {
         var st = stat()
         guard stat(path, &st) == 0 else { return false }
         lock.lock()
         defer { lock.unlock() }
-        return protected.contains(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+        return protected.contains(FileID(st))
     }
 
     /// Opens a temporary file beside `path`, hands a sink to `body`, then fsyncs and renames.

@@ -32,10 +32,15 @@ final class TrainCLITests: XCTestCase {
         return task
     }
 
+    /// The arguments of a small segmentation run on `task` written to `stem`.
+    func trainArguments(_ task: String, _ stem: String, _ extra: [String] = []) -> [String] {
+        ["train", "--task", "segment", "--data", task, "-o", stem, "--labels", "background,rim,core",
+         "--features", "4,8", "--patch", "16,16,8", "--spacing", "2", "--batch", "1",
+         "--steps-per-epoch", "4", "--val-variants", "1", "--eval-variants", "1", "--seed", "3"] + extra
+    }
+
     func train(_ task: String, _ stem: String, _ extra: [String] = []) throws -> CLITests.Run {
-        try cli.medvox(["train", "--task", "segment", "--data", task, "-o", stem, "--labels", "background,rim,core",
-                        "--features", "4,8", "--patch", "16,16,8", "--spacing", "2", "--batch", "1",
-                        "--steps-per-epoch", "4", "--val-variants", "1", "--eval-variants", "1", "--seed", "3"] + extra)
+        try cli.medvox(trainArguments(task, stem, extra))
     }
 
     func testSegmentationFolderTrainsAndWritesEverything() throws {
@@ -77,10 +82,7 @@ final class TrainCLITests: XCTestCase {
         // Kill once a checkpoint exists (written at each validation, every 4 steps).
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITests.binary)
-        p.arguments = ["train", "--task", "segment", "--data", task, "-o", parted, "--labels", "background,rim,core",
-                       "--features", "4,8", "--patch", "16,16,8", "--spacing", "2", "--batch", "1",
-                       "--steps-per-epoch", "4", "--val-variants", "1", "--eval-variants", "1", "--seed", "3",
-                       "--steps", "60", "--quiet"]
+        p.arguments = trainArguments(task, parted, ["--steps", "60", "--quiet"])
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
