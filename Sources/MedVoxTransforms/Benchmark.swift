@@ -65,11 +65,12 @@ public enum TransformBenchmark {
     }
 
     /// Runs the cases. `size` is the resampling output edge (input 3/4 of it, 1 mm → 0.75 mm);
-    /// augmentation runs on an edge of 5/8 of it (160 for the default 256).
-    public static func run(size: Int = 256, repeats: Int = 3, report: (Row) -> Void) throws {
+    /// augmentation runs on an edge of 5/8 of it (160 for the default 256). `only`, when given,
+    /// names the cases to run.
+    public static func run(size: Int = 256, repeats: Int = 3, only: Set<String>? = nil, report: (Row) -> Void) throws {
         let rIn = size * 3 / 4, aug = size * 5 / 8
         let src = phantom(rIn)
-        for interp in [Interpolation.linear, .bspline] {
+        for interp in [Interpolation.linear, .bspline] where only?.contains("resample_\(interp.rawValue)") ?? true {
             var out: Volume?
             let t = try time(repeats: repeats) { out = try src.resampled(toSpacing: [0.75], interpolation: interp) }
             report(Row(name: "resample_\(interp.rawValue)", detail: "\(rIn)³ 1 mm → 0.75 mm (\(out!.shape3.map(String.init).joined(separator: "×")))", seconds: t.wall, cpuSeconds: t.cpu))
@@ -92,7 +93,7 @@ public enum TransformBenchmark {
         var noise = AugmentSpec(.noise)
         noise.std = [0.1, 0.1]
         cases.append(("noise", noise))
-        for (name, spec) in cases {
+        for (name, spec) in cases where only?.contains(name) ?? true {
             let pipeline = AugmentPipeline(transforms: [spec])
             let t = try time(repeats: repeats) { _ = try pipeline.apply(to: a, seed: 1) }
             report(Row(name: name, detail: "\(aug)³", seconds: t.wall, cpuSeconds: t.cpu))

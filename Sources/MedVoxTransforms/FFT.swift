@@ -1,3 +1,4 @@
+import CMedVoxKernels
 import MedVoxCore
 
 #if canImport(Glibc)
@@ -32,6 +33,11 @@ public final class FFTPlan: @unchecked Sendable {
     let chirpR: [Float], chirpI: [Float]
     let filterR: [Float], filterI: [Float]
     let inner: FFTPlan?
+    /// The stages in the C kernels' form (smooth lengths), over storage the plan owns.
+    let kernelPlan: mvx_fft_plan
+    let kernelStorage: UnsafeMutablePointer<Float>?
+
+    deinit { kernelStorage?.deallocate() }
 
     /// Floats of scratch a call needs.
     public var scratchCount: Int { inner.map { 4 * $0.size + $0.scratchCount } ?? 2 * size }
@@ -76,6 +82,7 @@ public final class FFTPlan: @unchecked Sendable {
             self.roots = roots
             chirpR = []; chirpI = []; filterR = []; filterI = []
             inner = nil
+            (kernelPlan, kernelStorage) = Self.kernelForm(n, stages, roots)
         } else {
             // Bluestein: X_k = w_k Σ_j (x_j w_j) conj(w_{k−j}), w_k = e^{−πi k²/n}.
             var m = 1
@@ -103,13 +110,59 @@ public final class FFTPlan: @unchecked Sendable {
             chirpR = cr; chirpI = ci
             filterR = br; filterI = bi
             inner = plan
+            kernelPlan = mvx_fft_plan()
+            kernelStorage = nil
         }
+    }
+
+    /// Copies the stage tables into one allocation laid out as `mvx_fft_plan` describes.
+    static func kernelForm(_ n: Int, _ stages: [Stage], _ roots: [Int: ([Float], [Float])]) -> (mvx_fft_plan, UnsafeMutablePointer<Float>?) {
+        precondition(stages.count <= Int(MVX_FFT_MAX_STAGES))
+        var p = mvx_fft_plan()
+        p.n = n
+        p.nstages = Int32(stages.count)
+        let twCount = stages.reduce(0) { $0 + $1.twr.count }, rootCount = stages.reduce(0) { $0 + $1.radix }
+        let storage = UnsafeMutablePointer<Float>.allocate(capacity: max(1, 2 * (twCount + rootCount)))
+        let twr = storage, twi = storage + twCount, rr = storage + 2 * twCount, ri = rr + rootCount
+        var tw = 0, ro = 0
+        withUnsafeMutableBytes(of: &p.radix) { radix in
+            withUnsafeMutableBytes(of: &p.tw_off) { twOff in
+                withUnsafeMutableBytes(of: &p.root_off) { rootOff in
+                    for (k, st) in stages.enumerated() {
+                        radix.storeBytes(of: Int32(st.radix), toByteOffset: 4 * k, as: Int32.self)
+                        twOff.storeBytes(of: tw, toByteOffset: 8 * k, as: Int.self)
+                        rootOff.storeBytes(of: ro, toByteOffset: 8 * k, as: Int.self)
+                        (twr + tw).initialize(from: st.twr, count: st.twr.count)
+                        (twi + tw).initialize(from: st.twi, count: st.twi.count)
+                        let (cr, ci) = roots[st.radix]!
+                        (rr + ro).initialize(from: cr, count: st.radix)
+                        (ri + ro).initialize(from: ci, count: st.radix)
+                        tw += st.twr.count
+                        ro += st.radix
+                    }
+                }
+            }
+        }
+        p.twr = UnsafePointer(twr); p.twi = UnsafePointer(twi); p.rr = UnsafePointer(rr); p.ri = UnsafePointer(ri)
+        return (p, storage)
+    }
+
+    /// Runs the C stages (`FFTKernels.useC`) over sequences [b0, b1) of a batch.
+    @inline(__always) func kernelBatch(
+        _ re: UnsafeMutablePointer<Float>, _ im: UnsafeMutablePointer<Float>, _ yr: UnsafeMutablePointer<Float>,
+        _ yi: UnsafeMutablePointer<Float>, batch: Int, _ b0: Int, _ b1: Int, inverse: Bool
+    ) {
+        withUnsafePointer(to: kernelPlan) { mvx_fft_batch($0, FFTKernels.isa, re, im, yr, yi, batch, b0, b1, inverse ? 1 : 0) }
     }
 
     /// Transforms `n` complex values in place (`inverse` divides by n, as numpy.fft.ifft).
     public func transform(_ re: UnsafeMutablePointer<Float>, _ im: UnsafeMutablePointer<Float>, inverse: Bool, scratch: UnsafeMutablePointer<Float>) {
         let n = size
         if n == 1 { return }
+        if inner == nil && FFTKernels.useC {
+            kernelBatch(re, im, scratch, scratch + n, batch: 1, 0, 1, inverse: inverse)
+            return
+        }
         if inverse { for k in 0..<n { im[k] = -im[k] } }
         if let inner {
             bluestein(re, im, inner, scratch)
@@ -165,6 +218,10 @@ public final class FFTPlan: @unchecked Sendable {
         precondition(inner == nil, "transformBatch needs a smooth length")
         let n = size
         if n == 1 { return }
+        if FFTKernels.useC {
+            kernelBatch(re, im, yr, yi, batch: batch, b0, b1, inverse: inverse)
+            return
+        }
         if inverse { for t in 0..<n { for b in b0..<b1 { im[b + batch * t] = -im[b + batch * t] } } }
         stockham(re, im, yr, yi, batch: batch, b0, b1)
         if inverse {
@@ -213,6 +270,13 @@ public final class FFTPlan: @unchecked Sendable {
             }
         }
     }
+}
+
+/// The instruction set of the C FFT kernels (fft.c), and a switch back to the Swift definition
+/// (tests compare the two bit for bit).
+enum FFTKernels {
+    static let isa = mvx_isa_best()
+    nonisolated(unsafe) static var useC = true
 }
 
 /// The SIMD width of the FFT's batched loops (8 lanes: two SSE or one AVX register).
@@ -397,6 +461,12 @@ public struct ComplexVolume: Sendable {
                             let buf = UnsafeMutablePointer<Float>.allocate(capacity: 4 * n * block)
                             defer { buf.deallocate() }
                             let tr = buf, ti = buf + n * block, yr = buf + 2 * n * block, yi = buf + 3 * n * block
+                            if FFTKernels.useC {
+                                let range = chunkRange(items, part: c, of: chunks)
+                                let l0 = range.lowerBound * block, l1 = min(lines, range.upperBound * block)
+                                withUnsafePointer(to: plan.kernelPlan) { mvx_fft_lines($0, FFTKernels.isa, r, i, l0, l1, inverse ? 1 : 0, buf) }
+                                return
+                            }
                             for item in chunkRange(items, part: c, of: chunks) {
                                 let l0 = item * block, count = min(block, lines - l0)
                                 for b in 0..<count {
@@ -474,16 +544,92 @@ public struct ComplexVolume: Sendable {
                 }
     }
 
+    /// max_k |FFT(v)[k]| of a real volume at about half the cost of a full complex transform: z-planes
+    /// 2m and 2m+1 ride as the real and imaginary parts of one complex plane through the in-plane
+    /// transform, are separated by Hermitian symmetry (A[k] = (Z[k] + Z*[−k])/2, B[k] = (Z[k] − Z*[−k])/2i),
+    /// and only the half k_x ≤ n_x/2 goes through the z transform — |X[−k]| = |X[k]| for real input
+    /// covers the other half.
+    public static func peakMagnitude(ofReal v: [Float], dims d: [Int]) -> Double {
+        precondition(d.count == 3 && v.count == d[0] * d[1] * d[2])
+        let nx = d[0], ny = d[1], nz = d[2], plane = nx * ny
+        let pairs = (nz + 1) / 2, half = nx / 2 + 1
+        func uninitialised(_ n: Int) -> [Float] { [Float](unsafeUninitializedCapacity: n) { _, c in c = n } }
+        var z = ComplexVolume(dims: [nx, ny, pairs], re: uninitialised(plane * pairs), im: uninitialised(plane * pairs))
+        v.withUnsafeBufferPointer { src in
+            z.re.withUnsafeMutableBufferPointer { r in
+                z.im.withUnsafeMutableBufferPointer { i in
+                    parallelFor(pairs) { m in
+                        (r.baseAddress! + m * plane).update(from: src.baseAddress! + 2 * m * plane, count: plane)
+                        if 2 * m + 1 < nz {
+                            (i.baseAddress! + m * plane).update(from: src.baseAddress! + (2 * m + 1) * plane, count: plane)
+                        } else {
+                            (i.baseAddress! + m * plane).update(repeating: 0, count: plane)
+                        }
+                    }
+                }
+            }
+        }
+        z.fft(axes: [0, 1])
+        var w = ComplexVolume(dims: [half, ny, nz], re: uninitialised(half * ny * nz), im: uninitialised(half * ny * nz))  // all written below
+        z.re.withUnsafeBufferPointer { zr in
+            z.im.withUnsafeBufferPointer { zi in
+                w.re.withUnsafeMutableBufferPointer { wr in
+                    w.im.withUnsafeMutableBufferPointer { wi in
+                        parallelFor(pairs) { m in
+                            let a = 2 * m * half * ny, b = a + half * ny, hasB = 2 * m + 1 < nz
+                            for ky in 0..<ny {
+                                let row = m * plane + ky * nx, mirror = m * plane + ((ny - ky) % ny) * nx
+                                for kx in 0..<half {
+                                    let p = row + kx, q = mirror + (nx - kx) % nx
+                                    let o = ky * half + kx
+                                    // Z[k] = (zr[p], zi[p]); Z*[−k] = (zr[q], −zi[q]).
+                                    wr[a + o] = 0.5 * (zr[p] + zr[q])
+                                    wi[a + o] = 0.5 * (zi[p] - zi[q])
+                                    if hasB {
+                                        wr[b + o] = 0.5 * (zi[p] + zi[q])
+                                        wi[b + o] = 0.5 * (zr[q] - zr[p])
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        z = ComplexVolume(dims: [1, 1, 1], re: [0])
+        w.fft(axes: [2])
+        return w.maxMagnitude
+    }
+
+    /// max |z| over the voxels (the same value at any thread count).
+    public var maxMagnitude: Double {
+        let n = re.count
+        let chunks = max(1, min(64, n >> 16))
+        var peaks = [Float](repeating: 0, count: chunks)
+        re.withUnsafeBufferPointer { r in
+            im.withUnsafeBufferPointer { i in
+                peaks.withUnsafeMutableBufferPointer { pk in
+                    parallelFor(chunks) { c in
+                        let range = chunkRange(n, part: c, of: chunks)
+                        pk[c] = mvx_max_abs2(r.baseAddress! + range.lowerBound, i.baseAddress! + range.lowerBound, range.count, FFTKernels.isa)
+                    }
+                }
+            }
+        }
+        return Double(peaks.max() ?? 0).squareRoot()
+    }
+
     /// |z| per voxel.
     public var magnitude: [Float] {
         let n = re.count
-        var out = [Float](repeating: 0, count: n)
+        var out = [Float](unsafeUninitializedCapacity: n) { _, c in c = n }  // every value is written below
         let chunks = max(1, min(64, n >> 16))
         re.withUnsafeBufferPointer { r in
             im.withUnsafeBufferPointer { i in
                 out.withUnsafeMutableBufferPointer { o in
                     parallelFor(chunks) { c in
-                        for k in chunkRange(n, part: c, of: chunks) { o[k] = (r[k] * r[k] + i[k] * i[k]).squareRoot() }
+                        let range = chunkRange(n, part: c, of: chunks), a = range.lowerBound
+                        mvx_magnitude(r.baseAddress! + a, i.baseAddress! + a, o.baseAddress! + a, range.count, FFTKernels.isa)
                     }
                 }
             }

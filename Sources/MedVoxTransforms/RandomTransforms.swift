@@ -382,15 +382,13 @@ enum Augmenter {
 
     /// |v + IFFT(spikes)|: a spike of amplitude `intensity`·max|FFT(v)| at k adds the plane wave
     /// (amplitude / N)·e^{2πi k·x/N} — no transform of the volume is needed. For v ≥ 0 the peak of the
-    /// spectrum is its DC term Σv; otherwise it is found with a full FFT.
+    /// spectrum is its DC term Σv; otherwise it is found with a real-input FFT (half a complex one).
     static func spiked(_ v: [Float], dims: [Int], spikes: [(Int, Int, Int)], intensity: Double) -> [Float] {
         var peak = 0.0
         if v.allSatisfy({ $0 >= 0 }) {
             peak = v.reduce(0.0) { $0 + Double($1) }
         } else {
-            var k = ComplexVolume(dims: dims, re: v)
-            k.fft()
-            for i in 0..<k.re.count { peak = max(peak, Double((k.re[i] * k.re[i] + k.im[i] * k.im[i]).squareRoot())) }
+            peak = ComplexVolume.peakMagnitude(ofReal: v, dims: dims)
         }
         let total = Double(v.count)
         let nx = dims[0], ny = dims[1], nz = dims[2]
@@ -402,28 +400,43 @@ enum Augmenter {
         }
         // Row by row in parallel over planes, the waves summed in spike order into a row scratch
         // (the same operations in the same order as one full-volume accumulation, so the same bits).
-        var out = [Float](repeating: 0, count: v.count)
+        // Flat tables (no reference-counted arrays touched per row): x factors, y and z phases.
+        let count = waves.count
+        let xTables = UnsafeMutablePointer<Float>.allocate(capacity: 2 * nx * max(count, 1))
+        let yzTables = UnsafeMutablePointer<Double>.allocate(capacity: (ny + nz + 1) * max(count, 1))
+        defer { xTables.deallocate(); yzTables.deallocate() }
+        for (s, w) in waves.enumerated() {
+            (xTables + 2 * s * nx).initialize(from: w.cx, count: nx)
+            (xTables + (2 * s + 1) * nx).initialize(from: w.sx, count: nx)
+            let t = yzTables + s * (ny + nz + 1)
+            t.initialize(to: w.amp)
+            (t + 1).initialize(from: w.ty, count: ny)
+            (t + 1 + ny).initialize(from: w.tz, count: nz)
+        }
+        var out = [Float](unsafeUninitializedCapacity: v.count) { _, n in n = v.count }  // every voxel is written below
         v.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { o in
                 parallelFor(nz) { k in
-                    var wr = [Float](repeating: 0, count: nx), wi = wr
+                    let wr = UnsafeMutablePointer<Float>.allocate(capacity: 2 * nx)
+                    defer { wr.deallocate() }
+                    let wi = wr + nx
                     for j in 0..<ny {
-                        for i in 0..<nx {
-                            wr[i] = 0
-                            wi[i] = 0
-                        }
-                        for w in waves {
-                            let a = w.ty[j] + w.tz[k]
-                            let cr = Float(w.amp * cos(a)), ci = Float(w.amp * sin(a))
+                        wr.update(repeating: 0, count: 2 * nx)
+                        for s in 0..<count {
+                            let t = yzTables + s * (ny + nz + 1), amp = t[0]
+                            let a = t[1 + j] + t[1 + ny + k]
+                            let cr = Float(amp * cos(a)), ci = Float(amp * sin(a))
+                            let cx = xTables + 2 * s * nx, sx = cx + nx
                             for i in 0..<nx {
-                                wr[i] += cr * w.cx[i] - ci * w.sx[i]
-                                wi[i] += cr * w.sx[i] + ci * w.cx[i]
+                                wr[i] += cr * cx[i] - ci * sx[i]
+                                wi[i] += cr * sx[i] + ci * cx[i]
                             }
                         }
                         let row = (k * ny + j) * nx
+                        let sp = src.baseAddress! + row, op = o.baseAddress! + row
                         for i in 0..<nx {
-                            let r = src[row + i] + wr[i]
-                            o[row + i] = (r * r + wi[i] * wi[i]).squareRoot()
+                            let r = sp[i] + wr[i]
+                            op[i] = (r * r + wi[i] * wi[i]).squareRoot()
                         }
                     }
                 }

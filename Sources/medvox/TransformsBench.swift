@@ -9,8 +9,9 @@ let transformsBenchSuite = BenchSuite(name: "transforms") { args in
     let size = try args.int("size", range: 16...512) ?? 256
     let repeats = try args.int("repeat", range: 1...100) ?? 3
     let json = args.flag("json")
+    let only = args.value("case").map { Set($0.split(separator: ",").map(String.init)) }
     if !json { print("transforms (threads \(Runtime.threads)): median of \(repeats)") }
-    try TransformBenchmark.run(size: size, repeats: repeats) { row in
+    try TransformBenchmark.run(size: size, repeats: repeats, only: only) { row in
         if json {
             let obj: [String: Any] = ["suite": "transforms", "case": row.name, "detail": row.detail, "seconds": row.seconds, "cpu_seconds": row.cpuSeconds, "threads": Runtime.threads]
             let data = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
@@ -21,6 +22,7 @@ let transformsBenchSuite = BenchSuite(name: "transforms") { args in
         }
         fflush(stdout)
     }
+    if only != nil && only?.contains("training_feed") != true { return }
     // Augmentation throughput beside the training step it feeds (issue: "state samples/s beside a
     // training step's time").
     let feed = try TrainingFeedBenchmark.run(samples: max(16, 8 * repeats), steps: repeats)

@@ -50,12 +50,14 @@ def main():
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-torchio", action="store_true")
+    ap.add_argument("--cases", help="comma-separated cases to run (default: all)")
     a = ap.parse_args()
     R, A = a.size, a.size * 5 // 8
     rin = R * 3 // 4
 
     def medvox():
-        p = subprocess.run([a.medvox, "bench", "transforms", "--json", "--size", str(R), "--repeat", str(a.repeat)], capture_output=True, text=True, check=True)
+        only = ["--case", a.cases] if a.cases else []
+        p = subprocess.run([a.medvox, "bench", "transforms", "--json", "--size", str(R), "--repeat", str(a.repeat)] + only, capture_output=True, text=True, check=True)
         rows = list(map(json.loads, p.stdout.splitlines()))
         feed.extend(r for r in rows if r["case"] == "training_feed")
         return {r["case"]: (r["seconds"], r["cpu_seconds"]) for r in rows if r["case"] != "training_feed"}
@@ -70,6 +72,8 @@ def main():
     peers = {}  # case -> {peer: seconds}
 
     def add(case, peer, fn):
+        if a.cases and case not in a.cases.split(","):
+            return
         try:
             peers.setdefault(case, {})[peer] = median_time(fn, a.repeat)
         except Exception as e:  # a peer that cannot do a case is reported, not fatal
