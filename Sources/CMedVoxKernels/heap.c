@@ -9,8 +9,22 @@
 void mvx_configure_heap(long keep_bytes) {
 #ifdef M_MMAP_MAX
     mallopt(M_MMAP_MAX, 0);
-    mallopt(M_TRIM_THRESHOLD, (int)(keep_bytes > 0x7fffffffL ? 0x7fffffffL : keep_bytes));
+    // glibc stores the threshold as a size_t: -1 means never trim.
+    mallopt(M_TRIM_THRESHOLD, keep_bytes < 0 || keep_bytes > 0x7fffffffL ? -1 : (int)keep_bytes);
 #else
     (void)keep_bytes;
+#endif
+}
+
+#include <stdint.h>
+#include <sys/mman.h>
+
+void mvx_advise_huge(void *p, long bytes) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = 2u << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + (uintptr_t)bytes) & ~(huge - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p; (void)bytes;
 #endif
 }

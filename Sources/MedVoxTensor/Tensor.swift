@@ -25,6 +25,14 @@ public struct Tensor: Sendable, Equatable {
         self.init(shape: shape, storage: [Float](repeating: value, count: shape.reduce(1, *)))
     }
 
+    /// A tensor for a kernel that overwrites every element before anything reads it: no zero fill
+    /// (a U-Net's activations are hundreds of MB, written once by the convolution that makes them).
+    init(overwrittenShape shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        let n = shape.reduce(1, *)
+        self.init(shape: shape, storage: [Float](unsafeUninitializedCapacity: n) { _, c in c = n })
+    }
+
     public var count: Int { storage.count }
     public var rank: Int { shape.count }
 

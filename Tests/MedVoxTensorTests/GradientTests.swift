@@ -82,6 +82,20 @@ final class GradientTests: XCTestCase {
         let g = PoolGeometry(inputShape: t.shape, kernel: [2, 2])
         XCTAssertEqual(maxPool(t, g).output.storage, [4])
         XCTAssertEqual(avgPool(t, g).storage, [2.5])
+        // The inference path (values only, direct loop where windows tile the input) gives
+        // maxPool's outputs bit for bit: odd sizes, 2D and 3D, kernels 2 and 3, ties, a NaN, and a
+        // padded geometry (which falls back to maxPool).
+        var rng = SeededGenerator(seed: 21)
+        for (shape, kernel, padding) in [([2, 3, 7, 6, 9], [2, 2, 2], nil), ([1, 2, 9, 9, 8], [3, 3, 3], nil), ([2, 4, 11, 6], [2, 2], nil),
+                                         ([1, 2, 5, 5, 5], [3, 3, 3], [1, 1, 1]), ([1, 1, 4, 6, 4], [2, 3, 1], nil)] as [([Int], [Int], [Int]?)] {
+            var values = (0..<shape.reduce(1, *)).map { _ in Float(Int(rng.uniform(0, 6))) }  // many ties
+            values[values.count / 3] = .nan
+            let x = Tensor(shape: shape, storage: values)
+            let g = PoolGeometry(inputShape: shape, kernel: kernel, padding: padding)
+            let a = maxPool(x, g).output, b = maxPoolValues(x, g)
+            XCTAssertEqual(a.shape, b.shape)
+            XCTAssertEqual(a.storage.map(\.bitPattern), b.storage.map(\.bitPattern), "\(shape) kernel \(kernel)")
+        }
     }
 
     func testNormalisations() {

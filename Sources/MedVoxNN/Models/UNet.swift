@@ -129,7 +129,7 @@ public final class UNet: Module {
         var skips: [Tensor?] = []
         var h = x
         for (level, block) in encoders.enumerated() {
-            if level > 0 { h = maxPool(Variable(h), PoolGeometry(inputShape: h.shape, kernel: two)).value }
+            if level > 0 { h = maxPoolValues(h, PoolGeometry(inputShape: h.shape, kernel: two)) }
             h = block.inference(block.inference(h, block.conv1, block.norm1), block.conv2, block.norm2)
             if level < encoders.count - 1 { skips.append(h) }
         }

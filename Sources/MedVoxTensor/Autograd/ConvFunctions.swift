@@ -7,7 +7,7 @@ public func conv(_ x: Variable, weight: Variable, bias: Variable?, plan: ConvPla
     precondition(activation == .none || !(GradientRecording.isEnabled && (x.requiresGrad || weight.requiresGrad)),
                  "a fused activation has no backward pass; apply it as its own operation when training")
     let xv = x.value
-    var y = Tensor(shape: [g.batch, g.outChannels] + g.outputSize)
+    var y = Tensor(overwrittenShape: [g.batch, g.outChannels] + g.outputSize)  // forward overwrites the output
     xv.storage.withUnsafeBufferPointer { xp in
         y.storage.withUnsafeMutableBufferPointer { yp in
             withOptionalPointer(bias?.value) { bp in

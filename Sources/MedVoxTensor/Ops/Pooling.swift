@@ -84,6 +84,47 @@ public func maxPool(_ x: Tensor, _ g: PoolGeometry) -> (output: Tensor, argmax: 
     return (y, arg)
 }
 
+/// The values of `maxPool` without the argmax (inference): the same taps in the same order and the
+/// same comparison, so the same outputs, with a direct loop for windows that tile the input
+/// (kernel = stride, no padding — a U-Net's 2×2×2 down-sampling).
+public func maxPoolValues(_ x: Tensor, _ g: PoolGeometry) -> Tensor {
+    guard g.kernel == g.stride, g.padding == [0, 0, 0] else { return maxPool(x, g).output }
+    precondition(x.shape == g.input.shape(d: g.input.d, h: g.input.h, w: g.input.w), "input \(x.shape) does not match the pooling geometry")
+    let blocks = g.input.n * g.input.c
+    let (ih, iw) = (g.input.h, g.input.w)
+    let (od, oh, ow) = (g.output.d, g.output.h, g.output.w)
+    let (kd, kh, kw) = (g.kernel[0], g.kernel[1], g.kernel[2])
+    let inS = g.input.spatialCount, outS = g.output.spatialCount
+    let storage = [Float](unsafeUninitializedCapacity: blocks * outS) { yp, n in
+        x.storage.withUnsafeBufferPointer { xp in
+            let yb = yp.baseAddress!, xb = xp.baseAddress!
+            // Work items: (channel block, output plane) pairs.
+            parallelFor(blocks * od) { item in
+                let b = item / od, z = item % od
+                let xi = xb + b * inS, yo = yb + b * outS + z * oh * ow
+                for y in 0..<oh {
+                    for xo in 0..<ow {
+                        var best = xi[((z * kd) * ih + y * kh) * iw + xo * kw]
+                        var first = true
+                        for a in 0..<kd {
+                            for c in 0..<kh {
+                                let row = xi + ((z * kd + a) * ih + y * kh + c) * iw + xo * kw
+                                for e in 0..<kw {
+                                    if first { first = false; continue }
+                                    if row[e] > best { best = row[e] }
+                                }
+                            }
+                        }
+                        yo[y * ow + xo] = best
+                    }
+                }
+            }
+        }
+        n = blocks * outS
+    }
+    return Tensor(shape: g.output.shape(d: od, h: oh, w: ow), storage: storage)
+}
+
 /// Routes each output gradient to the input element that won its window.
 public func maxPoolBackward(_ gy: Tensor, argmax: [Int32], _ g: PoolGeometry) -> Tensor {
     let blocks = g.input.n * g.input.c
