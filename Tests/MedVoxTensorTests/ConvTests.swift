@@ -245,6 +245,37 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// The convolution of a concatenation computed from its parts (the padded copy filled part by
+    /// part; the plain path assembling them) gives the bits of the convolution of the built
+    /// concatenation, in every kernel configuration, with 1–3 parts and batch 1–2.
+    func testConvolutionOfPartsEqualsConvolutionOfConcatenation() {
+        for (i, g) in Self.sweep.enumerated() where g.inChannels >= 2 {
+            let c = ConvCase(g, seed: 150 + UInt64(i))
+            let inner = g.inputSize.reduce(1, *)
+            // Split the channels into up to three groups and lay each out as its own [N, c_k, s…].
+            let cuts = g.inChannels >= 3 ? [1, g.inChannels / 2 + 1, g.inChannels] : [1, g.inChannels]
+            var parts = [Tensor]()
+            var lo = 0
+            for hi in cuts {
+                var v = [Float]()
+                for n in 0..<g.batch { v += c.input[(n * g.inChannels + lo) * inner..<(n * g.inChannels + hi) * inner] }
+                parts.append(Tensor(shape: [g.batch, hi - lo] + g.inputSize, storage: v))
+                lo = hi
+            }
+            let x = Tensor(shape: [g.batch, g.inChannels] + g.inputSize, storage: c.input)
+            let w = Variable(Tensor(shape: [g.outChannels, g.inChannels] + g.kernel, storage: c.weight))
+            let b = Variable(Tensor(shape: [g.outChannels], storage: c.bias))
+            withEachConfiguration { config in
+                let plan = ConvPlan(g)
+                c.weight.withUnsafeBufferPointer { plan.pack(weight: $0.baseAddress!) }
+                let whole = withoutGradients { conv(Variable(x), weight: w, bias: b, plan: plan, activation: .leakyReLU(0.01)).value }
+                let fromParts = convConcatenated(parts, bias: b.value, plan: plan, activation: .leakyReLU(0.01))
+                XCTAssertEqual(whole.shape, fromParts.shape)
+                XCTAssertEqual(whole.storage.map(\.bitPattern), fromParts.storage.map(\.bitPattern), "\(g) \(config)")
+            }
+        }
+    }
+
     func testBackwardDataMatchesReferenceOnSweptShapes() {
         for (i, g) in Self.sweep.enumerated() {
             let c = ConvCase(g, seed: 200 + UInt64(i))

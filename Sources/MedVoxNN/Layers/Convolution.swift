@@ -43,6 +43,16 @@ public final class ConvNd: Module {
                                 kernel: kernel, stride: stride, padding: padding, dilation: dilation)
     }
 
+    /// Inference (no graph) on the channel concatenation of `parts` without building it: see
+    /// `convConcatenated`. Equals `self(concatChannels(parts))` bit for bit.
+    public func inference(concatenating parts: [Tensor]) -> Tensor {
+        precondition(!parts.isEmpty, "nothing to convolve")
+        let shape = [parts[0].shape[0], parts.reduce(0) { $0 + $1.shape[1] }] + Array(parts[0].shape.dropFirst(2))
+        let g: ConvGeometry
+        do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
+        return convConcatenated(parts, bias: bias?.value, plan: plan.prepared(g, weight: weight), activation: activation)
+    }
+
     public func callAsFunction(_ x: Variable) -> Variable {
         let g: ConvGeometry
         do { g = try geometry(for: x.shape) } catch { preconditionFailure("\(error)") }

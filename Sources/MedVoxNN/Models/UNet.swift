@@ -25,11 +25,13 @@ public final class ConvBlock: Module {
         return leakyReLU(norm2(conv2(h)), slope: slope)
     }
 
-    /// Without a graph, releasing the input (`x` becomes nil) as soon as the first convolution
-    /// has read it, so it is not held through the second.
-    func inference(consuming x: inout Tensor?) -> Tensor {
-        let h = inference(x!, conv1, norm1)
-        x = nil
+    /// Without a graph, on the channel concatenation of `parts` (a decoder's skip and up-sampled
+    /// maps) without building it; the parts are released (`parts` becomes nil) once the first
+    /// convolution has read them.
+    func inference(consumingParts parts: inout [Tensor]?) -> Tensor {
+        var h = conv1.inference(concatenating: parts!)
+        parts = nil
+        normalizeInPlace(&h, .groups(norm1.groups), gamma: norm1.weight?.value, beta: norm1.bias?.value, eps: norm1.eps, leakySlope: slope)
         return inference(h, conv2, norm2)
     }
 
@@ -121,9 +123,10 @@ public final class UNet: Module {
         return head(h)
     }
 
-    /// Logits without a graph, each activation released as soon as nothing needs it: a skip once
-    /// concatenated, a concatenation once the block's first convolution has read it. At 128³ the
-    /// full-resolution level then holds at most the concatenation and one block output at a time.
+    /// Logits without a graph, each activation released as soon as nothing needs it. A decoder's
+    /// skip and up-sampled maps are never concatenated: the block's first convolution fills its
+    /// padded copy from both and they are released once it has read them. The full-resolution
+    /// level (f features) then holds at most skip + up-sampled + padded copy (4f) per voxel.
     func inference(_ x: Tensor) -> Tensor {
         let two = [Int](repeating: 2, count: spatialRank)
         var skips: [Tensor?] = []
@@ -135,10 +138,11 @@ public final class UNet: Module {
         }
         for (k, (up, block)) in zip(ups, decoders).enumerated() {
             let i = features.count - 2 - k
-            let upsampled = up(Variable(h)).value
-            var cat: Tensor? = concatChannels([Variable(skips[i]!), Variable(upsampled)]).value
+            // The skip and the up-sampled maps go straight into the first convolution's padded
+            // copy (no concatenation) and are released once it has read them.
+            var parts: [Tensor]? = [skips[i]!, up(Variable(h)).value]
             skips[i] = nil
-            h = block.inference(consuming: &cat)
+            h = block.inference(consumingParts: &parts)
         }
         return head(Variable(h)).value
     }

@@ -95,3 +95,25 @@ public func channelSums(_ x: Tensor) -> Tensor {
     guard let t else { return body(nil) }
     return t.storage.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
+
+/// Inference (no graph): the convolution of the channel concatenation of `parts` (each
+/// `[N, c_k, s…]`), without building the concatenation where the kernel reads a padded copy of its
+/// input — a U-Net decoder's skip and up-sampled maps go straight into that copy.
+public func convConcatenated(_ parts: [Tensor], bias: Tensor?, plan: ConvPlan, activation: FusedActivation = .none) -> Tensor {
+    let g = plan.geometry
+    precondition(!parts.isEmpty && parts.allSatisfy { $0.shape[0] == g.batch && Array($0.shape.dropFirst(2)) == g.inputSize }
+                 && parts.reduce(0) { $0 + $1.shape[1] } == g.inChannels, "conv parts \(parts.map(\.shape)) do not match \(g)")
+    var y = Tensor(overwrittenShape: [g.batch, g.outChannels] + g.outputSize)  // forward overwrites the output
+    func withParts(_ rest: ArraySlice<Tensor>, _ got: [(UnsafePointer<Float>, Int)], _ body: ([(UnsafePointer<Float>, Int)]) -> Void) {
+        guard let first = rest.first else { return body(got) }
+        first.storage.withUnsafeBufferPointer { withParts(rest.dropFirst(), got + [($0.baseAddress!, first.shape[1])], body) }
+    }
+    withParts(parts[...], []) { groups in
+        y.storage.withUnsafeMutableBufferPointer { yp in
+            withOptionalPointer(bias) { bp in
+                plan.forward(parts: groups, bias: bp, output: yp.baseAddress!, activation: activation)
+            }
+        }
+    }
+    return y
+}

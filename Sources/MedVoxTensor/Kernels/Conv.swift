@@ -267,6 +267,38 @@ public final class ConvPlan {
         }
     }
 
+    /// Forward pass over the channel concatenation of `parts` (pointer, channels per sample; each
+    /// part holds `[N, channels, s…]`) without building it when the pass reads a padded copy of
+    /// its input (filled from each part in turn); otherwise the concatenation is assembled in a
+    /// temporary buffer. The same bits as `forward` on the concatenated input.
+    public func forward(
+        parts: [(UnsafePointer<Float>, Int)], bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+        activation: FusedActivation = .none, threads: Int = Runtime.threads
+    ) {
+        precondition(parts.reduce(0) { $0 + $1.1 } == s.ci, "channel groups must add up to \(s.ci) input channels")
+        if weights.isEmpty && forwardPass.usesPadded {
+            precondition(forwardPacked.count == forwardPass.packedCount, "ConvPlan.forward before pack(weight:)")
+            forwardPacked.withUnsafeBufferPointer { a in
+                for n in 0..<s.n {
+                    let groups = parts.map { (UnsafePointer($0.0 + n * $0.1 * s.inPlane), $0.1) }
+                    forwardPass.run(source: groups[0].0, parts: groups, packed: a.baseAddress!, bias: bias,
+                                    output: output + n * s.co * s.outPlane, activation: activation, threads: threads)
+                }
+            }
+            return
+        }
+        let joined = UnsafeMutablePointer<Float>.allocate(capacity: s.n * s.ci * s.inPlane)
+        defer { joined.deallocate() }
+        var o = 0
+        for n in 0..<s.n {
+            for (pointer, count) in parts {
+                (joined + o).update(from: pointer + n * count * s.inPlane, count: count * s.inPlane)
+                o += count * s.inPlane
+            }
+        }
+        forward(input: joined, bias: bias, output: output, activation: activation, threads: threads)
+    }
+
     /// Backward-data pass with the packed weights; see `Conv.backwardData`.
     public func backwardData(gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, threads: Int = Runtime.threads) {
         if !weights.isEmpty {

@@ -151,8 +151,12 @@ struct FastPass {
     var packedCount: Int { (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr) * C * taps }
 
     /// Runs the pass for one batch item: `source` [C][src...] -> `output` [M][out...].
-    func run(source: UnsafePointer<Float>, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    /// `parts`, when given, replaces `source` by consecutive channel groups (pointer, channels)
+    /// whose concatenation is the source: the padded copy is filled from each in turn, so the
+    /// concatenation is never built (padded modes only).
+    func run(source: UnsafePointer<Float>, parts: [(UnsafePointer<Float>, Int)]? = nil, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, activation: FusedActivation, threads: Int) {
+        precondition(parts == nil || (usesPadded && parts!.reduce(0) { $0 + $1.1 } == C), "channel groups need a padded pass and must add up to the input channels")
         let T = max(1, threads)
         let mr = Int(info.mr), nr = Int(info.nr)
         let mpad = (M + mr - 1) / mr * mr
@@ -190,10 +194,18 @@ struct FastPass {
             offsets.withUnsafeBufferPointer { tapoff in
                 if usesPadded {
                     let p = padded
+                    let groups = parts ?? [(source, C)]
                     parallelFor(T, threads: T) { t in
                         let r = chunkRange(C, part: t, of: T)
-                        mvx_pad_copy(source, Int32(r.lowerBound), Int32(r.upperBound), Int32(src[0]), Int32(src[1]), Int32(src[2]),
-                                     Int32(pad[0]), Int32(pad[1]), Int32(pad[2]), scratch, chanPitch)
+                        var c0 = 0
+                        for (pointer, count) in groups {
+                            let lo = max(r.lowerBound, c0), hi = min(r.upperBound, c0 + count)
+                            if lo < hi {
+                                mvx_pad_copy(pointer, Int32(lo - c0), Int32(hi - c0), Int32(src[0]), Int32(src[1]), Int32(src[2]),
+                                             Int32(pad[0]), Int32(pad[1]), Int32(pad[2]), scratch + c0 * chanPitch, chanPitch)
+                            }
+                            c0 += count
+                        }
                     }
                     d.src = UnsafePointer(scratch)
                     d.chan_pitch = chanPitch
