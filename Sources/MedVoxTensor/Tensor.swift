@@ -30,7 +30,10 @@ public struct Tensor: Sendable, Equatable {
     init(overwrittenShape shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         let n = shape.reduce(1, *)
-        self.init(shape: shape, storage: [Float](unsafeUninitializedCapacity: n) { _, c in c = n })
+        self.init(shape: shape, storage: [Float](unsafeUninitializedCapacity: n) { b, c in
+            adviseHugePages(b.baseAddress!, count: n)
+            c = n
+        })
     }
 
     public var count: Int { storage.count }

@@ -180,12 +180,20 @@ final class SegmenterTests: XCTestCase {
         let dims = [64, 64, 64]
         opt.memoryBudget = 1 << 34
         XCTAssertEqual(try Segmenter(model: model, options: opt).chooseWindow(dims: dims), dims)
-        opt.memoryBudget = 40 << 20
+        // Half of what the whole grid's pass needs.
+        let budget = try Segmenter(model: model, options: opt).forwardBytes(window: dims) / 2
+        opt.memoryBudget = budget
         let seg = try Segmenter(model: model, options: opt)
         let w = try seg.chooseWindow(dims: dims)
         XCTAssertLessThan(w.reduce(1, *), dims.reduce(1, *))
         XCTAssertTrue(w.allSatisfy { $0 % 2 == 0 })
-        XCTAssertLessThanOrEqual(seg.forwardBytes(window: w), 40 << 20)
+        XCTAssertLessThanOrEqual(seg.forwardBytes(window: w), budget)
+        // Whatever the budget, `.largest` stays within its voxel cap (a grid beyond it is split).
+        opt.memoryBudget = 1 << 40
+        let big = [256, 256, 128]
+        let capped = try Segmenter(model: model, options: opt).chooseWindow(dims: big)
+        XCTAssertLessThanOrEqual(capped.reduce(1, *), Segmenter.largestWindowVoxels)
+        XCTAssertLessThan(capped.reduce(1, *), big.reduce(1, *))
         opt.memoryBudget = 1000
         XCTAssertThrowsError(try Segmenter(model: model, options: opt).chooseWindow(dims: dims)) {
             XCTAssertTrue("\($0)".contains("--max-memory"), "\($0)")

@@ -60,6 +60,7 @@ final class ScratchPool: @unchecked Sendable {
             for b in free { b.0.deallocate() }
             free.removeAll()
             buf = (UnsafeMutablePointer<Float>.allocate(capacity: need), need)
+            adviseHugePages(buf.0, count: need)
         }
         lock.unlock()
         defer {
