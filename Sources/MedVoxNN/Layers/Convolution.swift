@@ -43,6 +43,14 @@ public final class ConvNd: Module {
                                 kernel: kernel, stride: stride, padding: padding, dilation: dilation)
     }
 
+    /// Floats of shared scratch the forward pass takes on an input of `shape` (the plan is
+    /// prepared for it).
+    public func forwardScratchCount(inputShape shape: [Int]) -> Int {
+        let g: ConvGeometry
+        do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
+        return plan.prepared(g, weight: weight).forwardScratchCount
+    }
+
     /// Inference (no graph) on the channel concatenation of `parts` without building it: see
     /// `convConcatenated`. Equals `self(concatChannels(parts))` bit for bit.
     public func inference(concatenating parts: [Tensor]) -> Tensor {

@@ -128,6 +128,11 @@ public final class UNet: Module {
     /// padded copy from both and they are released once it has read them. The full-resolution
     /// level (f features) then holds at most skip + up-sampled + padded copy (4f) per voxel.
     func inference(_ x: Tensor) -> Tensor {
+        // The full-resolution convolutions' scratch (the decoder's 2f-channel padded copy is the
+        // largest) is allocated first, below the activations, rather than between them at the peak.
+        let full = Array(x.shape.dropFirst(2))
+        ConvPlan.reserveScratch(max(decoders.last?.conv1.forwardScratchCount(inputShape: [x.shape[0], 2 * features[0]] + full) ?? 0,
+                                    encoders[0].conv2.forwardScratchCount(inputShape: [x.shape[0], features[0]] + full)))
         let two = [Int](repeating: 2, count: spatialRank)
         var skips: [Tensor?] = []
         var h = x

@@ -247,6 +247,14 @@ public final class ConvPlan {
         }
     }
 
+    /// Floats of shared scratch one forward pass on a batch item takes (the padded copy of the
+    /// input and the per-thread tiles), at most.
+    public var forwardScratchCount: Int { weights.isEmpty ? forwardPass.scratchCount(threads: Runtime.threads) : 0 }
+
+    /// Reserves shared scratch of `count` floats before a network's first layer (see
+    /// `forwardScratchCount`), so the largest buffer is not carved out between activations.
+    public static func reserveScratch(_ count: Int) { ScratchPool.shared.reserve(count) }
+
     /// Forward pass with the packed weights; see `Conv.forward`.
     public func forward(
         input: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,

@@ -47,6 +47,21 @@ final class ScratchPool: @unchecked Sendable {
     private var free: [(UnsafeMutablePointer<Float>, Int)] = []
     private let lock = NSLock()
 
+    /// Makes sure a buffer of at least `count` floats is idle in the pool, allocating it now. A
+    /// network calls this before its first layer with the largest request it will make, so that
+    /// buffer sits below the activations in the heap instead of being carved out at the peak
+    /// between them (where the holes it leaves add to the peak).
+    func reserve(_ count: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !free.contains(where: { $0.1 >= count }) else { return }
+        for b in free { b.0.deallocate() }
+        free.removeAll()
+        let buf = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        adviseHugePages(buf, count: count)
+        free.append((buf, count))
+    }
+
     /// Runs `body` with a buffer of at least `count` floats (contents undefined).
     func with<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
         let need = max(count, 16)
@@ -152,13 +167,9 @@ struct FastPass {
     var packedCount: Int { (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr) * C * taps }
 
     /// Runs the pass for one batch item: `source` [C][src...] -> `output` [M][out...].
-    /// `parts`, when given, replaces `source` by consecutive channel groups (pointer, channels)
-    /// whose concatenation is the source: the padded copy is filled from each in turn, so the
-    /// concatenation is never built (padded modes only).
-    func run(source: UnsafePointer<Float>, parts: [(UnsafePointer<Float>, Int)]? = nil, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-             output: UnsafeMutablePointer<Float>, activation: FusedActivation, threads: Int) {
-        precondition(parts == nil || (usesPadded && parts!.reduce(0) { $0 + $1.1 } == C), "channel groups need a padded pass and must add up to the input channels")
-        let T = max(1, threads)
+    /// Tile layout for `T` threads: padded row count, positions, tile length and count, K rows,
+    /// and the per-thread scratch (accumulator tile, column tile, offsets and runs).
+    func layout(threads T: Int) -> (mpad: Int, total: Int, nt: Int, tiles: Int, kmax: Int, colCount: Int, runsCount: Int, perThread: Int) {
         let mr = Int(info.mr), nr = Int(info.nr)
         let mpad = (M + mr - 1) / mr * mr
         let total = mode == .direct ? span : validCount
@@ -171,6 +182,23 @@ struct FastPass {
         let colCount = mode == .direct ? 0 : kmax * nt
         let runsCount = 3 * (nt + nt / nr + 2)
         let perThread = mpad * nt + colCount + 2 * kmax + 2 * runsCount  // offs, runs: Int = 2 floats
+        return (mpad, total, nt, tiles, kmax, colCount, runsCount, perThread)
+    }
+
+    /// Floats of pooled scratch `run` takes with `threads` threads.
+    func scratchCount(threads: Int) -> Int {
+        let T = max(1, threads)
+        return (usesPadded ? chanPitch * C : 0) + layout(threads: T).perThread * T
+    }
+
+    /// `parts`, when given, replaces `source` by consecutive channel groups (pointer, channels)
+    /// whose concatenation is the source: the padded copy is filled from each in turn, so the
+    /// concatenation is never built (padded modes only).
+    func run(source: UnsafePointer<Float>, parts: [(UnsafePointer<Float>, Int)]? = nil, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+             output: UnsafeMutablePointer<Float>, activation: FusedActivation, threads: Int) {
+        precondition(parts == nil || (usesPadded && parts!.reduce(0) { $0 + $1.1 } == C), "channel groups need a padded pass and must add up to the input channels")
+        let T = max(1, threads)
+        let (mpad, total, nt, tiles, kmax, colCount, runsCount, perThread) = layout(threads: T)
         var d = mvx_fwd()
         d.isa = info.isa; d.mr = info.mr; d.nr = info.nr
         d.direct = mode == .direct ? 1 : 0
