@@ -98,6 +98,35 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// The statistics behind the norms (16-lane double sums in C) equal a plain double sum to
+    /// 1e-12 relative and give the same bits on every instruction set and thread count.
+    func testNormStatisticsAreExactAndIndependentOfISAAndThreads() {
+        var rng = SeededGenerator(seed: 22)
+        let x = Tensor(shape: [2, 3, 17, 9, 5], storage: (0..<(2 * 3 * 765)).map { _ in Float(rng.normal()) * 3 + 1 })
+        let inner = 765
+        for b in 0..<6 {
+            let block = x.storage[(b * inner)..<((b + 1) * inner)].map(Double.init)
+            let mu = block.reduce(0, +) / Double(inner)
+            let v = block.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(inner)
+            var y = x
+            let stats = normalizeInPlace(&y, .groups(3), gamma: nil, beta: nil)
+            XCTAssertEqual(Double(stats.mean[b]), Double(Float(mu)), accuracy: 1e-6 * max(1, abs(mu)))
+            XCTAssertEqual(Double(stats.variance[b]), Double(Float(v)), accuracy: 1e-6 * v)
+        }
+        let saved = (ConvKernels.isa, Runtime.threads)
+        defer { (ConvKernels.isa, Runtime.threads) = saved }
+        var outputs = Set<[UInt32]>()
+        for isa in ConvKernels.ISA.allCases where isa <= ConvKernels.best {
+            for threads in [1, 2, 3] {
+                (ConvKernels.isa, Runtime.threads) = (isa, threads)
+                var y = x
+                _ = normalizeInPlace(&y, .groups(3), gamma: nil, beta: nil, leakySlope: 0.01)
+                outputs.insert(y.storage.map(\.bitPattern))
+            }
+        }
+        XCTAssertEqual(outputs.count, 1)
+    }
+
     func testNormalisations() {
         let x = randomVariable([2, 4, 3, 2, 2], seed: 6, awayFromZero: false)
         let gamma = randomVariable([4], seed: 7), beta = randomVariable([4], seed: 8)

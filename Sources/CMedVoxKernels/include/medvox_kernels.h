@@ -189,6 +189,15 @@ float mvx_max_abs2(const float *re, const float *im, long n, int isa);
 /// out[i] = sqrt(re[i]² + im[i]²).
 void mvx_magnitude(const float *re, const float *im, float *out, long n, int isa);
 
+// ---------------------------------------------------------------------------------------------
+// Statistics (stats.c): double-precision sums over Float32 data in 16 lanes (element i in lane
+// i mod 16) folded in a fixed order — the same bits on every instruction set.
+
+/// Σ x[i].
+double mvx_sum(const float *x, long n, int isa);
+/// Σ (x[i] − mu)².
+double mvx_sum_sq_dev(const float *x, long n, double mu, int isa);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,3 +1,4 @@
+import CMedVoxKernels
 import MedVoxCore
 
 // Batch, group and instance normalisation, written once: each normalisation is a list of
@@ -69,17 +70,15 @@ public func normalizeInPlace(_ x: inout Tensor, _ grouping: NormGrouping, gamma:
         varc.withUnsafeMutableBufferPointer { vp in
             x.storage.withUnsafeBufferPointer { xp in
                 let mb = mp.baseAddress!, vb = vp.baseAddress!, xb = xp.baseAddress!
+                // Double sums in 16 lanes (CMedVoxKernels/stats.c): one block's order is fixed by
+                // its length, blocks add in order, so any thread count gives the same bits.
+                let isa = ConvKernels.isa.rawValue
                 parallelFor(groups.count) { k in
                     var s = 0.0
-                    for b in groups[k] { for i in (b * inner)..<((b + 1) * inner) { s += Double(xb[i]) } }
+                    for b in groups[k] { s += mvx_sum(xb + b * inner, inner, isa) }
                     let mu = s / Double(m)
                     var q = 0.0
-                    for b in groups[k] {
-                        for i in (b * inner)..<((b + 1) * inner) {
-                            let d = Double(xb[i]) - mu
-                            q += d * d
-                        }
-                    }
+                    for b in groups[k] { q += mvx_sum_sq_dev(xb + b * inner, inner, mu, isa) }
                     mb[k] = Float(mu)
                     vb[k] = Float(q / Double(m))
                 }
