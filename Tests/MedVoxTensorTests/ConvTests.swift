@@ -246,7 +246,8 @@ final class ConvTests: XCTestCase {
     }
 
     /// The convolution of a concatenation computed from its parts (the padded copy filled part by
-    /// part; the plain path assembling them) gives the bits of the convolution of the built
+    /// part; the plain path assembling them), also when the parts are consumed (released between
+    /// the padded copy and the output), gives the bits of the convolution of the built
     /// concatenation, in every kernel configuration, with 1–3 parts and batch 1–2.
     func testConvolutionOfPartsEqualsConvolutionOfConcatenation() {
         for (i, g) in Self.sweep.enumerated() where g.inChannels >= 2 {
@@ -272,6 +273,11 @@ final class ConvTests: XCTestCase {
                 let fromParts = convConcatenated(parts, bias: b.value, plan: plan, activation: .leakyReLU(0.01))
                 XCTAssertEqual(whole.shape, fromParts.shape)
                 XCTAssertEqual(whole.storage.map(\.bitPattern), fromParts.storage.map(\.bitPattern), "\(g) \(config)")
+                // Consuming the parts (padded copy first, parts released, then the output).
+                var owned: [Tensor]? = parts
+                let consumed = convConsuming(&owned, bias: b.value, plan: plan, activation: .leakyReLU(0.01))
+                XCTAssertNil(owned)
+                XCTAssertEqual(whole.storage.map(\.bitPattern), consumed.storage.map(\.bitPattern), "consuming \(g) \(config)")
             }
         }
     }

@@ -61,6 +61,18 @@ public final class ConvNd: Module {
         return convConcatenated(parts, bias: bias?.value, plan: plan.prepared(g, weight: weight), activation: activation)
     }
 
+    /// Inference (no graph) on the channel concatenation of `parts`, releasing them (`parts`
+    /// becomes nil) once the kernel's padded copy holds them: see `convConsuming`.
+    public func inference(consuming parts: inout [Tensor]?) -> Tensor {
+        let ps = parts!
+        let shape = [ps[0].shape[0], ps.reduce(0) { $0 + $1.shape[1] }] + Array(ps[0].shape.dropFirst(2))
+        let g: ConvGeometry
+        do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
+        let p = plan.prepared(g, weight: weight)
+        _ = consume ps
+        return convConsuming(&parts, bias: bias?.value, plan: p, activation: activation)
+    }
+
     public func callAsFunction(_ x: Variable) -> Variable {
         let g: ConvGeometry
         do { g = try geometry(for: x.shape) } catch { preconditionFailure("\(error)") }

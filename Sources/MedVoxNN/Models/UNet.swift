@@ -29,10 +29,16 @@ public final class ConvBlock: Module {
     /// maps) without building it; the parts are released (`parts` becomes nil) once the first
     /// convolution has read them.
     func inference(consumingParts parts: inout [Tensor]?) -> Tensor {
-        var h = conv1.inference(concatenating: parts!)
-        parts = nil
-        normalizeInPlace(&h, .groups(norm1.groups), gamma: norm1.weight?.value, beta: norm1.bias?.value, eps: norm1.eps, leakySlope: slope)
-        return inference(h, conv2, norm2)
+        var h: [Tensor]? = [stage(consuming: &parts, conv1, norm1)]
+        return stage(consuming: &h, conv2, norm2)
+    }
+
+    /// One convolution → norm → activation stage whose input (channel groups) is released once
+    /// the convolution's padded copy holds it, so the output can take its memory.
+    func stage(consuming x: inout [Tensor]?, _ conv: ConvNd, _ norm: GroupNorm) -> Tensor {
+        var y = conv.inference(consuming: &x)
+        normalizeInPlace(&y, .groups(norm.groups), gamma: norm.weight?.value, beta: norm.bias?.value, eps: norm.eps, leakySlope: slope)
+        return y
     }
 
     /// Without a graph: the norm and the activation run in place on the convolution's output.
@@ -137,8 +143,11 @@ public final class UNet: Module {
         var skips: [Tensor?] = []
         var h = x
         for (level, block) in encoders.enumerated() {
-            if level > 0 { h = maxPoolValues(h, PoolGeometry(inputShape: h.shape, kernel: two)) }
-            h = block.inference(block.inference(h, block.conv1, block.norm1), block.conv2, block.norm2)
+            // The block's input (the network's input at level 0, which the caller keeps; the pooled
+            // map below) and its first stage's output are released once read.
+            var input: [Tensor]? = [level > 0 ? maxPoolValues(h, PoolGeometry(inputShape: h.shape, kernel: two)) : h]
+            if level > 0 { h = Tensor(shape: [0]) }  // the pre-pool map lives on as a skip, or is released here
+            h = block.inference(consumingParts: &input)
             if level < encoders.count - 1 { skips.append(h) }
         }
         for (k, (up, block)) in zip(ups, decoders).enumerated() {

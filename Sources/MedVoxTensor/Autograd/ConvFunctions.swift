@@ -96,6 +96,36 @@ public func channelSums(_ x: Tensor) -> Tensor {
     return t.storage.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
 
+/// Inference (no graph) like `convConcatenated`, releasing the parts (`parts` becomes nil) as soon
+/// as the kernel's padded copy holds them, before the output is allocated, so the output can
+/// reuse their memory. Same bits as `convConcatenated`.
+public func convConsuming(_ parts: inout [Tensor]?, bias: Tensor?, plan: ConvPlan, activation: FusedActivation = .none) -> Tensor {
+    let g = plan.geometry
+    let ps = parts!
+    precondition(!ps.isEmpty && ps.allSatisfy { $0.shape[0] == g.batch && Array($0.shape.dropFirst(2)) == g.inputSize }
+                 && ps.reduce(0) { $0 + $1.shape[1] } == g.inChannels, "conv parts \(ps.map(\.shape)) do not match \(g)")
+    var padded: ConvPlan.PaddedInput?
+    withParts(ps[...], []) { padded = plan.padInput(parts: $0) }
+    guard let padded else {
+        let y = convConcatenated(ps, bias: bias, plan: plan, activation: activation)
+        parts = nil
+        return y
+    }
+    parts = nil
+    _ = consume ps
+    var y = Tensor(overwrittenShape: [g.batch, g.outChannels] + g.outputSize)  // forward overwrites the output
+    y.storage.withUnsafeMutableBufferPointer { yp in
+        withOptionalPointer(bias) { bp in plan.forward(padded: padded, bias: bp, output: yp.baseAddress!, activation: activation) }
+    }
+    return y
+}
+
+/// Calls `body` with (pointer, channels) of each tensor in `rest`, in order.
+private func withParts(_ rest: ArraySlice<Tensor>, _ got: [(UnsafePointer<Float>, Int)], _ body: ([(UnsafePointer<Float>, Int)]) -> Void) {
+    guard let first = rest.first else { return body(got) }
+    first.storage.withUnsafeBufferPointer { withParts(rest.dropFirst(), got + [($0.baseAddress!, first.shape[1])], body) }
+}
+
 /// Inference (no graph): the convolution of the channel concatenation of `parts` (each
 /// `[N, c_k, s…]`), without building the concatenation where the kernel reads a padded copy of its
 /// input — a U-Net decoder's skip and up-sampled maps go straight into that copy.
@@ -104,10 +134,6 @@ public func convConcatenated(_ parts: [Tensor], bias: Tensor?, plan: ConvPlan, a
     precondition(!parts.isEmpty && parts.allSatisfy { $0.shape[0] == g.batch && Array($0.shape.dropFirst(2)) == g.inputSize }
                  && parts.reduce(0) { $0 + $1.shape[1] } == g.inChannels, "conv parts \(parts.map(\.shape)) do not match \(g)")
     var y = Tensor(overwrittenShape: [g.batch, g.outChannels] + g.outputSize)  // forward overwrites the output
-    func withParts(_ rest: ArraySlice<Tensor>, _ got: [(UnsafePointer<Float>, Int)], _ body: ([(UnsafePointer<Float>, Int)]) -> Void) {
-        guard let first = rest.first else { return body(got) }
-        first.storage.withUnsafeBufferPointer { withParts(rest.dropFirst(), got + [($0.baseAddress!, first.shape[1])], body) }
-    }
     withParts(parts[...], []) { groups in
         y.storage.withUnsafeMutableBufferPointer { yp in
             withOptionalPointer(bias) { bp in

@@ -307,6 +307,40 @@ public final class ConvPlan {
         forward(input: joined, bias: bias, output: output, activation: activation, threads: threads)
     }
 
+    /// The padded copy of a forward pass's input, made by `padInput` and consumed by
+    /// `forward(padded:)`: in between, the caller may release the input, so the output can reuse
+    /// its memory. The scratch returns to the shared pool when this is released.
+    public final class PaddedInput {
+        let buffer: (UnsafeMutablePointer<Float>, Int)
+        let threads: Int
+        init(_ buffer: (UnsafeMutablePointer<Float>, Int), threads: Int) {
+            self.buffer = buffer
+            self.threads = threads
+        }
+        deinit { ScratchPool.shared.checkin(buffer) }
+    }
+
+    /// Makes the padded copy of the input given as channel groups (pointer, channels) for
+    /// `forward(padded:)`; nil where this pass reads no padded copy (plain kernels, gathered
+    /// passes on the raw input) or the batch has more than one item — then use `forward(parts:)`.
+    public func padInput(parts: [(UnsafePointer<Float>, Int)], threads: Int = Runtime.threads) -> PaddedInput? {
+        precondition(parts.reduce(0) { $0 + $1.1 } == s.ci, "channel groups must add up to \(s.ci) input channels")
+        guard weights.isEmpty, forwardPass.usesPadded, s.n == 1 else { return nil }
+        let T = max(1, threads)
+        let buffer = ScratchPool.shared.checkout(forwardPass.scratchCount(threads: T))
+        forwardPass.padCopy(parts, into: buffer.0, threads: T)
+        return PaddedInput(buffer, threads: T)
+    }
+
+    /// Forward pass from a padded copy made by `padInput`; the same bits as `forward(input:)`.
+    public func forward(padded: PaddedInput, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, activation: FusedActivation = .none) {
+        precondition(forwardPacked.count == forwardPass.packedCount, "ConvPlan.forward before pack(weight:)")
+        forwardPacked.withUnsafeBufferPointer { a in
+            forwardPass.run(source: UnsafePointer(padded.buffer.0), prefilled: padded.buffer.0, packed: a.baseAddress!, bias: bias,
+                            output: output, activation: activation, threads: padded.threads)
+        }
+    }
+
     /// Backward-data pass with the packed weights; see `Conv.backwardData`.
     public func backwardData(gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, threads: Int = Runtime.threads) {
         if !weights.isEmpty {

@@ -64,32 +64,39 @@ final class ScratchPool: @unchecked Sendable {
 
     /// Runs `body` with a buffer of at least `count` floats (contents undefined).
     func with<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        let buf = checkout(count)
+        defer { checkin(buf) }
+        return try body(buf.0)
+    }
+
+    /// Takes a buffer of at least `count` floats out of the pool (give it back with `checkin`).
+    func checkout(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
         let need = max(count, 16)
         lock.lock()
-        var buf: (UnsafeMutablePointer<Float>, Int)
+        defer { lock.unlock() }
         if let i = free.indices.filter({ free[$0].1 >= need }).min(by: { free[$0].1 < free[$1].1 }) {
-            buf = free.remove(at: i)
-        } else {
-            // The idle buffers are all too small: release them before allocating, so they do not
-            // add to the peak (the new one serves every smaller request afterwards).
-            for b in free { b.0.deallocate() }
-            free.removeAll()
-            buf = (UnsafeMutablePointer<Float>.allocate(capacity: need), need)
-            adviseHugePages(buf.0, count: need)
+            return free.remove(at: i)
         }
-        lock.unlock()
-        defer {
-            lock.lock()
-            free.append(buf)
-            // Keep a bounded number of buffers: drop the smallest beyond four.
-            if free.count > 4 {
-                free.sort { $0.1 > $1.1 }
-                for b in free[4...] { b.0.deallocate() }
-                free.removeLast(free.count - 4)
-            }
-            lock.unlock()
+        // The idle buffers are all too small: release them before allocating, so they do not
+        // add to the peak (the new one serves every smaller request afterwards).
+        for b in free { b.0.deallocate() }
+        free.removeAll()
+        let buf = (UnsafeMutablePointer<Float>.allocate(capacity: need), need)
+        adviseHugePages(buf.0, count: need)
+        return buf
+    }
+
+    /// Returns a buffer from `checkout`.
+    func checkin(_ buf: (UnsafeMutablePointer<Float>, Int)) {
+        lock.lock()
+        defer { lock.unlock() }
+        free.append(buf)
+        // Keep a bounded number of buffers: drop the smallest beyond four.
+        if free.count > 4 {
+            free.sort { $0.1 > $1.1 }
+            for b in free[4...] { b.0.deallocate() }
+            free.removeLast(free.count - 4)
         }
-        return try body(buf.0)
     }
 }
 
@@ -194,8 +201,28 @@ struct FastPass {
     /// `parts`, when given, replaces `source` by consecutive channel groups (pointer, channels)
     /// whose concatenation is the source: the padded copy is filled from each in turn, so the
     /// concatenation is never built (padded modes only).
-    func run(source: UnsafePointer<Float>, parts: [(UnsafePointer<Float>, Int)]? = nil, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    /// Fills the padded copy of the source (channel groups in order) at the start of `scratch`.
+    func padCopy(_ groups: [(UnsafePointer<Float>, Int)], into scratch: UnsafeMutablePointer<Float>, threads T: Int) {
+        parallelFor(T, threads: T) { t in
+            let r = chunkRange(C, part: t, of: T)
+            var c0 = 0
+            for (pointer, count) in groups {
+                let lo = max(r.lowerBound, c0), hi = min(r.upperBound, c0 + count)
+                if lo < hi {
+                    mvx_pad_copy(pointer, Int32(lo - c0), Int32(hi - c0), Int32(src[0]), Int32(src[1]), Int32(src[2]),
+                                 Int32(pad[0]), Int32(pad[1]), Int32(pad[2]), scratch + c0 * chanPitch, chanPitch)
+                }
+                c0 += count
+            }
+        }
+    }
+
+    /// `prefilled`, when given, is scratch of `scratchCount(threads:)` floats whose padded copy
+    /// `padCopy` has already filled (padded modes only); the source is not read.
+    func run(source: UnsafePointer<Float>, parts: [(UnsafePointer<Float>, Int)]? = nil, prefilled: UnsafeMutablePointer<Float>? = nil,
+             packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, activation: FusedActivation, threads: Int) {
+        precondition(prefilled == nil || usesPadded, "a prefilled copy needs a padded pass")
         precondition(parts == nil || (usesPadded && parts!.reduce(0) { $0 + $1.1 } == C), "channel groups need a padded pass and must add up to the input channels")
         let T = max(1, threads)
         let (mpad, total, nt, tiles, kmax, colCount, runsCount, perThread) = layout(threads: T)
@@ -219,23 +246,11 @@ struct FastPass {
         }
         let offsets = tapOffsets
         let padCount = usesPadded ? chanPitch * C : 0
-        ScratchPool.shared.with(padCount + perThread * T) { scratch in
+        func body(_ scratch: UnsafeMutablePointer<Float>) {
             offsets.withUnsafeBufferPointer { tapoff in
                 if usesPadded {
                     let p = padded
-                    let groups = parts ?? [(source, C)]
-                    parallelFor(T, threads: T) { t in
-                        let r = chunkRange(C, part: t, of: T)
-                        var c0 = 0
-                        for (pointer, count) in groups {
-                            let lo = max(r.lowerBound, c0), hi = min(r.upperBound, c0 + count)
-                            if lo < hi {
-                                mvx_pad_copy(pointer, Int32(lo - c0), Int32(hi - c0), Int32(src[0]), Int32(src[1]), Int32(src[2]),
-                                             Int32(pad[0]), Int32(pad[1]), Int32(pad[2]), scratch + c0 * chanPitch, chanPitch)
-                            }
-                            c0 += count
-                        }
-                    }
+                    if prefilled == nil { padCopy(parts ?? [(source, C)], into: scratch, threads: T) }
                     d.src = UnsafePointer(scratch)
                     d.chan_pitch = chanPitch
                     d.pp = p[1] * p[2]
@@ -270,6 +285,11 @@ struct FastPass {
                 }
                 }
             }
+        }
+        if let prefilled {
+            body(prefilled)
+        } else {
+            ScratchPool.shared.with(padCount + perThread * T, body)
         }
     }
 }
