@@ -193,10 +193,13 @@ void mvx_magnitude(const float *re, const float *im, float *out, long n, int isa
 // Statistics (stats.c): double-precision sums over Float32 data in 16 lanes (element i in lane
 // i mod 16) folded in a fixed order — the same bits on every instruction set.
 
-/// Σ x[i].
-double mvx_sum(const float *x, long n, int isa);
-/// Σ (x[i] − mu)².
-double mvx_sum_sq_dev(const float *x, long n, double mu, int isa);
+/// Σ x[i] and Σ x[i]² in one pass.
+void mvx_sum_and_squares(const float *x, long n, double *sum, double *squares, int isa);
+
+/// One output plane of a max pooling with kernel = stride = (kd, 2, 2), kd 1 or 2, no padding:
+/// `x` at the plane's first input plane (ih × iw each), `y` an oh × ow plane; taps compared in
+/// order with b = t > b ? t : b.
+void mvx_maxpool2_plane(const float *x, float *y, int kd, long ih, long iw, long oh, long ow, int isa);
 
 #ifdef __cplusplus
 }

@@ -1,3 +1,4 @@
+import CMedVoxKernels
 import MedVoxCore
 
 /// Window geometry of a pooling layer over 1–3 spatial axes (kernel, stride and zero padding per
@@ -99,9 +100,16 @@ public func maxPoolValues(_ x: Tensor, _ g: PoolGeometry) -> Tensor {
         x.storage.withUnsafeBufferPointer { xp in
             let yb = yp.baseAddress!, xb = xp.baseAddress!
             // Work items: (channel block, output plane) pairs.
+            let fast = kh == 2 && kw == 2 && (kd == 1 || kd == 2)
+            let isa = ConvKernels.isa.rawValue
             parallelFor(blocks * od) { item in
                 let b = item / od, z = item % od
                 let xi = xb + b * inS, yo = yb + b * outS + z * oh * ow
+                if fast {
+                    // C, vectorised (CMedVoxKernels/stats.c): the same taps and comparisons.
+                    mvx_maxpool2_plane(xi + z * kd * ih * iw, yo, Int32(kd), ih, iw, oh, ow, isa)
+                    return
+                }
                 for y in 0..<oh {
                     for xo in 0..<ow {
                         var best = xi[((z * kd) * ih + y * kh) * iw + xo * kw]
