@@ -125,6 +125,8 @@ def main():
     ap.add_argument("--instance-norm", choices=["decomposed", "native"], default="native",
                     help="ONNX InstanceNormalization (native) or ReduceMean/Sub/Div (decomposed)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ort-optimization", choices=["all", "extended", "basic", "none"], default="all",
+                    help="onnxruntime graph optimisation level (its fused kernels change the rounding)")
     ap.add_argument("--out", default=os.path.join(root, ".bench", "onnx"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -155,6 +157,8 @@ def main():
     so.intra_op_num_threads = a.threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
+    so.graph_optimization_level = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL, "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                                   "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL}[a.ort_optimization]
     sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
     sess.run(None, {"input": x})  # warm-up
     ort_times, loads = [], []
@@ -185,7 +189,7 @@ def main():
     print(f"machine busy (non-idle CPU share while measuring): median {statistics.median(loads):.0%}, max {max(loads):.0%}")
     print(f"medvox segment: {windows.group(1)} window(s) of {windows.group(2)}; inference median {statistics.median(mv_times):.3f} s "
           f"(runs {', '.join(f'{t:.3f}' for t in mv_times)}), peak RSS {mv_rss:.0f} MB")
-    print(f"onnxruntime {ort.__version__} ({a.instance_norm} instance norm): forward median {statistics.median(ort_times):.3f} s "
+    print(f"onnxruntime {ort.__version__} ({a.instance_norm} instance norm, optimisation {a.ort_optimization}): forward median {statistics.median(ort_times):.3f} s "
           f"(runs {', '.join(f'{t:.3f}' for t in ort_times)})")
     print(f"ratio onnxruntime / medvox: {statistics.median(ort_times) / statistics.median(mv_times):.2f}")
     print(f"max |p_medvox - p_onnxruntime| = {diff:.2e} ({'OK' if diff <= 1e-4 else 'FAIL'}: tolerance 1e-4)")
