@@ -393,15 +393,15 @@ static void gather_padded(const float *src, long chan_pitch, long pp, long rp, c
     }
 }
 
-static inline float activate(float v, int act, float slope) {
+static inline __attribute__((always_inline)) float activate(float v, int act, float slope) {
     if (act == 1) return v > 0 ? v : 0;
     if (act == 2) return v < 0 ? v * slope : v;
     return v;
 }
 
 // Writes acc rows (tile positions j0.., len of them) to the output from element o0 on, `ostep`
-// apart, with bias and activation.
-static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len, long ostep) {
+// apart, with bias and activation. Compiled per instruction set (element-wise, so the same bits).
+static inline __attribute__((always_inline)) void store_rows_body(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len, long ostep) {
     for (int m = 0; m < p->M; m++) {
         const float *s = acc + (long)m * ldacc + j0;
         float *o = p->out + (long)m * p->out_plane + o0;
@@ -417,6 +417,26 @@ static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, 
             for (long i = 0; i < len; i++) { float v = s[i] + bm; o[i] = v < 0 ? v * a : v; }
         }
     }
+}
+
+static void store_rows_generic(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len, long ostep) {
+    store_rows_body(p, acc, ldacc, j0, o0, len, ostep);
+}
+#if MVX_X86
+__attribute__((target("avx2,fma"))) static void store_rows_avx2(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len, long ostep) {
+    store_rows_body(p, acc, ldacc, j0, o0, len, ostep);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void store_rows_avx512(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len, long ostep) {
+    store_rows_body(p, acc, ldacc, j0, o0, len, ostep);
+}
+#endif
+
+static void store_rows(const mvx_fwd *p, const float *acc, long ldacc, long j0, long o0, long len, long ostep) {
+#if MVX_X86
+    if (p->isa == MVX_ISA_AVX512) { store_rows_avx512(p, acc, ldacc, j0, o0, len, ostep); return; }
+    if (p->isa == MVX_ISA_AVX2) { store_rows_avx2(p, acc, ldacc, j0, o0, len, ostep); return; }
+#endif
+    store_rows_generic(p, acc, ldacc, j0, o0, len, ostep);
 }
 
 // Output element of grid position (z, y, x): dense, or one phase of a strided output.
