@@ -129,8 +129,25 @@ def run_peer(peer, d, repeat, threads):
         ms.append((time.perf_counter() - t) * 1e3)
         cpu.append((time.process_time() - c) * 1e3)
     err = float(np.abs(y - ref).max())
+    np.save(os.path.join(d, f"{peer}_output.npy"), np.asarray(y, dtype=np.float32))
     print(json.dumps(dict(peer=peer, forward_ms=statistics.median(ms), forward_cpu_ms=statistics.median(cpu), max_abs_err=err,
                           peak_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+
+
+def float64_reference(d):
+    """Softmax of a float64 PyTorch forward pass on MedVox's weights and input, or None without torch/monai."""
+    try:
+        import torch
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from segment_vs_monai import monai_net
+    except ImportError:
+        return None
+    weights = {k: np.asarray(v) for k, v in load_file(os.path.join(d, "unet.safetensors")).items()}
+    x = load_file(os.path.join(d, "unet_input.safetensors"))["input"]
+    with torch.no_grad():
+        logits = monai_net(weights).double()(torch.from_numpy(x).double())[0].numpy()
+    e = np.exp(logits - logits.max(axis=0))
+    return (e / e.sum(axis=0))[None]
 
 
 def main():
@@ -159,6 +176,14 @@ def main():
             r = json.loads(out.strip().splitlines()[-1])
             r["idle_percent"] = round(idle_since(start), 1)
             rows[peer] = r
+        # Which side is off: every engine against a float64 forward of the same weights (PyTorch
+        # + MONAI building blocks, when installed; the same network as segment_vs_monai.py).
+        reference = float64_reference(d)
+        if reference is not None:
+            outputs = {"medvox": load_file(os.path.join(d, "unet_output.safetensors"))["output"]}
+            outputs.update({p: np.load(os.path.join(d, f"{p}_output.npy")) for p in ("onnxruntime", "openvino")})
+            for p, y in outputs.items():
+                rows[p]["max_abs_err_float64"] = float(np.abs(y.astype(np.float64) - reference).max())
     ok = all(rows[p]["max_abs_err"] <= 1e-4 for p in ("onnxruntime", "openvino"))
     for p in ("onnxruntime", "openvino"):
         rows[p]["medvox_speedup"] = rows[p]["forward_ms"] / rows["medvox"]["forward_ms"]
@@ -170,6 +195,8 @@ def main():
         for p, r in rows.items():
             extra = "" if p == "medvox" else (f"  MedVox x{r['medvox_speedup']:.2f} (cpu x{r['medvox_cpu_ratio']:.2f})"
                                               f"  max|diff| {r['max_abs_err']:.1e}")
+            if "max_abs_err_float64" in r:
+                extra += f"  vs float64 {r['max_abs_err_float64']:.1e}"
             print(f"  {p:<12} {r['forward_ms']:9.1f} ms (cpu {r['forward_cpu_ms']:9.1f} ms)  peak {r['peak_mib']:7.0f} MiB  idle {r['idle_percent']:3.0f}%{extra}")
         print("  outputs agree within 1e-4" if ok else "  OUTPUTS DISAGREE beyond 1e-4")
     if not ok:
