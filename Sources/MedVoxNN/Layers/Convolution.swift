@@ -51,16 +51,6 @@ public final class ConvNd: Module {
         return plan.prepared(g, weight: weight).forwardScratchCount
     }
 
-    /// Inference (no graph) on the channel concatenation of `parts` without building it: see
-    /// `convConcatenated`. Equals `self(concatChannels(parts))` bit for bit.
-    public func inference(concatenating parts: [Tensor]) -> Tensor {
-        precondition(!parts.isEmpty, "nothing to convolve")
-        let shape = [parts[0].shape[0], parts.reduce(0) { $0 + $1.shape[1] }] + Array(parts[0].shape.dropFirst(2))
-        let g: ConvGeometry
-        do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
-        return convConcatenated(parts, bias: bias?.value, plan: plan.prepared(g, weight: weight), activation: activation)
-    }
-
     /// Inference (no graph) on the channel concatenation of `parts`, releasing them (`parts`
     /// becomes nil) once the kernel's padded copy holds them: see `convConsuming`.
     public func inference(consuming parts: inout [Tensor]?) -> Tensor {

@@ -20,13 +20,17 @@ public final class ConvBlock: Module {
     public var children: [(String, Module)] { [("conv1", conv1), ("norm1", norm1), ("conv2", conv2), ("norm2", norm2)] }
 
     public func callAsFunction(_ x: Variable) -> Variable {
-        guard GradientRecording.isEnabled else { return Variable(inference(inference(x.value, conv1, norm1), conv2, norm2)) }
+        guard GradientRecording.isEnabled else {
+            var input: [Tensor]? = [x.value]
+            return Variable(inference(consumingParts: &input))
+        }
         let h = leakyReLU(norm1(conv1(x)), slope: slope)
         return leakyReLU(norm2(conv2(h)), slope: slope)
     }
 
-    /// Without a graph, on the channel concatenation of `parts` (a decoder's skip and up-sampled
-    /// maps) without building it; the parts are released (`parts` becomes nil) once the first
+    /// Without a graph (the norm and the activation in place on each convolution's output), on the
+    /// channel concatenation of `parts` (one tensor, or a decoder's skip and up-sampled maps)
+    /// without building it; the parts are released (`parts` becomes nil) once the first
     /// convolution has read them.
     func inference(consumingParts parts: inout [Tensor]?) -> Tensor {
         var h: [Tensor]? = [stage(consuming: &parts, conv1, norm1)]
@@ -37,13 +41,6 @@ public final class ConvBlock: Module {
     /// the convolution's padded copy holds it, so the output can take its memory.
     func stage(consuming x: inout [Tensor]?, _ conv: ConvNd, _ norm: GroupNorm) -> Tensor {
         var y = conv.inference(consuming: &x)
-        normalizeInPlace(&y, .groups(norm.groups), gamma: norm.weight?.value, beta: norm.bias?.value, eps: norm.eps, leakySlope: slope)
-        return y
-    }
-
-    /// Without a graph: the norm and the activation run in place on the convolution's output.
-    func inference(_ x: Tensor, _ conv: ConvNd, _ norm: GroupNorm) -> Tensor {
-        var y = conv(Variable(x)).value
         normalizeInPlace(&y, .groups(norm.groups), gamma: norm.weight?.value, beta: norm.bias?.value, eps: norm.eps, leakySlope: slope)
         return y
     }

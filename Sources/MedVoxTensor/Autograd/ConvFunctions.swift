@@ -102,8 +102,7 @@ public func channelSums(_ x: Tensor) -> Tensor {
 public func convConsuming(_ parts: inout [Tensor]?, bias: Tensor?, plan: ConvPlan, activation: FusedActivation = .none) -> Tensor {
     let g = plan.geometry
     let ps = parts!
-    precondition(!ps.isEmpty && ps.allSatisfy { $0.shape[0] == g.batch && Array($0.shape.dropFirst(2)) == g.inputSize }
-                 && ps.reduce(0) { $0 + $1.shape[1] } == g.inChannels, "conv parts \(ps.map(\.shape)) do not match \(g)")
+    checkParts(ps, g)
     var padded: ConvPlan.PaddedInput?
     withParts(ps[...], []) { padded = plan.padInput(parts: $0) }
     guard let padded else {
@@ -120,6 +119,12 @@ public func convConsuming(_ parts: inout [Tensor]?, bias: Tensor?, plan: ConvPla
     return y
 }
 
+/// Parts of a convolution's input: same batch and spatial size, channels adding up.
+private func checkParts(_ parts: [Tensor], _ g: ConvGeometry) {
+    precondition(!parts.isEmpty && parts.allSatisfy { $0.shape[0] == g.batch && Array($0.shape.dropFirst(2)) == g.inputSize }
+                 && parts.reduce(0) { $0 + $1.shape[1] } == g.inChannels, "conv parts \(parts.map(\.shape)) do not match \(g)")
+}
+
 /// Calls `body` with (pointer, channels) of each tensor in `rest`, in order.
 private func withParts(_ rest: ArraySlice<Tensor>, _ got: [(UnsafePointer<Float>, Int)], _ body: ([(UnsafePointer<Float>, Int)]) -> Void) {
     guard let first = rest.first else { return body(got) }
@@ -131,8 +136,7 @@ private func withParts(_ rest: ArraySlice<Tensor>, _ got: [(UnsafePointer<Float>
 /// input — a U-Net decoder's skip and up-sampled maps go straight into that copy.
 public func convConcatenated(_ parts: [Tensor], bias: Tensor?, plan: ConvPlan, activation: FusedActivation = .none) -> Tensor {
     let g = plan.geometry
-    precondition(!parts.isEmpty && parts.allSatisfy { $0.shape[0] == g.batch && Array($0.shape.dropFirst(2)) == g.inputSize }
-                 && parts.reduce(0) { $0 + $1.shape[1] } == g.inChannels, "conv parts \(parts.map(\.shape)) do not match \(g)")
+    checkParts(parts, g)
     var y = Tensor(overwrittenShape: [g.batch, g.outChannels] + g.outputSize)  // forward overwrites the output
     withParts(parts[...], []) { groups in
         y.storage.withUnsafeMutableBufferPointer { yp in

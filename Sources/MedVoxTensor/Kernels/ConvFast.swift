@@ -51,16 +51,7 @@ final class ScratchPool: @unchecked Sendable {
     /// network calls this before its first layer with the largest request it will make, so that
     /// buffer sits below the activations in the heap instead of being carved out at the peak
     /// between them (where the holes it leaves add to the peak).
-    func reserve(_ count: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !free.contains(where: { $0.1 >= count }) else { return }
-        for b in free { b.0.deallocate() }
-        free.removeAll()
-        let buf = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        adviseHugePages(buf, count: count)
-        free.append((buf, count))
-    }
+    func reserve(_ count: Int) { checkin(checkout(count)) }
 
     /// Runs `body` with a buffer of at least `count` floats (contents undefined).
     func with<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
@@ -198,9 +189,6 @@ struct FastPass {
         return (usesPadded ? chanPitch * C : 0) + layout(threads: T).perThread * T
     }
 
-    /// `parts`, when given, replaces `source` by consecutive channel groups (pointer, channels)
-    /// whose concatenation is the source: the padded copy is filled from each in turn, so the
-    /// concatenation is never built (padded modes only).
     /// Fills the padded copy of the source (channel groups in order) at the start of `scratch`.
     func padCopy(_ groups: [(UnsafePointer<Float>, Int)], into scratch: UnsafeMutablePointer<Float>, threads T: Int) {
         parallelFor(T, threads: T) { t in
@@ -217,8 +205,11 @@ struct FastPass {
         }
     }
 
-    /// `prefilled`, when given, is scratch of `scratchCount(threads:)` floats whose padded copy
-    /// `padCopy` has already filled (padded modes only); the source is not read.
+    /// `parts`, when given, replaces `source` by consecutive channel groups (pointer, channels)
+    /// whose concatenation is the source: the padded copy is filled from each in turn, so the
+    /// concatenation is never built (padded modes only). `prefilled`, when given, is scratch of
+    /// `scratchCount(threads:)` floats whose padded copy `padCopy` has already filled (padded
+    /// modes only); the source is not read.
     func run(source: UnsafePointer<Float>, parts: [(UnsafePointer<Float>, Int)]? = nil, prefilled: UnsafeMutablePointer<Float>? = nil,
              packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, activation: FusedActivation, threads: Int) {
