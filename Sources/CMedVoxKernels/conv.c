@@ -11,6 +11,7 @@
 // The summation order of every output element depends only on the shape (chunking of channels
 // and positions), never on how tiles are shared among threads.
 #include "medvox_kernels.h"
+#include "conv_internal.h"
 
 #include <string.h>
 
@@ -189,9 +190,7 @@ mvx_isa_info mvx_isa_info_narrow(int isa) {
     return i;
 }
 
-typedef void (*fwd_kernel)(long, const float *, const float *, const long *, float *, long, int);
-
-static fwd_kernel fwd_kernel_for(int isa, int mr) {
+mvx_fwd_kernel mvx_fwd_kernel_for(int isa, int mr) {
 #if MVX_X86
     if (isa == MVX_ISA_AVX512) return mr == 1 ? fwd1_avx512 : fwd_avx512;
     if (isa == MVX_ISA_AVX2) return mr == 1 ? fwd1_avx2 : fwd_avx2;
@@ -227,25 +226,30 @@ void mvx_pack_weights(const float *w, int M, int C, int taps, int kcc, int mr, i
 
 void mvx_pad_copy(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw,
                   float *dst, long chan_pitch) {
-    long Hp = h + 2L * ph, Wp = w + 2L * pw, Dp = d + 2L * pd;
+    mvx_pad_copy_to(x, c0, c1, d, h, w, pd, ph, pw, d + 2 * pd, h + 2 * ph, w + 2 * pw, dst, chan_pitch);
+}
+
+void mvx_pad_copy_to(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw, int Dp, int Hp,
+                     int Wp, float *dst, long chan_pitch) {
+    const long hp = Hp, wp = Wp, plane = hp * wp;
+    const long after = Wp - pw - w;  // zeros after each row's data
     for (int c = c0; c < c1; c++) {
         float *o = dst + (long)c * chan_pitch;
         const float *s = x + (long)c * d * h * w;
-        memset(o, 0, sizeof(float) * (size_t)(pd * Hp * Wp));
+        memset(o, 0, sizeof(float) * (size_t)(pd * plane));
         for (long z = 0; z < d; z++) {
-            float *plane = o + (z + pd) * Hp * Wp;
-            memset(plane, 0, sizeof(float) * (size_t)(ph * Wp));
+            float *pl = o + (z + pd) * plane;
+            memset(pl, 0, sizeof(float) * (size_t)(ph * wp));
             for (long y = 0; y < h; y++) {
-                float *row = plane + (y + ph) * Wp;
+                float *row = pl + (y + ph) * wp;
                 memset(row, 0, sizeof(float) * (size_t)pw);
                 memcpy(row + pw, s + (z * h + y) * w, sizeof(float) * (size_t)w);
-                memset(row + pw + w, 0, sizeof(float) * (size_t)pw);
+                memset(row + pw + w, 0, sizeof(float) * (size_t)after);
             }
-            memset(plane + (ph + h) * Wp, 0, sizeof(float) * (size_t)(ph * Wp));
+            memset(pl + (ph + h) * wp, 0, sizeof(float) * (size_t)((hp - ph - h) * wp));
         }
-        long used = Dp * Hp * Wp, tail = (d + pd) * Hp * Wp;
+        long tail = (d + pd) * plane;
         memset(o + tail, 0, sizeof(float) * (size_t)(chan_pitch - tail));
-        (void)used;
     }
 }
 
@@ -447,7 +451,7 @@ static inline long out_index(const mvx_fwd *p, long z, long y, long x) {
 }
 
 void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs) {
-    fwd_kernel kern = fwd_kernel_for(p->isa, p->mr);
+    mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
     const int mr = p->mr;
     const long nr = p->nr;
     const long n = t1 - t0, nsub = (n + nr - 1) / nr;

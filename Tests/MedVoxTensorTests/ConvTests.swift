@@ -171,6 +171,11 @@ final class ConvTests: XCTestCase {
             geometry(1, 35, 19, [5, 4, 6], k: [3, 3, 3], p: [1, 1, 1]),
             geometry(1, 1, 2, [2, 4, 2], k: [3, 3, 3], p: [1, 1, 1]),
             geometry(1, 4, 3, [1, 2, 1], k: [3, 3, 3], p: [1, 1, 1]),
+            // Winograd tiles: odd sizes (a partial last tile per axis), rows of more than 16 tiles
+            // (the stride-2 lane groups), blocks spanning rows and planes, batch 2.
+            geometry(2, 17, 20, [7, 5, 9], k: [3, 3, 3], p: [1, 1, 1]),
+            geometry(1, 3, 9, [3, 5, 37], k: [3, 3, 3], p: [1, 1, 1]),
+            geometry(1, 16, 24, [2, 3, 64], k: [3, 3, 3], p: [1, 1, 1]),
         ]
         var rng = SeededGenerator(seed: 7)
         for _ in 0..<10 {
@@ -189,20 +194,21 @@ final class ConvTests: XCTestCase {
         return out
     }
 
-    /// Every kernel configuration this CPU runs: each instruction set up to the best, with tiles
-    /// chosen by cost, forced direct and forced gathered, and the plain loops.
-    static var configurations: [(isa: ConvKernels.ISA, direct: Bool?, enabled: Bool)] {
+    /// Every kernel configuration this CPU runs: each instruction set up to the best, with passes
+    /// chosen by cost, forced direct and forced gathered (Winograd off), Winograd forced wherever
+    /// it applies, and the plain loops.
+    static var configurations: [(isa: ConvKernels.ISA, direct: Bool?, winograd: Bool?, enabled: Bool)] {
         ConvKernels.ISA.allCases.filter { $0 <= ConvKernels.best }.flatMap { isa in
-            [(isa, nil as Bool?, true), (isa, true, true), (isa, false, true)]
-        } + [(ConvKernels.best, nil, false)]
+            [(isa, nil as Bool?, nil as Bool?, true), (isa, true, false, true), (isa, false, false, true), (isa, nil, true, true)]
+        } + [(ConvKernels.best, nil, nil, false)]
     }
 
     func withEachConfiguration(_ body: (String) -> Void) {
-        let saved = (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.enabled)
-        defer { (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.enabled) = saved }
+        let saved = (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.enabled)
+        defer { (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.enabled) = saved }
         for c in Self.configurations {
-            (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.enabled) = (c.isa, c.direct, c.enabled)
-            body("isa \(c.isa) direct \(c.direct.map { "\($0)" } ?? "auto") fast \(c.enabled)")
+            (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.enabled) = (c.isa, c.direct, c.winograd, c.enabled)
+            body("isa \(c.isa) direct \(c.direct.map { "\($0)" } ?? "auto") winograd \(c.winograd.map { "\($0)" } ?? "auto") fast \(c.enabled)")
         }
     }
 
@@ -217,7 +223,7 @@ final class ConvTests: XCTestCase {
         XCTAssertEqual(ConvPlan(Self.sweep[0]).isa, ConvKernels.isa)
     }
 
-    /// The sweep reaches both tile kinds in both forward-type passes.
+    /// The sweep reaches every pass kind in both forward-type passes.
     func testSweepExercisesDirectAndGatheredTiles() {
         var seen = Set<String>()
         withEachConfiguration { _ in
@@ -227,7 +233,10 @@ final class ConvTests: XCTestCase {
                 seen.insert("b-\(m.backwardData)")
             }
         }
-        XCTAssertEqual(seen, ["f-direct", "f-gather", "b-direct", "b-gather", "b-gatherRaw", "b-phases"])
+        XCTAssertEqual(seen, ["f-direct", "f-gather", "f-winograd", "b-direct", "b-gather", "b-gatherRaw", "b-phases", "b-winograd"])
+        let saved = ConvKernels.winograd
+        defer { ConvKernels.winograd = saved }
+        ConvKernels.winograd = false
         XCTAssertEqual(ConvPlan(geometry(1, 16, 16, [32, 32, 32], k: [3, 3, 3], p: [1, 1, 1])).modes.forward, "direct")
     }
 

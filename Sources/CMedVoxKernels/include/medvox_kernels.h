@@ -74,6 +74,26 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
 /// dst channel pitch `chan_pitch` >= (d+2pd)(h+2ph)(w+2pw); the rest of each channel is zeroed.
 void mvx_pad_copy(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw,
                   float *dst, long chan_pitch);
+/// The same with the padded extent given: Dp x Hp x Wp >= the data plus its leading borders; every
+/// element outside the data is zero.
+void mvx_pad_copy_to(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw, int Dp, int Hp,
+                     int Wp, float *dst, long chan_pitch);
+
+/// Winograd F(2x2x2, 3x3x3) for 3x3x3 convolutions with stride 1, dilation 1 and padding 1.
+/// Weights: U[xi][mb][c][mr] for the 64 transform points xi, xi = (4*az + ay)*4 + ax, each a
+/// packed [roundup(M, mr)][C] matrix as mvx_pack_weights lays it out (taps 1, one K chunk);
+/// `transpose` and `flip` as there. U holds 64 * roundup(M, mr) * C floats.
+void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, int flip, float *U);
+
+/// Output tiles per axis (2x2x2 outputs each) and in all, for an od x oh x ow output.
+long mvx_wino_tiles(int od, int oh, int ow);
+
+/// Computes output tiles [t0, t1) (raster order, t1 - t0 <= nt, nt a multiple of p->nr and of 16) for all M
+/// channels. p: as for mvx_fwd_tile with A = U, src = the padded source whose extent is
+/// (2*tiles + 2) per axis (mvx_pad_copy_to, borders 1), pp/rp its plane and row pitch, od/oh/ow the
+/// output. Scratch: V [64][C][nt], acc [64][roundup(M, mr)][nt], offs [C].
+void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs);
+
 
 /// Backward-weights: gw[m][c*taps + t] (+)= sum over positions of g[m, position] * source(c, position, t).
 typedef struct {

@@ -209,7 +209,7 @@ public final class ConvPlan {
 
     /// The instruction set this plan's kernels use.
     public var isa: ConvKernels.ISA { ConvKernels.ISA(rawValue: info.isa) ?? .generic }
-    /// "direct", "gather", "gatherRaw" or "phases" for the forward and backward-data passes (for
+    /// "direct", "gather", "gatherRaw", "winograd" or "phases" for the forward and backward-data passes (for
     /// benchmarks and tests).
     public var modes: (forward: String, backwardData: String) {
         ("\(forwardPass.mode)", backwardDataPass.outStride == nil ? "\(backwardDataPass.mode)" : "phases")
@@ -224,12 +224,18 @@ public final class ConvPlan {
         weights = []
         let f = forwardPass, b = backwardDataPass
         forwardPacked = [Float](unsafeUninitializedCapacity: f.packedCount) { buf, n in
-            mvx_pack_weights(weight, Int32(f.M), Int32(f.C), Int32(f.taps), Int32(f.kcc), f.info.mr, 0, 0, buf.baseAddress!)
+            if f.mode == .winograd {
+                mvx_wino_pack_weights(weight, Int32(f.M), Int32(f.C), f.info.mr, 0, 0, buf.baseAddress!)
+            } else {
+                mvx_pack_weights(weight, Int32(f.M), Int32(f.C), Int32(f.taps), Int32(f.kcc), f.info.mr, 0, 0, buf.baseAddress!)
+            }
             n = f.packedCount
         }
         let phases = b.phases
         backwardPacked = [Float](unsafeUninitializedCapacity: b.packedCount * phases.count) { buf, n in
-            if b.outStride == nil {
+            if b.mode == .winograd {
+                mvx_wino_pack_weights(weight, Int32(b.M), Int32(b.C), b.info.mr, 1, 1, buf.baseAddress!)
+            } else if b.outStride == nil {
                 mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), b.info.mr, 1,
                                  b.usesPadded ? 1 : 0, buf.baseAddress!)
             } else {

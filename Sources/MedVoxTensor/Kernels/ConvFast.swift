@@ -34,6 +34,17 @@ public enum ConvKernels {
         default: return nil
         }
     }()
+
+    /// Forces Winograd F(2³, 3³) on (true) or off (false) for the 3×3×3 stride-1 padding-1
+    /// convolutions it serves; nil: chosen by shape. Environment `MEDVOX_CONV_WINOGRAD` (on, off)
+    /// sets it at start-up, for benchmarks.
+    nonisolated(unsafe) public static var winograd: Bool? = {
+        switch ProcessInfo.processInfo.environment["MEDVOX_CONV_WINOGRAD"] {
+        case "on": return true
+        case "off": return false
+        default: return nil
+        }
+    }()
 }
 
 extension ConvKernels.ISA: Comparable {
@@ -96,8 +107,9 @@ final class ScratchPool: @unchecked Sendable {
 struct FastPass {
     /// direct: positions on the padded source's grid, taps as shifted views (stride 1 only);
     /// gather: column tiles copied from the padded source; gatherRaw: column tiles from the raw
-    /// source with index maps (backward-data with stride > 1 or padding > d(k-1)).
-    enum Mode { case direct, gather, gatherRaw }
+    /// source with index maps (backward-data with stride > 1 or padding > d(k-1)); winograd:
+    /// F(2³, 3³) over 2×2×2 output tiles from the padded source (3×3×3, stride 1, padding 1).
+    enum Mode { case direct, gather, gatherRaw, winograd }
     let mode: Mode
     let info: mvx_isa_info
     /// Output channels, input channels, taps, channels per K chunk.
@@ -125,7 +137,12 @@ struct FastPass {
         return p
     }
 
-    var padded: [Int] { (0..<3).map { src[$0] + 2 * pad[$0] } }
+    /// The padded source's extent: the source and its borders; in winograd mode, the windows of
+    /// every 2×2×2 output tile (one more zero plane, row or column after an odd size).
+    var padded: [Int] {
+        if mode == .winograd { return (0..<3).map { 2 * ((out[$0] + 1) / 2) + 2 } }
+        return (0..<3).map { src[$0] + 2 * pad[$0] }
+    }
     var chanPitch: Int { padded.reduce(1, *) + Int(info.nr) + 64 }
     var tapOffsets: [Int] {
         let p = padded
@@ -161,8 +178,8 @@ struct FastPass {
         return (C + chunks - 1) / chunks
     }
 
-    /// Packed floats per phase.
-    var packedCount: Int { (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr) * C * taps }
+    /// Packed floats per phase (winograd: 64 transform points instead of the taps).
+    var packedCount: Int { (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr) * C * (mode == .winograd ? 64 : taps) }
 
     /// Runs the pass for one batch item: `source` [C][src...] -> `output` [M][out...].
     /// Tile layout for `T` threads: padded row count, positions, tile length and count, K rows,
@@ -170,6 +187,14 @@ struct FastPass {
     func layout(threads T: Int) -> (mpad: Int, total: Int, nt: Int, tiles: Int, kmax: Int, colCount: Int, runsCount: Int, perThread: Int) {
         let mr = Int(info.mr), nr = Int(info.nr)
         let mpad = (M + mr - 1) / mr * mr
+        if mode == .winograd {
+            // Blocks of nr output tiles (fixed, whatever T): transformed inputs V [64][C][nt] in
+            // the column slot, products [64][mpad][nt] in the accumulator slot, offsets [C].
+            let total = mvx_wino_tiles(Int32(out[0]), Int32(out[1]), Int32(out[2]))
+            let nt = nr % 16 == 0 ? nr : 2 * nr  // a multiple of the transforms' 16 lanes (AVX2: nr 24)
+            let colCount = 64 * C * nt
+            return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, 64 * mpad * nt + colCount + 2 * C)
+        }
         let total = mode == .direct ? span : validCount
         // Tile length: a multiple of nr, acc tile within ~128 KB, at least ~4 tiles per thread.
         let maxSubs = max(1, min(8, 32768 / (mpad * nr)))
@@ -197,8 +222,10 @@ struct FastPass {
             for (pointer, count) in groups {
                 let lo = max(r.lowerBound, c0), hi = min(r.upperBound, c0 + count)
                 if lo < hi {
-                    mvx_pad_copy(pointer, Int32(lo - c0), Int32(hi - c0), Int32(src[0]), Int32(src[1]), Int32(src[2]),
-                                 Int32(pad[0]), Int32(pad[1]), Int32(pad[2]), scratch + c0 * chanPitch, chanPitch)
+                    let p = padded
+                    mvx_pad_copy_to(pointer, Int32(lo - c0), Int32(hi - c0), Int32(src[0]), Int32(src[1]), Int32(src[2]),
+                                    Int32(pad[0]), Int32(pad[1]), Int32(pad[2]), Int32(p[0]), Int32(p[1]), Int32(p[2]),
+                                    scratch + c0 * chanPitch, chanPitch)
                 }
                 c0 += count
             }
@@ -265,12 +292,16 @@ struct FastPass {
                     parallelFor(T, threads: T) { t in
                         let base = scratch + padCount + t * perThread
                         let acc = base
-                        let col = base + mpad * nt
+                        let col = base + (mode == .winograd ? 64 : 1) * mpad * nt
                         let offs = UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax)
                         let runs = UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount)
                         for tile in chunkRange(tiles, part: t, of: T) {
                             let t0 = tile * nt
-                            mvx_fwd_tile(dp, t0, min(total, t0 + nt), acc, nt, col, offs, runs)
+                            if mode == .winograd {
+                                mvx_wino_block(dp, t0, min(total, t0 + nt), nt, col, acc, offs)
+                            } else {
+                                mvx_fwd_tile(dp, t0, min(total, t0 + nt), acc, nt, col, offs, runs)
+                            }
                         }
                     }
                 }
@@ -292,9 +323,29 @@ extension ConvPlan {
         M * 4 <= Int(info.mr) ? mvx_isa_info_narrow(info.isa) : info
     }
 
-    /// The forward pass as a FastPass.
-    static func forwardPass(_ s: Conv3DShape, info: mvx_isa_info) -> FastPass {
+    /// Whether Winograd F(2³, 3³) serves a pass with this geometry: 3×3×3, stride 1, dilation 1,
+    /// padding 1 on a 3D grid, and enough channels for its products (or forced by
+    /// `ConvKernels.winograd`).
+    static func winogradFits(kernel: [Int], stride: [Int], dilation: [Int], padding: [Int], depth: Int, C: Int, M: Int,
+                             info: mvx_isa_info) -> Bool {
+        guard kernel == [3, 3, 3], stride == [1, 1, 1], dilation == [1, 1, 1], padding == [1, 1, 1], depth > 1,
+            M * 4 > Int(info.mr)
+        else { return false }
+        if let forced = ConvKernels.winograd { return forced }
+        return C >= 16 && M >= 16
+    }
+
+    /// The forward pass as a FastPass (`winograd: false`: a direct or gathered pass only, as
+    /// backward-weights reads its geometry).
+    static func forwardPass(_ s: Conv3DShape, info: mvx_isa_info, winograd: Bool = true) -> FastPass {
         let info = kernelInfo(info, outputChannels: s.co)
+        if winograd, winogradFits(kernel: s.kernel, stride: s.stride, dilation: s.dilation, padding: s.padding,
+                                  depth: s.input[0], C: s.ci, M: s.co, info: info) {
+            return FastPass(
+                mode: .winograd, info: info, M: s.co, C: s.ci, taps: s.taps, kcc: s.ci, src: s.input, pad: s.padding,
+                out: s.output, kernel: s.kernel, dilation: s.dilation, mul: s.stride, tmul: s.dilation,
+                off: s.padding.map { -$0 }, div: [1, 1, 1])
+        }
         let stride1 = s.stride.allSatisfy { $0 == 1 }
         let padded = (0..<3).map { s.input[$0] + 2 * s.padding[$0] }
         let span = ((s.output[0] - 1) * padded[1] + (s.output[1] - 1)) * padded[2] + s.output[2]
@@ -323,6 +374,14 @@ extension ConvPlan {
             p.fullOut = s.input
             return p
         }
+        if winogradFits(kernel: s.kernel, stride: s.stride, dilation: s.dilation, padding: s.padding,
+                        depth: s.output[0], C: s.co, M: s.ci, info: info) {
+            // Padding d(k-1)-p = 1: the same geometry over the output gradient.
+            return FastPass(
+                mode: .winograd, info: info, M: s.ci, C: s.co, taps: s.taps, kcc: s.co, src: s.output, pad: [1, 1, 1],
+                out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1], tmul: [1, 1, 1],
+                off: [-1, -1, -1], div: [1, 1, 1])
+        }
         let pad2 = (0..<3).map { s.dilation[$0] * (s.kernel[$0] - 1) - s.padding[$0] }
         let possible = s.stride.allSatisfy { $0 == 1 } && pad2.allSatisfy { $0 >= 0 }
         let padded = (0..<3).map { s.output[$0] + 2 * max(0, pad2[$0]) }
@@ -341,7 +400,7 @@ extension ConvPlan {
         gradBias: UnsafeMutablePointer<Float>?, threads: Int
     ) {
         let T = max(1, threads)
-        let fp = Self.forwardPass(s, info: info)  // same source geometry and direct/gather choice
+        let fp = Self.forwardPass(s, info: info, winograd: false)  // same source geometry and direct/gather choice
         let mw = Int(info.mw), nw = Int(info.nw)
         let K = s.ci * s.taps
         let kblocks = (K + nw - 1) / nw

@@ -1,0 +1,218 @@
+// Winograd F(2x2x2, 3x3x3): 3x3x3 convolutions (stride 1, dilation 1, padding 1) as 64 matrix
+// products over 4x4x4 transformed input tiles, one per transform point, each computing a 2x2x2
+// block of outputs: Y = A^T [ (G g G^T) (.) (B^T d B) ] A along each axis, with
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1].
+// 8 outputs take 64 x C multiply-adds per output channel instead of 8 x 27 x C.
+//
+// The products run on the forward micro-kernel (conv.c) with K = all input channels in one call, so
+// every output element is summed in an order fixed by the shape alone. The transforms are adds only
+// and work on WL tiles at a time (vector lanes): a lane group that lies in one row of tiles reads
+// its windows as stride-2 rows, others tile by tile.
+#include "medvox_kernels.h"
+#include "conv_internal.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define MVX_X86 1
+#endif
+
+enum { WL = 16 };
+
+static inline long lmin(long a, long b) { return a < b ? a : b; }
+
+void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, int flip, float *U) {
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    const long Mpad = ((long)M + mr - 1) / mr * mr;
+    for (long m = 0; m < Mpad; m++)
+        for (long c = 0; c < C; c++) {
+            double g[27] = {0}, a1[3][3][4], a2[3][4][4], u[4][4][4];
+            if (m < M)
+                for (int t = 0; t < 27; t++) {
+                    int ts = flip ? 26 - t : t;
+                    g[t] = transpose ? w[(c * M + m) * 27 + ts] : w[(m * C + c) * 27 + ts];
+                }
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++)
+                    for (int x = 0; x < 4; x++)
+                        a1[i][j][x] = G[x][0] * g[(i * 3 + j) * 3] + G[x][1] * g[(i * 3 + j) * 3 + 1] + G[x][2] * g[(i * 3 + j) * 3 + 2];
+            for (int i = 0; i < 3; i++)
+                for (int y = 0; y < 4; y++)
+                    for (int x = 0; x < 4; x++) a2[i][y][x] = G[y][0] * a1[i][0][x] + G[y][1] * a1[i][1][x] + G[y][2] * a1[i][2][x];
+            for (int z = 0; z < 4; z++)
+                for (int y = 0; y < 4; y++)
+                    for (int x = 0; x < 4; x++) u[z][y][x] = G[z][0] * a2[0][y][x] + G[z][1] * a2[1][y][x] + G[z][2] * a2[2][y][x];
+            for (int xi = 0; xi < 64; xi++)
+                U[(xi * Mpad + m / mr * mr) * C + c * mr + m % mr] = (float)u[xi / 16][(xi / 4) % 4][xi % 4];
+        }
+}
+
+long mvx_wino_tiles(int od, int oh, int ow) { return (long)((od + 1) / 2) * ((oh + 1) / 2) * ((ow + 1) / 2); }
+
+static inline __attribute__((always_inline)) float activate(float v, int act, float slope) {
+    if (act == 1) return v > 0 ? v : 0;
+    if (act == 2) return v < 0 ? v * slope : v;
+    return v;
+}
+
+// B^T applied to (a, b, c, d): (a - c, b + c, c - b, b - d).
+#define BT(a, b, c, d, o0, o1, o2, o3) \
+    do { float a_ = (a), b_ = (b), c_ = (c), d_ = (d); o0 = a_ - c_; o1 = b_ + c_; o2 = c_ - b_; o3 = b_ - d_; } while (0)
+// A^T applied to (a, b, c, d): (a + b + c, b - c - d).
+#define AT(a, b, c, d, o0, o1) \
+    do { float a_ = (a), b_ = (b), c_ = (c), d_ = (d); o0 = a_ + b_ + c_; o1 = b_ - c_ - d_; } while (0)
+
+// Transforms the windows of one lane group of channel `s` (org: window origins; `row`: the lanes are
+// consecutive tiles of one row, org[l] = org[0] + 2l) into V[xi * vstride + l].
+static inline __attribute__((always_inline)) void input_group(const float *s, long pp, long rp, const long *org, int row,
+                                                              float *V, long vstride) {
+    float X[4][4][4][WL], Y[4][4][4][WL];
+    for (int dz = 0; dz < 4; dz++)
+        for (int dy = 0; dy < 4; dy++) {
+            const float *r = s + dz * pp + dy * rp;
+            float *x0 = X[dz][dy][0], *x1 = X[dz][dy][1], *x2 = X[dz][dy][2], *x3 = X[dz][dy][3];
+            if (row) {
+                const float *q = r + org[0];
+                for (int l = 0; l < WL; l++) BT(q[2 * l], q[2 * l + 1], q[2 * l + 2], q[2 * l + 3], x0[l], x1[l], x2[l], x3[l]);
+            } else {
+                for (int l = 0; l < WL; l++) {
+                    const float *q = r + org[l];
+                    BT(q[0], q[1], q[2], q[3], x0[l], x1[l], x2[l], x3[l]);
+                }
+            }
+        }
+    for (int dz = 0; dz < 4; dz++)
+        for (int ax = 0; ax < 4; ax++)
+            for (int l = 0; l < WL; l++)
+                BT(X[dz][0][ax][l], X[dz][1][ax][l], X[dz][2][ax][l], X[dz][3][ax][l], Y[dz][0][ax][l], Y[dz][1][ax][l],
+                   Y[dz][2][ax][l], Y[dz][3][ax][l]);
+    for (int ay = 0; ay < 4; ay++)
+        for (int ax = 0; ax < 4; ax++) {
+            float *v0 = V + (0 * 16 + ay * 4 + ax) * vstride, *v1 = V + (1 * 16 + ay * 4 + ax) * vstride;
+            float *v2 = V + (2 * 16 + ay * 4 + ax) * vstride, *v3 = V + (3 * 16 + ay * 4 + ax) * vstride;
+            for (int l = 0; l < WL; l++) BT(Y[0][ay][ax][l], Y[1][ay][ax][l], Y[2][ay][ax][l], Y[3][ay][ax][l], v0[l], v1[l], v2[l], v3[l]);
+        }
+}
+
+// Transforms the 64 product rows of one output channel and lane group (a[xi * astride + l]) into
+// 2x2x2 outputs per lane: y[dz][dy][dx][l], bias and activation applied.
+static inline __attribute__((always_inline)) void output_group(const float *a, long astride, float bias, int act, float slope,
+                                                               float y[2][2][2][WL]) {
+    float T1[4][4][2][WL], T2[4][2][2][WL];
+    for (int z = 0; z < 4; z++)
+        for (int yy = 0; yy < 4; yy++) {
+            const float *r = a + (z * 16 + yy * 4) * astride;
+            for (int l = 0; l < WL; l++) AT(r[l], r[astride + l], r[2 * astride + l], r[3 * astride + l], T1[z][yy][0][l], T1[z][yy][1][l]);
+        }
+    for (int z = 0; z < 4; z++)
+        for (int dx = 0; dx < 2; dx++)
+            for (int l = 0; l < WL; l++) AT(T1[z][0][dx][l], T1[z][1][dx][l], T1[z][2][dx][l], T1[z][3][dx][l], T2[z][0][dx][l], T2[z][1][dx][l]);
+    for (int dy = 0; dy < 2; dy++)
+        for (int dx = 0; dx < 2; dx++)
+            for (int l = 0; l < WL; l++) {
+                float o0, o1;
+                AT(T2[0][dy][dx][l], T2[1][dy][dx][l], T2[2][dy][dx][l], T2[3][dy][dx][l], o0, o1);
+                y[0][dy][dx][l] = activate(o0 + bias, act, slope);
+                y[1][dy][dx][l] = activate(o1 + bias, act, slope);
+            }
+}
+
+static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc,
+                                                                   long *offs) {
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
+    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
+    const long n = t1 - t0, C = p->C, M = p->M, mr = p->mr, nr = p->nr;
+    const long Mpad = (M + mr - 1) / mr * mr;
+    const long vstride = C * nt, astride = Mpad * nt;
+
+    // Input transform. Lanes past the block's tiles repeat its last tile (finite values, unused).
+    for (long g0 = 0; g0 < nt; g0 += WL) {
+        const long cnt = lmin(WL, n - g0);
+        if (cnt <= 0) {
+            for (long xi = 0; xi < 64; xi++)
+                for (long c = 0; c < C; c++) memset(V + xi * vstride + c * nt + g0, 0, sizeof(float) * WL);
+            continue;
+        }
+        long org[WL];
+        const long first = t0 + g0, tx0 = first % tW;
+        for (int l = 0; l < WL; l++) {
+            long t = first + lmin(l, cnt - 1);
+            long tx = t % tW, ty = (t / tW) % tH, tz = t / (tW * tH);
+            org[l] = 2 * tz * p->pp + 2 * ty * p->rp + 2 * tx;
+        }
+        const int row = cnt == WL && tx0 + WL <= tW;
+        for (long c = 0; c < C; c++)
+            input_group(p->src + c * p->chan_pitch, p->pp, p->rp, org, row, V + c * nt + g0, vstride);
+    }
+
+    // The 64 products, all input channels in one pass.
+    for (long k = 0; k < C; k++) offs[k] = k * nt;
+    for (long xi = 0; xi < 64; xi++)
+        for (long s = 0; s < nt; s += nr)
+            for (long mb = 0; mb < Mpad; mb += mr)
+                kern(C, p->A + (xi * Mpad + mb) * C, V + xi * vstride + s, offs, acc + (xi * Mpad + mb) * nt + s, nt, 0);
+
+    // Output transform and stores.
+    const long od = p->od, oh = p->oh, ow = p->ow;
+    for (long m = 0; m < M; m++) {
+        float *out = p->out + m * p->out_plane;
+        const float bias = p->bias ? p->bias[m] : 0.0f;
+        for (long g0 = 0; g0 < n; g0 += WL) {
+            const long cnt = lmin(WL, n - g0);
+            float y[2][2][2][WL];
+            output_group(acc + m * nt + g0, astride, bias, p->act, p->slope, y);
+            const long first = t0 + g0, tx0 = first % tW, ty0 = (first / tW) % tH, tz0 = first / (tW * tH);
+            if (tx0 + cnt <= tW) {
+                // One row of tiles: two output rows per (dz, dy), interleaving dx.
+                const int full = 2 * (tx0 + cnt) <= ow;
+                for (int dz = 0; dz < 2; dz++)
+                    for (int dy = 0; dy < 2; dy++) {
+                        long zz = 2 * tz0 + dz, yy = 2 * ty0 + dy;
+                        if (zz >= od || yy >= oh) continue;
+                        float *o = out + (zz * oh + yy) * ow + 2 * tx0;
+                        const float *e = y[dz][dy][0], *f = y[dz][dy][1];
+                        if (full && cnt == WL) {
+                            for (int l = 0; l < WL; l++) { o[2 * l] = e[l]; o[2 * l + 1] = f[l]; }
+                        } else {
+                            for (long l = 0; l < cnt; l++) {
+                                o[2 * l] = e[l];
+                                if (2 * (tx0 + l) + 1 < ow) o[2 * l + 1] = f[l];
+                            }
+                        }
+                    }
+            } else {
+                for (long l = 0; l < cnt; l++) {
+                    long t = first + l;
+                    long tx = t % tW, ty = (t / tW) % tH, tz = t / (tW * tH);
+                    for (int dz = 0; dz < 2; dz++)
+                        for (int dy = 0; dy < 2; dy++)
+                            for (int dx = 0; dx < 2; dx++) {
+                                long zz = 2 * tz + dz, yy = 2 * ty + dy, xx = 2 * tx + dx;
+                                if (zz < od && yy < oh && xx < ow) out[(zz * oh + yy) * ow + xx] = y[dz][dy][dx][l];
+                            }
+                }
+            }
+        }
+    }
+}
+
+static void wino_block_generic(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs) {
+    wino_block_body(p, t0, t1, nt, V, acc, offs);
+}
+#if MVX_X86
+__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs) {
+    wino_block_body(p, t0, t1, nt, V, acc, offs);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs) {
+    wino_block_body(p, t0, t1, nt, V, acc, offs);
+}
+#endif
+
+void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs) {
+#if MVX_X86
+    if (p->isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, V, acc, offs); return; }
+    if (p->isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, V, acc, offs); return; }
+#endif
+    wino_block_generic(p, t0, t1, nt, V, acc, offs);
+}
