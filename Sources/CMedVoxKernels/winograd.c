@@ -16,6 +16,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define MVX_X86 1
+#include <immintrin.h>
 #endif
 
 enum { WL = 16 };
@@ -118,32 +119,75 @@ static inline __attribute__((always_inline)) void output_group(const float *a, l
             }
 }
 
+// o[2l] = e[l], o[2l+1] = f[l] for the WL lanes (compilers leave this interleave scalar).
+#if MVX_X86
+__attribute__((target("avx512f"))) static void interleave_avx512(float *o, const float *e, const float *f) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    __m512 a = _mm512_loadu_ps(e), b = _mm512_loadu_ps(f);
+    _mm512_storeu_ps(o, _mm512_permutex2var_ps(a, lo, b));
+    _mm512_storeu_ps(o + 16, _mm512_permutex2var_ps(a, hi, b));
+}
+#endif
+
+static inline __attribute__((always_inline)) void interleave(int isa, float *o, const float *e, const float *f) {
+#if MVX_X86
+    if (isa == MVX_ISA_AVX512) { interleave_avx512(o, e, f); return; }
+#endif
+    (void)isa;
+    for (int l = 0; l < WL; l++) { o[2 * l] = e[l]; o[2 * l + 1] = f[l]; }
+}
+
 static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc,
                                                                    long *offs) {
     const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
     const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
     const long n = t1 - t0, C = p->C, M = p->M, mr = p->mr, nr = p->nr;
     const long Mpad = (M + mr - 1) / mr * mr;
-    const long vstride = C * nt, astride = Mpad * nt;
+    // V [xi][c][nt]: each product reads one contiguous matrix. acc [m][xi][nt]: the output
+    // transform reads one channel's 64 points as one run. Strides padded by a cache line, so 64
+    // rows that far apart do not share a few L1 sets (at 16 channels a point is 3 KB).
+    const long vstride = C * nt + 16, mstride = 64 * nt + 16;
 
     // Input transform. Lanes past the block's tiles repeat its last tile (finite values, unused).
-    for (long g0 = 0; g0 < nt; g0 += WL) {
-        const long cnt = lmin(WL, n - g0);
+    enum { MAXG = 16 };  // lane groups per block: nt <= 256
+    long org[MAXG][WL];
+    int row[MAXG];
+    const long groups = nt / WL;
+    for (long g = 0; g < groups; g++) {
+        const long g0 = g * WL, cnt = lmin(WL, n - g0);
         if (cnt <= 0) {
             for (long xi = 0; xi < 64; xi++)
                 for (long c = 0; c < C; c++) memset(V + xi * vstride + c * nt + g0, 0, sizeof(float) * WL);
+            row[g] = -1;
             continue;
         }
-        long org[WL];
         const long first = t0 + g0, tx0 = first % tW;
         for (int l = 0; l < WL; l++) {
             long t = first + lmin(l, cnt - 1);
             long tx = t % tW, ty = (t / tW) % tH, tz = t / (tW * tH);
-            org[l] = 2 * tz * p->pp + 2 * ty * p->rp + 2 * tx;
+            org[g][l] = 2 * tz * p->pp + 2 * ty * p->rp + 2 * tx;
         }
-        const int row = cnt == WL && tx0 + WL <= tW;
-        for (long c = 0; c < C; c++)
-            input_group(p->src + c * p->chan_pitch, p->pp, p->rp, org, row, V + c * nt + g0, vstride);
+        row[g] = cnt == WL && tx0 + WL <= tW;
+    }
+    for (long c = 0; c < C; c++) {
+        const float *s = p->src + c * p->chan_pitch;
+        if (c + 1 < C) {
+            // The next channel's windows: a few lines per row, from all over memory, which the
+            // hardware prefetchers do not follow.
+            for (long g = 0; g < groups; g++) {
+                if (row[g] < 0) continue;
+                for (int dz = 0; dz < 4; dz++)
+                    for (int dy = 0; dy < 4; dy++) {
+                        const char *r = (const char *)(s + p->chan_pitch + org[g][0] + dz * p->pp + dy * p->rp);
+                        __builtin_prefetch(r);
+                        __builtin_prefetch(r + 64);
+                        __builtin_prefetch(r + 128);
+                    }
+            }
+        }
+        for (long g = 0; g < groups; g++)
+            if (row[g] >= 0) input_group(s, p->pp, p->rp, org[g], row[g], V + c * nt + g * WL, vstride);
     }
 
     // The 64 products, all input channels in one pass.
@@ -151,7 +195,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
     for (long xi = 0; xi < 64; xi++)
         for (long s = 0; s < nt; s += nr)
             for (long mb = 0; mb < Mpad; mb += mr)
-                kern(C, p->A + (xi * Mpad + mb) * C, V + xi * vstride + s, offs, acc + (xi * Mpad + mb) * nt + s, nt, 0);
+                kern(C, p->A + (xi * Mpad + mb) * C, V + xi * vstride + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
 
     // Output transform and stores.
     const long od = p->od, oh = p->oh, ow = p->ow;
@@ -161,7 +205,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
         for (long g0 = 0; g0 < n; g0 += WL) {
             const long cnt = lmin(WL, n - g0);
             float y[2][2][2][WL];
-            output_group(acc + m * nt + g0, astride, bias, p->act, p->slope, y);
+            output_group(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
             const long first = t0 + g0, tx0 = first % tW, ty0 = (first / tW) % tH, tz0 = first / (tW * tH);
             if (tx0 + cnt <= tW) {
                 // One row of tiles: two output rows per (dz, dy), interleaving dx.
@@ -173,7 +217,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                         float *o = out + (zz * oh + yy) * ow + 2 * tx0;
                         const float *e = y[dz][dy][0], *f = y[dz][dy][1];
                         if (full && cnt == WL) {
-                            for (int l = 0; l < WL; l++) { o[2 * l] = e[l]; o[2 * l + 1] = f[l]; }
+                            interleave(p->isa, o, e, f);
                         } else {
                             for (long l = 0; l < cnt; l++) {
                                 o[2 * l] = e[l];

@@ -91,7 +91,7 @@ long mvx_wino_tiles(int od, int oh, int ow);
 /// Computes output tiles [t0, t1) (raster order, t1 - t0 <= nt, nt a multiple of p->nr and of 16) for all M
 /// channels. p: as for mvx_fwd_tile with A = U, src = the padded source whose extent is
 /// (2*tiles + 2) per axis (mvx_pad_copy_to, borders 1), pp/rp its plane and row pitch, od/oh/ow the
-/// output. Scratch: V [64][C][nt], acc [64][roundup(M, mr)][nt], offs [C].
+/// output. Scratch: V [64][C*nt + 16], acc [roundup(M, mr)][64*nt + 16], offs [C].
 void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs);
 
 

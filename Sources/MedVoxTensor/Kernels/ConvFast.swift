@@ -188,12 +188,12 @@ struct FastPass {
         let mr = Int(info.mr), nr = Int(info.nr)
         let mpad = (M + mr - 1) / mr * mr
         if mode == .winograd {
-            // Blocks of nr output tiles (fixed, whatever T): transformed inputs V [64][C][nt] in
-            // the column slot, products [64][mpad][nt] in the accumulator slot, offsets [C].
+            // Blocks of nt output tiles (fixed, whatever T): transformed inputs V [64][C·nt+16] in
+            // the column slot, products [mpad][64·nt+16] in the accumulator slot, offsets [C].
             let total = mvx_wino_tiles(Int32(out[0]), Int32(out[1]), Int32(out[2]))
             let nt = nr % 16 == 0 ? nr : 2 * nr  // a multiple of the transforms' 16 lanes (AVX2: nr 24)
-            let colCount = 64 * C * nt
-            return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, 64 * mpad * nt + colCount + 2 * C)
+            let colCount = 64 * (C * nt + 16)
+            return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, mpad * (64 * nt + 16) + colCount + 2 * C)
         }
         let total = mode == .direct ? span : validCount
         // Tile length: a multiple of nr, acc tile within ~128 KB, at least ~4 tiles per thread.
@@ -292,7 +292,7 @@ struct FastPass {
                     parallelFor(T, threads: T) { t in
                         let base = scratch + padCount + t * perThread
                         let acc = base
-                        let col = base + (mode == .winograd ? 64 : 1) * mpad * nt
+                        let col = base + (mode == .winograd ? mpad * (64 * nt + 16) : mpad * nt)
                         let offs = UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax)
                         let runs = UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount)
                         for tile in chunkRange(tiles, part: t, of: T) {
