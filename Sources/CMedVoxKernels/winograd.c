@@ -217,7 +217,12 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
     // V [xi][c][nt]: each product reads one contiguous matrix. acc [m][xi][nt]: the output
     // transform reads one channel's 64 points as one run. Strides padded by a cache line, so 64
     // rows that far apart do not share a few L1 sets (at 16 channels a point is 3 KB).
-    const long vstride = C * nt + 16, mstride = 64 * nt + 16;
+    // V: point xi of channel c at V + xi * vx + c * vc. Few channels: [c][xi][nt], so each input
+    // transform writes one contiguous run (its 64 points would otherwise land on 64 lines far
+    // apart); many: [xi][c][nt], so each product reads one contiguous matrix.
+    const long mstride = 64 * nt + 16;
+    const int by_channel = C <= MVX_WINO_CHANNEL_MAJOR;
+    const long vx = by_channel ? nt : C * nt + 16, vc = by_channel ? mstride : nt;
 
     // Input transform. Lanes past the block's tiles repeat its last tile (finite values, unused).
     enum { MAXG = 16 };  // lane groups per block: nt <= 256
@@ -228,7 +233,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
         const long g0 = g * WL, cnt = lmin(WL, n - g0);
         if (cnt <= 0) {
             for (long xi = 0; xi < 64; xi++)
-                for (long c = 0; c < C; c++) memset(V + xi * vstride + c * nt + g0, 0, sizeof(float) * WL);
+                for (long c = 0; c < C; c++) memset(V + xi * vx + c * vc + g0, 0, sizeof(float) * WL);
             row[g] = -1;
             continue;
         }
@@ -258,23 +263,38 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
         }
         for (long g = 0; g < groups; g++)
             if (row[g] > 0)
-                input_row_isa(p->isa, s, p->pp, p->rp, org[g][0], V + c * nt + g * WL, vstride);
+                input_row_isa(p->isa, s, p->pp, p->rp, org[g][0], V + c * vc + g * WL, vx);
             else if (row[g] == 0)
-                input_lanes(s, p->pp, p->rp, org[g], V + c * nt + g * WL, vstride);
+                input_lanes(s, p->pp, p->rp, org[g], V + c * vc + g * WL, vx);
     }
 
     // The 64 products, all input channels in one pass.
-    for (long k = 0; k < C; k++) offs[k] = k * nt;
+    for (long k = 0; k < C; k++) offs[k] = k * vc;
     for (long xi = 0; xi < 64; xi++)
         for (long s = 0; s < nt; s += nr)
             for (long mb = 0; mb < Mpad; mb += mr)
-                kern(C, p->A + (xi * Mpad + mb) * C, V + xi * vstride + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
+                kern(C, p->A + (xi * Mpad + mb) * C, V + xi * vx + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
 
     // Output transform and stores.
     const long od = p->od, oh = p->oh, ow = p->ow;
     for (long m = 0; m < M; m++) {
         float *out = p->out + m * p->out_plane;
         const float bias = p->bias ? p->bias[m] : 0.0f;
+        if (m + 1 < M) {
+            // The next channel's output lines, for writing: their reads for ownership would
+            // otherwise stall the stores (the output is far larger than the caches).
+            for (long g0 = 0; g0 < n; g0 += WL) {
+                const long first = t0 + g0, tx0 = first % tW, ty0 = (first / tW) % tH, tz0 = first / (tW * tH);
+                for (int dz = 0; dz < 2; dz++)
+                    for (int dy = 0; dy < 2; dy++) {
+                        long zz = lmin(2 * tz0 + dz, od - 1), yy = lmin(2 * ty0 + dy, oh - 1);
+                        const char *o = (const char *)(out + p->out_plane + (zz * oh + yy) * ow + 2 * tx0);
+                        __builtin_prefetch(o, 1);
+                        __builtin_prefetch(o + 64, 1);
+                        __builtin_prefetch(o + 124, 1);
+                    }
+            }
+        }
         for (long g0 = 0; g0 < n; g0 += WL) {
             const long cnt = lmin(WL, n - g0);
             float y[2][2][2][WL];

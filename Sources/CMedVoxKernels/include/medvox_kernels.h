@@ -88,10 +88,14 @@ void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, 
 /// Output tiles per axis (2x2x2 outputs each) and in all, for an od x oh x ow output.
 long mvx_wino_tiles(int od, int oh, int ow);
 
+/// Up to this many input channels, transformed inputs are stored channel-major.
+#define MVX_WINO_CHANNEL_MAJOR 32
+
 /// Computes output tiles [t0, t1) (raster order, t1 - t0 <= nt, nt a multiple of p->nr and of 16) for all M
 /// channels. p: as for mvx_fwd_tile with A = U, src = the padded source whose extent is
 /// (2*tiles + 2) per axis (mvx_pad_copy_to, borders 1), pp/rp its plane and row pitch, od/oh/ow the
-/// output. Scratch: V [64][C*nt + 16], acc [roundup(M, mr)][64*nt + 16], offs [C].
+/// output. Scratch: V max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16],
+/// offs [C].
 void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs);
 
 

@@ -188,11 +188,12 @@ struct FastPass {
         let mr = Int(info.mr), nr = Int(info.nr)
         let mpad = (M + mr - 1) / mr * mr
         if mode == .winograd {
-            // Blocks of nt output tiles (fixed, whatever T): transformed inputs V [64][C·nt+16] in
-            // the column slot, products [mpad][64·nt+16] in the accumulator slot, offsets [C].
+            // Blocks of nt output tiles (fixed, whatever T): transformed inputs V (64·C·nt floats
+            // and line padding) in the column slot, products [mpad][64·nt+16] in the accumulator
+            // slot, offsets [C].
             let total = mvx_wino_tiles(Int32(out[0]), Int32(out[1]), Int32(out[2]))
             let nt = nr % 16 == 0 ? nr : 2 * nr  // a multiple of the transforms' 16 lanes (AVX2: nr 24)
-            let colCount = 64 * (C * nt + 16)
+            let colCount = max(64 * (C * nt + 16), C * (64 * nt + 16))
             return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, mpad * (64 * nt + 16) + colCount + 2 * C)
         }
         let total = mode == .direct ? span : validCount
