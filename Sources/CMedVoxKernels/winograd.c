@@ -8,8 +8,11 @@
 // The products run on the forward micro-kernel (conv.c) with K = all input channels in one call, so
 // every output element is summed in an order fixed by the shape alone. The transforms are adds only
 // and work on WL tiles at a time (vector lanes, written with the compilers' vector extension so
-// each instruction set gets its own code): a lane group that lies in one row of tiles reads its
-// windows as stride-2 rows, others tile by tile.
+// each instruction set gets its own code). The source is read where it lives (one pointer per
+// channel, so a concatenation need not be built) into small staging buffers that supply the zero
+// padding and, optionally, a pending normalisation and activation: a lane group that lies in one
+// row of tiles stages 16 rows of 34 values and reads them as stride-2 rows, others stage each
+// tile's 4x4x4 window.
 #include "medvox_kernels.h"
 #include "conv_internal.h"
 
@@ -189,6 +192,87 @@ static inline __attribute__((always_inline)) void output_group(const float *a, l
         }
 }
 
+// A source value after the pending transform: v*a + b, then v > 0 ? v : v*slope when leaky — as
+// PendingNormalization.apply computes it (two roundings, no fused multiply-add), so the same bits.
+static inline __attribute__((always_inline)) float in_xf(float v, float a, float b, int leaky, float slope) {
+#pragma clang fp contract(off)
+    float t = v * a;
+    t = t + b;
+    return leaky ? (t > 0 ? t : t * slope) : t;
+}
+
+typedef struct {
+    const float *a, *b;  // per channel, or NULL: values as they are
+    int leaky;
+    float slope;
+} in_xform;
+
+enum { SR = 48 };  // staged row length: 34 values used, room for the 16-wide loads past them
+
+// Stages the 16 window rows of a row group of tiles (tz, ty, tx0 .. tx0+15) of channel `src`
+// (D x H x W): rows[dz][dy][i] = source(2tz-1+dz, 2ty-1+dy, 2tx0-1+i), zero outside.
+static inline __attribute__((always_inline)) void stage_row(const float *src, long D, long H, long W, long tz, long ty, long tx0,
+                                                            in_xform xf, long c, float rows[4][4][SR]) {
+    const long x0 = 2 * tx0 - 1;
+    const float a = xf.a ? xf.a[c] : 1, b = xf.a ? xf.b[c] : 0;
+    for (int dz = 0; dz < 4; dz++)
+        for (int dy = 0; dy < 4; dy++) {
+            const long z = 2 * tz - 1 + dz, y = 2 * ty - 1 + dy;
+            float *d = rows[dz][dy];
+            if (z < 0 || z >= D || y < 0 || y >= H) {
+                memset(d, 0, sizeof(float) * 34);
+                continue;
+            }
+            const float *r = src + (z * H + y) * W;
+            if (x0 >= 0 && x0 + 34 <= W) {
+                if (xf.a)
+                    for (int i = 0; i < 34; i++) d[i] = in_xf(r[x0 + i], a, b, xf.leaky, xf.slope);
+                else
+                    memcpy(d, r + x0, sizeof(float) * 34);
+            } else {
+                for (int i = 0; i < 34; i++) {
+                    const long x = x0 + i;
+                    d[i] = x < 0 || x >= W ? 0.0f : xf.a ? in_xf(r[x], a, b, xf.leaky, xf.slope) : r[x];
+                }
+            }
+        }
+}
+
+// Stages each lane's 4x4x4 window: win[l][dz][dy][dx] = source(2tz-1+dz, 2ty-1+dy, 2tx-1+dx), zero
+// outside.
+static inline __attribute__((always_inline)) void stage_lanes(const float *src, long D, long H, long W, const long *tz,
+                                                              const long *ty, const long *tx, in_xform xf, long c,
+                                                              float win[WL][4][4][4]) {
+    const float a = xf.a ? xf.a[c] : 1, b = xf.a ? xf.b[c] : 0;
+    for (int l = 0; l < WL; l++) {
+        const long z0 = 2 * tz[l] - 1, y0 = 2 * ty[l] - 1, x0 = 2 * tx[l] - 1;
+        if (z0 >= 0 && z0 + 4 <= D && y0 >= 0 && y0 + 4 <= H && x0 >= 0 && x0 + 4 <= W) {
+            // Inside: 16 rows of 4.
+            for (int dz = 0; dz < 4; dz++)
+                for (int dy = 0; dy < 4; dy++) {
+                    const float *r = src + ((z0 + dz) * H + y0 + dy) * W + x0;
+                    float *d = win[l][dz][dy];
+                    if (xf.a)
+                        for (int dx = 0; dx < 4; dx++) d[dx] = in_xf(r[dx], a, b, xf.leaky, xf.slope);
+                    else
+                        memcpy(d, r, sizeof(float) * 4);
+                }
+            continue;
+        }
+        for (int dz = 0; dz < 4; dz++)
+            for (int dy = 0; dy < 4; dy++)
+                for (int dx = 0; dx < 4; dx++) {
+                    const long z = z0 + dz, y = y0 + dy, x = x0 + dx;
+                    float v = 0;
+                    if (z >= 0 && z < D && y >= 0 && y < H && x >= 0 && x < W) {
+                        v = src[(z * H + y) * W + x];
+                        if (xf.a) v = in_xf(v, a, b, xf.leaky, xf.slope);
+                    }
+                    win[l][dz][dy][dx] = v;
+                }
+    }
+}
+
 // o[2l] = e[l], o[2l+1] = f[l] for the WL lanes (compilers leave this interleave scalar).
 #if MVX_X86
 __attribute__((target("avx512f"))) static void interleave_avx512(float *o, const float *e, const float *f) {
@@ -226,9 +310,11 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
 
     // Input transform. Lanes past the block's tiles repeat its last tile (finite values, unused).
     enum { MAXG = 16 };  // lane groups per block: nt <= 256
-    long org[MAXG][WL];
+    long tz[MAXG][WL], ty[MAXG][WL], tx[MAXG][WL];
     int row[MAXG];
     const long groups = nt / WL;
+    const long D = p->od, H = p->oh, W = p->ow;  // padding 1: the source grid is the output grid
+    const in_xform xf = {p->in_scale, p->in_shift, p->in_leaky, p->in_slope};
     for (long g = 0; g < groups; g++) {
         const long g0 = g * WL, cnt = lmin(WL, n - g0);
         if (cnt <= 0) {
@@ -237,35 +323,42 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
             row[g] = -1;
             continue;
         }
-        const long first = t0 + g0, tx0 = first % tW;
         for (int l = 0; l < WL; l++) {
-            long t = first + lmin(l, cnt - 1);
-            long tx = t % tW, ty = (t / tW) % tH, tz = t / (tW * tH);
-            org[g][l] = 2 * tz * p->pp + 2 * ty * p->rp + 2 * tx;
+            long t = t0 + g0 + lmin(l, cnt - 1);
+            tx[g][l] = t % tW, ty[g][l] = (t / tW) % tH, tz[g][l] = t / (tW * tH);
         }
-        row[g] = cnt == WL && tx0 + WL <= tW;
+        row[g] = cnt == WL && tx[g][0] + WL <= tW;
     }
+    float stage[WL * 64];  // rows [4][4][SR] (row groups) or windows [WL][4][4][4]
     for (long c = 0; c < C; c++) {
-        const float *s = p->src + c * p->chan_pitch;
+        const float *src = p->chan[c];
         if (c + 1 < C) {
-            // The next channel's windows: a few lines per row, from all over memory, which the
-            // hardware prefetchers do not follow.
+            // The next channel's rows: a few lines each, from all over memory, which the hardware
+            // prefetchers do not follow.
             for (long g = 0; g < groups; g++) {
                 if (row[g] < 0) continue;
                 for (int dz = 0; dz < 4; dz++)
                     for (int dy = 0; dy < 4; dy++) {
-                        const char *r = (const char *)(s + p->chan_pitch + org[g][0] + dz * p->pp + dy * p->rp);
+                        const long z = 2 * tz[g][0] - 1 + dz, y = 2 * ty[g][0] - 1 + dy;
+                        if (z < 0 || z >= D || y < 0 || y >= H) continue;
+                        const char *r = (const char *)(p->chan[c + 1] + (z * H + y) * W + lmin(W - 1, 2 * tx[g][0]));
                         __builtin_prefetch(r);
                         __builtin_prefetch(r + 64);
-                        __builtin_prefetch(r + 128);
+                        __builtin_prefetch(r + 124);
                     }
             }
         }
-        for (long g = 0; g < groups; g++)
-            if (row[g] > 0)
-                input_row_isa(p->isa, s, p->pp, p->rp, org[g][0], V + c * vc + g * WL, vx);
-            else if (row[g] == 0)
-                input_lanes(s, p->pp, p->rp, org[g], V + c * vc + g * WL, vx);
+        for (long g = 0; g < groups; g++) {
+            if (row[g] > 0) {
+                stage_row(src, D, H, W, tz[g][0], ty[g][0], tx[g][0], xf, c, (float(*)[4][SR])stage);
+                input_row_isa(p->isa, stage, 4 * SR, SR, 0, V + c * vc + g * WL, vx);
+            } else if (row[g] == 0) {
+                stage_lanes(src, D, H, W, tz[g], ty[g], tx[g], xf, c, (float(*)[4][4][4])stage);
+                long org[WL];
+                for (int l = 0; l < WL; l++) org[l] = l * 64;
+                input_lanes(stage, 16, 4, org, V + c * vc + g * WL, vx);
+            }
+        }
     }
 
     // The 64 products, all input channels in one pass.

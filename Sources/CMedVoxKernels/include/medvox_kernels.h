@@ -57,6 +57,13 @@ typedef struct {
     const float *raw;
     int sd, sh, sw;
     int k[3], mul[3], tmul[3], off[3], div[3];
+    // Winograd: the source's channels, each [od][oh][ow] (wherever they live), and an optional
+    // transform of source values, v -> v*in_scale[c] + in_shift[c], then v > 0 ? v : v*in_slope
+    // when in_leaky (a normalisation and activation not yet applied); zero padding stays zero.
+    const float *const *chan;
+    const float *in_scale, *in_shift;
+    int in_leaky;
+    float in_slope;
 } mvx_fwd;
 
 /// Packs weights for mvx_fwd: value(m, c, t) = w[(m*C + c)*taps + t] normally, or with
@@ -74,11 +81,6 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
 /// dst channel pitch `chan_pitch` >= (d+2pd)(h+2ph)(w+2pw); the rest of each channel is zeroed.
 void mvx_pad_copy(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw,
                   float *dst, long chan_pitch);
-/// The same with the padded extent given: Dp x Hp x Wp >= the data plus its leading borders; every
-/// element outside the data is zero.
-void mvx_pad_copy_to(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw, int Dp, int Hp,
-                     int Wp, float *dst, long chan_pitch);
-
 /// Winograd F(2x2x2, 3x3x3) for 3x3x3 convolutions with stride 1, dilation 1 and padding 1.
 /// Weights: U[xi][mb][c][mr] for the 64 transform points xi, xi = (4*az + ay)*4 + ax, each a
 /// packed [roundup(M, mr)][C] matrix as mvx_pack_weights lays it out (taps 1, one K chunk);
@@ -92,9 +94,8 @@ long mvx_wino_tiles(int od, int oh, int ow);
 #define MVX_WINO_CHANNEL_MAJOR 32
 
 /// Computes output tiles [t0, t1) (raster order, t1 - t0 <= nt, nt a multiple of p->nr and of 16) for all M
-/// channels. p: as for mvx_fwd_tile with A = U, src = the padded source whose extent is
-/// (2*tiles + 2) per axis (mvx_pad_copy_to, borders 1), pp/rp its plane and row pitch, od/oh/ow the
-/// output. Scratch: V max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16],
+/// channels. p: as for mvx_fwd_tile with A = U, the source in chan (and in_*), od/oh/ow the output
+/// (and source) grid. Scratch: V max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16],
 /// offs [C].
 void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs);
 

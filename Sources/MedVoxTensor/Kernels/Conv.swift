@@ -290,7 +290,7 @@ public final class ConvPlan {
         activation: FusedActivation = .none, threads: Int = Runtime.threads
     ) {
         precondition(parts.reduce(0) { $0 + $1.1 } == s.ci, "channel groups must add up to \(s.ci) input channels")
-        if weights.isEmpty && forwardPass.usesPadded {
+        if weights.isEmpty && forwardPass.readsParts {
             precondition(forwardPacked.count == forwardPass.packedCount, "ConvPlan.forward before pack(weight:)")
             forwardPacked.withUnsafeBufferPointer { a in
                 for n in 0..<s.n {

@@ -108,7 +108,8 @@ struct FastPass {
     /// direct: positions on the padded source's grid, taps as shifted views (stride 1 only);
     /// gather: column tiles copied from the padded source; gatherRaw: column tiles from the raw
     /// source with index maps (backward-data with stride > 1 or padding > d(k-1)); winograd:
-    /// F(2³, 3³) over 2×2×2 output tiles from the padded source (3×3×3, stride 1, padding 1).
+    /// F(2³, 3³) over 2×2×2 output tiles (3×3×3, stride 1, padding 1), reading each channel of
+    /// the source where it lives (no padded copy, no concatenation).
     enum Mode { case direct, gather, gatherRaw, winograd }
     let mode: Mode
     let info: mvx_isa_info
@@ -123,7 +124,10 @@ struct FastPass {
     /// the padded source, o*mul + t*dilation (gather, direct with mul = 1).
     let mul: [Int], tmul: [Int], off: [Int], div: [Int]
 
-    var usesPadded: Bool { mode != .gatherRaw }
+    var usesPadded: Bool { mode == .direct || mode == .gather }
+    /// Whether the pass reads its source as channel groups (`run(parts:)`) without building their
+    /// concatenation.
+    var readsParts: Bool { mode != .gatherRaw }
 
     /// Phase decomposition of a transposed convolution with stride = kernel (no overlap): the
     /// grid `out` is the source grid, and each of the ∏stride phases writes every stride-th
@@ -137,12 +141,7 @@ struct FastPass {
         return p
     }
 
-    /// The padded source's extent: the source and its borders; in winograd mode, the windows of
-    /// every 2×2×2 output tile (one more zero plane, row or column after an odd size).
-    var padded: [Int] {
-        if mode == .winograd { return (0..<3).map { 2 * ((out[$0] + 1) / 2) + 2 } }
-        return (0..<3).map { src[$0] + 2 * pad[$0] }
-    }
+    var padded: [Int] { (0..<3).map { src[$0] + 2 * pad[$0] } }
     var chanPitch: Int { padded.reduce(1, *) + Int(info.nr) + 64 }
     var tapOffsets: [Int] {
         let p = padded
@@ -223,10 +222,8 @@ struct FastPass {
             for (pointer, count) in groups {
                 let lo = max(r.lowerBound, c0), hi = min(r.upperBound, c0 + count)
                 if lo < hi {
-                    let p = padded
-                    mvx_pad_copy_to(pointer, Int32(lo - c0), Int32(hi - c0), Int32(src[0]), Int32(src[1]), Int32(src[2]),
-                                    Int32(pad[0]), Int32(pad[1]), Int32(pad[2]), Int32(p[0]), Int32(p[1]), Int32(p[2]),
-                                    scratch + c0 * chanPitch, chanPitch)
+                    mvx_pad_copy(pointer, Int32(lo - c0), Int32(hi - c0), Int32(src[0]), Int32(src[1]), Int32(src[2]),
+                                 Int32(pad[0]), Int32(pad[1]), Int32(pad[2]), scratch + c0 * chanPitch, chanPitch)
                 }
                 c0 += count
             }
@@ -234,15 +231,18 @@ struct FastPass {
     }
 
     /// `parts`, when given, replaces `source` by consecutive channel groups (pointer, channels)
-    /// whose concatenation is the source: the padded copy is filled from each in turn, so the
-    /// concatenation is never built (padded modes only). `prefilled`, when given, is scratch of
-    /// `scratchCount(threads:)` floats whose padded copy `padCopy` has already filled (padded
-    /// modes only); the source is not read.
+    /// whose concatenation is the source: the padded copy is filled from each in turn, or
+    /// Winograd reads each, so the concatenation is never built (`readsParts`). `prefilled`, when
+    /// given, is scratch of `scratchCount(threads:)` floats whose padded copy `padCopy` has
+    /// already filled (padded modes only); the source is not read. `inputTransform` (Winograd
+    /// only) is a per-channel normalisation and activation the source has not had yet.
     func run(source: UnsafePointer<Float>, parts: [(UnsafePointer<Float>, Int)]? = nil, prefilled: UnsafeMutablePointer<Float>? = nil,
+             inputTransform: PendingNormalization.Channels? = nil,
              packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, activation: FusedActivation, threads: Int) {
         precondition(prefilled == nil || usesPadded, "a prefilled copy needs a padded pass")
-        precondition(parts == nil || (usesPadded && parts!.reduce(0) { $0 + $1.1 } == C), "channel groups need a padded pass and must add up to the input channels")
+        precondition(parts == nil || (readsParts && parts!.reduce(0) { $0 + $1.1 } == C), "channel groups need a padded or Winograd pass and must add up to the input channels")
+        precondition(inputTransform == nil || mode == .winograd, "a pending normalisation needs a Winograd pass")
         let T = max(1, threads)
         let (mpad, total, nt, tiles, kmax, colCount, runsCount, perThread) = layout(threads: T)
         var d = mvx_fwd()
@@ -265,9 +265,25 @@ struct FastPass {
         }
         let offsets = tapOffsets
         let padCount = usesPadded ? chanPitch * C : 0
+        // Winograd: each channel's base, wherever its group lives.
+        let plane = src.reduce(1, *)
+        let channels: [UnsafePointer<Float>?] = mode != .winograd ? [] : (parts ?? [(source, C)]).flatMap { g in
+            (0..<g.1).map { g.0 + $0 * plane }
+        }
         func body(_ scratch: UnsafeMutablePointer<Float>) {
             offsets.withUnsafeBufferPointer { tapoff in
-                if usesPadded {
+              channels.withUnsafeBufferPointer { chan in
+              (inputTransform?.scale ?? []).withUnsafeBufferPointer { scale in
+              (inputTransform?.shift ?? []).withUnsafeBufferPointer { shift in
+                if mode == .winograd {
+                    d.chan = chan.baseAddress
+                    if let t = inputTransform {
+                        d.in_scale = scale.baseAddress
+                        d.in_shift = shift.baseAddress
+                        d.in_leaky = t.leakySlope == nil ? 0 : 1
+                        d.in_slope = t.leakySlope ?? 0
+                    }
+                } else if usesPadded {
                     let p = padded
                     if prefilled == nil { padCopy(parts ?? [(source, C)], into: scratch, threads: T) }
                     d.src = UnsafePointer(scratch)
@@ -307,6 +323,9 @@ struct FastPass {
                     }
                 }
                 }
+              }
+              }
+              }
             }
         }
         if let prefilled {

@@ -61,6 +61,55 @@ public func normalize(_ x: Tensor, _ grouping: NormGrouping, gamma: Tensor?, bet
 public func normalizeInPlace(_ x: inout Tensor, _ grouping: NormGrouping, gamma: Tensor?, beta: Tensor?, eps: Float = 1e-5,
                              leakySlope: Float? = nil) -> NormStats
 {
+    let (pending, stats) = pendingNormalization(of: x, grouping, gamma: gamma, beta: beta, eps: eps, leakySlope: leakySlope)
+    pending.apply(to: &x)
+    return stats
+}
+
+/// A normalisation (and activation) computed for a tensor but not yet applied: per batch item and
+/// channel, `v ↦ v·scale + shift`, then `v > 0 ? v : v·slope` when `leakySlope` is set. A
+/// convolution that reads its input through a Winograd pass applies it on the fly
+/// (`ConvPlan.forward(parts:pending:)`), which saves writing and reading the normalised tensor.
+public struct PendingNormalization: Sendable {
+    /// `[N·C]` each, item-major.
+    public var scale: [Float], shift: [Float]
+    public var leakySlope: Float?
+
+    /// Batch item `n`'s coefficients.
+    struct Channels {
+        var scale: [Float], shift: [Float], leakySlope: Float?
+    }
+
+    func item(_ n: Int, channels: Int) -> Channels {
+        let r = (n * channels)..<((n + 1) * channels)
+        return Channels(scale: Array(scale[r]), shift: Array(shift[r]), leakySlope: leakySlope)
+    }
+
+    /// Applies it in place (the same bits as a pass that reads it on the fly).
+    public func apply(to x: inout Tensor) {
+        let (n, c, inner) = channelBlocks(x.shape)
+        precondition(scale.count == n * c, "pending normalisation for \(scale.count) channel blocks applied to \(x.shape)")
+        x.storage.withUnsafeMutableBufferPointer { yp in
+            let yb = yp.baseAddress!
+            parallelFor(n * c) { b in
+                let a = scale[b], shift = shift[b]
+                if let slope = leakySlope {
+                    for i in (b * inner)..<((b + 1) * inner) {
+                        let v = yb[i] * a + shift
+                        yb[i] = v > 0 ? v : v * slope
+                    }
+                } else {
+                    for i in (b * inner)..<((b + 1) * inner) { yb[i] = yb[i] * a + shift }
+                }
+            }
+        }
+    }
+}
+
+/// The statistics of `x` and the normalisation they define, not applied; see `normalizeInPlace`.
+public func pendingNormalization(of x: Tensor, _ grouping: NormGrouping, gamma: Tensor?, beta: Tensor?, eps: Float = 1e-5,
+                                 leakySlope: Float? = nil) -> (PendingNormalization, NormStats)
+{
     let (n, c, inner) = channelBlocks(x.shape)
     let groups = grouping.blocks(n: n, c: c)
     let m = groups[0].count * inner
@@ -92,8 +141,23 @@ public func normalizeInPlace(_ x: inout Tensor, _ grouping: NormGrouping, gamma:
         }
     }
     for k in 0..<groups.count { inv[k] = 1 / (varc[k] + eps).squareRoot() }
-    applyNormalization(&x, groups: groups, mean: mean, invStd: inv, gamma: gamma, beta: beta, leakySlope: leakySlope)
-    return NormStats(mean: mean, invStd: inv, variance: varc, groupSize: m)
+    let pending = coefficients(n: n, c: c, groups: groups, mean: mean, invStd: inv, gamma: gamma, beta: beta, leakySlope: leakySlope)
+    return (pending, NormStats(mean: mean, invStd: inv, variance: varc, groupSize: m))
+}
+
+/// Per channel block: a = s·γ, shift = β − μ·a.
+private func coefficients(n: Int, c: Int, groups: [[Int]], mean: [Float], invStd: [Float], gamma: Tensor?, beta: Tensor?,
+                          leakySlope: Float?) -> PendingNormalization {
+    var scale = [Float](repeating: 0, count: n * c), shift = scale
+    for (k, blocks) in groups.enumerated() {
+        for b in blocks {
+            let ch = b % c
+            let a = invStd[k] * (gamma?.storage[ch] ?? 1)
+            scale[b] = a
+            shift[b] = (beta?.storage[ch] ?? 0) - mean[k] * a
+        }
+    }
+    return PendingNormalization(scale: scale, shift: shift, leakySlope: leakySlope)
 }
 
 /// Batch norm in inference mode: normalises with running statistics (`[C]` each).
@@ -103,32 +167,9 @@ public func batchNormInference(_ x: Tensor, runningMean: Tensor, runningVar: Ten
     let (n, c, _) = channelBlocks(x.shape)
     let inv = runningVar.storage.map { 1 / ($0 + eps).squareRoot() }
     var y = x
-    applyNormalization(&y, groups: NormGrouping.batch.blocks(n: n, c: c), mean: runningMean.storage, invStd: inv, gamma: gamma, beta: beta)
+    coefficients(n: n, c: c, groups: NormGrouping.batch.blocks(n: n, c: c), mean: runningMean.storage, invStd: inv, gamma: gamma,
+                 beta: beta, leakySlope: nil).apply(to: &y)
     return y
-}
-
-/// y = (x − μ)·s·γ + β per element, in place, then max(y, slope·y) when `leakySlope` is set.
-func applyNormalization(_ y: inout Tensor, groups: [[Int]], mean: [Float], invStd: [Float], gamma: Tensor?, beta: Tensor?,
-                        leakySlope: Float? = nil) {
-    let (_, c, inner) = channelBlocks(y.shape)
-    y.storage.withUnsafeMutableBufferPointer { yp in
-        let yb = yp.baseAddress!
-        parallelFor(groups.count) { k in
-            for b in groups[k] {
-                let ch = b % c
-                let a = invStd[k] * (gamma?.storage[ch] ?? 1)
-                let shift = (beta?.storage[ch] ?? 0) - mean[k] * a
-                if let slope = leakySlope {
-                    for i in (b * inner)..<((b + 1) * inner) {
-                        let v = yb[i] * a + shift
-                        yb[i] = v > 0 ? v : v * slope
-                    }
-                } else {
-                    for i in (b * inner)..<((b + 1) * inner) { yb[i] = yb[i] * a + shift }
-                }
-            }
-        }
-    }
 }
 
 /// Backward of `normalize` (training mode): returns the gradients for x, gamma and beta (the
