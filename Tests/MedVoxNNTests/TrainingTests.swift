@@ -8,6 +8,29 @@ import XCTest
 /// Real training on tiny synthetic problems: the whole stack (layers, autograd, losses,
 /// optimizers, schedules) has to work for these to pass.
 final class TrainingTests: XCTestCase {
+    /// The graph-free inference path (convolutions reading their inputs in place, the first norm
+    /// of each block applied by the Winograd pass that reads it, everything released early)
+    /// computes the same network as the recorded forward pass, with Winograd off, forced on, and
+    /// chosen by shape.
+    func testUNetInferenceMatchesTheRecordedForward() {
+        var rng = SeededGenerator(seed: 21)
+        let net = UNet(spatialRank: 3, inChannels: 2, classes: 3, features: [4, 8, 16], rng: &rng)
+        net.setTraining(false)
+        var x = Tensor(shape: [2, 2, 8, 12, 8])
+        for i in 0..<x.count { x.storage[i] = Float(rng.normal()) }
+        let saved = ConvKernels.winograd
+        defer { ConvKernels.winograd = saved }
+        for setting in [false, true, nil] as [Bool?] {
+            ConvKernels.winograd = setting
+            let recorded = net(Variable(x, requiresGrad: true)).value
+            let inference = withoutGradients { net(Variable(x)).value }
+            XCTAssertEqual(recorded.shape, inference.shape)
+            let scale = recorded.storage.map { abs($0) }.max()!
+            let err = zip(recorded.storage, inference.storage).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(err / scale, 1e-5, "winograd \(setting.map { "\($0)" } ?? "auto")")
+        }
+    }
+
     func testTinyUNetOverfitsOneVolume() {
         // A 12³ volume: a ball (label 1) and a brighter box (label 2) on noise.
         let n = 12

@@ -291,6 +291,49 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// A pending normalisation (with leaky ReLU) that the Winograd pass applies as it reads its
+    /// input, from one tensor or from parts, gives the bits of applying it first; other passes
+    /// do not take one.
+    func testPendingNormalizationReadByWinogradEqualsApplyingItFirst() {
+        let saved = ConvKernels.winograd
+        defer { ConvKernels.winograd = saved }
+        ConvKernels.winograd = true
+        let shapes = [geometry(2, 5, 8, [5, 7, 6], k: [3, 3, 3], p: [1, 1, 1]), geometry(1, 16, 16, [4, 3, 40], k: [3, 3, 3], p: [1, 1, 1])]
+        for (i, g) in shapes.enumerated() {
+            let c = ConvCase(g, seed: 500 + UInt64(i))
+            let x = Tensor(shape: [g.batch, g.inChannels] + g.inputSize, storage: c.input.map { $0 * 3 + 0.5 })
+            var rng = SeededGenerator(seed: 600 + UInt64(i))
+            let gamma = Tensor(shape: [g.inChannels], storage: (0..<g.inChannels).map { _ in Float(rng.uniform(-2, 2)) })
+            let beta = Tensor(shape: [g.inChannels], storage: (0..<g.inChannels).map { _ in Float(rng.uniform(-1, 1)) })
+            let (pending, _) = pendingNormalization(of: x, .groups(g.inChannels), gamma: gamma, beta: beta, leakySlope: 0.01)
+            var applied = x
+            pending.apply(to: &applied)
+            let plan = ConvPlan(g)
+            c.weight.withUnsafeBufferPointer { plan.pack(weight: $0.baseAddress!) }
+            XCTAssertTrue(plan.readsPendingNormalization, "\(g)")
+            let bias = Tensor(shape: [g.outChannels], storage: c.bias)
+            let expected = convConcatenated([applied], bias: bias, plan: plan, activation: .leakyReLU(0.01))
+            // Two parts: the first channel, then the rest.
+            let inner = g.inputSize.reduce(1, *)
+            var first = [Float](), rest = [Float]()
+            for n in 0..<g.batch {
+                first += x.storage[(n * g.inChannels) * inner..<(n * g.inChannels + 1) * inner]
+                rest += x.storage[(n * g.inChannels + 1) * inner..<(n + 1) * g.inChannels * inner]
+            }
+            let parts = [Tensor(shape: [g.batch, 1] + g.inputSize, storage: first),
+                         Tensor(shape: [g.batch, g.inChannels - 1] + g.inputSize, storage: rest)]
+            let fused = convConcatenated(parts, pending: pending, bias: bias, plan: plan, activation: .leakyReLU(0.01))
+            XCTAssertEqual(fused.storage.map(\.bitPattern), expected.storage.map(\.bitPattern), "\(g)")
+            var owned: [Tensor]? = [x]
+            let consumed = convConsuming(&owned, pending: pending, bias: bias, plan: plan, activation: .leakyReLU(0.01))
+            XCTAssertEqual(consumed.storage.map(\.bitPattern), expected.storage.map(\.bitPattern), "consuming \(g)")
+            // Forced off: no Winograd pass, no pending normalisation.
+            ConvKernels.winograd = false
+            XCTAssertFalse(ConvPlan(g).readsPendingNormalization)
+            ConvKernels.winograd = true
+        }
+    }
+
     func testBackwardDataMatchesReferenceOnSweptShapes() {
         for (i, g) in Self.sweep.enumerated() {
             let c = ConvCase(g, seed: 200 + UInt64(i))

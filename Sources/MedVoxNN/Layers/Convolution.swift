@@ -52,15 +52,24 @@ public final class ConvNd: Module {
     }
 
     /// Inference (no graph) on the channel concatenation of `parts`, releasing them (`parts`
-    /// becomes nil) once the kernel's padded copy holds them: see `convConsuming`.
-    public func inference(consuming parts: inout [Tensor]?) -> Tensor {
+    /// becomes nil) once the kernel's padded copy holds them: see `convConsuming`. `pending`, only
+    /// where `readsPendingNormalization(inputShape:)`: a normalisation of the input not yet applied.
+    public func inference(consuming parts: inout [Tensor]?, pending: PendingNormalization? = nil) -> Tensor {
         let ps = parts!
         let shape = [ps[0].shape[0], ps.reduce(0) { $0 + $1.shape[1] }] + Array(ps[0].shape.dropFirst(2))
         let g: ConvGeometry
         do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
         let p = plan.prepared(g, weight: weight)
         _ = consume ps
-        return convConsuming(&parts, bias: bias?.value, plan: p, activation: activation)
+        return convConsuming(&parts, pending: pending, bias: bias?.value, plan: p, activation: activation)
+    }
+
+    /// Whether `inference(consuming:pending:)` applies a pending normalisation of an input of
+    /// `shape` as it reads it (Winograd passes).
+    public func readsPendingNormalization(inputShape shape: [Int]) -> Bool {
+        let g: ConvGeometry
+        do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
+        return plan.prepared(g, weight: weight).readsPendingNormalization
     }
 
     public func callAsFunction(_ x: Variable) -> Variable {

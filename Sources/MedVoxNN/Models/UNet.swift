@@ -28,20 +28,20 @@ public final class ConvBlock: Module {
         return leakyReLU(norm2(conv2(h)), slope: slope)
     }
 
-    /// Without a graph (the norm and the activation in place on each convolution's output), on the
-    /// channel concatenation of `parts` (one tensor, or a decoder's skip and up-sampled maps)
-    /// without building it; the parts are released (`parts` becomes nil) once the first
-    /// convolution has read them.
+    /// Without a graph, on the channel concatenation of `parts` (one tensor, or a decoder's skip
+    /// and up-sampled maps) without building it; the parts are released (`parts` becomes nil) once
+    /// the first convolution has read them. The first norm and activation are applied by the
+    /// second convolution as it reads its input where it can (Winograd), else in place, like the
+    /// second ones.
     func inference(consumingParts parts: inout [Tensor]?) -> Tensor {
-        var h: [Tensor]? = [stage(consuming: &parts, conv1, norm1)]
-        return stage(consuming: &h, conv2, norm2)
-    }
-
-    /// One convolution → norm → activation stage whose input (channel groups) is released once
-    /// the convolution's padded copy holds it, so the output can take its memory.
-    func stage(consuming x: inout [Tensor]?, _ conv: ConvNd, _ norm: GroupNorm) -> Tensor {
-        var y = conv.inference(consuming: &x)
-        normalizeInPlace(&y, .groups(norm.groups), gamma: norm.weight?.value, beta: norm.bias?.value, eps: norm.eps, leakySlope: slope)
+        var y1 = conv1.inference(consuming: &parts)
+        let (pending, _) = pendingNormalization(of: y1, .groups(norm1.groups), gamma: norm1.weight?.value, beta: norm1.bias?.value,
+                                                eps: norm1.eps, leakySlope: slope)
+        let fused = conv2.readsPendingNormalization(inputShape: y1.shape)
+        if !fused { pending.apply(to: &y1) }
+        var h: [Tensor]? = [consume y1]
+        var y = conv2.inference(consuming: &h, pending: fused ? pending : nil)
+        normalizeInPlace(&y, .groups(norm2.groups), gamma: norm2.weight?.value, beta: norm2.bias?.value, eps: norm2.eps, leakySlope: slope)
         return y
     }
 }

@@ -98,15 +98,18 @@ public func channelSums(_ x: Tensor) -> Tensor {
 
 /// Inference (no graph) like `convConcatenated`, releasing the parts (`parts` becomes nil) as soon
 /// as the kernel's padded copy holds them, before the output is allocated, so the output can
-/// reuse their memory. Same bits as `convConcatenated`.
-public func convConsuming(_ parts: inout [Tensor]?, bias: Tensor?, plan: ConvPlan, activation: FusedActivation = .none) -> Tensor {
+/// reuse their memory (passes without a padded copy release them after). Same bits as
+/// `convConcatenated`. `pending`: a normalisation the parts have not had yet (see
+/// `convConcatenated`).
+public func convConsuming(_ parts: inout [Tensor]?, pending: PendingNormalization? = nil, bias: Tensor?, plan: ConvPlan,
+                          activation: FusedActivation = .none) -> Tensor {
     let g = plan.geometry
     let ps = parts!
     checkParts(ps, g)
     var padded: ConvPlan.PaddedInput?
-    withParts(ps[...], []) { padded = plan.padInput(parts: $0) }
+    if pending == nil { withParts(ps[...], []) { padded = plan.padInput(parts: $0) } }
     guard let padded else {
-        let y = convConcatenated(ps, bias: bias, plan: plan, activation: activation)
+        let y = convConcatenated(ps, pending: pending, bias: bias, plan: plan, activation: activation)
         parts = nil
         return y
     }
@@ -133,15 +136,18 @@ private func withParts(_ rest: ArraySlice<Tensor>, _ got: [(UnsafePointer<Float>
 
 /// Inference (no graph): the convolution of the channel concatenation of `parts` (each
 /// `[N, c_k, s…]`), without building the concatenation where the kernel reads a padded copy of its
-/// input — a U-Net decoder's skip and up-sampled maps go straight into that copy.
-public func convConcatenated(_ parts: [Tensor], bias: Tensor?, plan: ConvPlan, activation: FusedActivation = .none) -> Tensor {
+/// input or reads the parts in place — a U-Net decoder's skip and up-sampled maps go straight in.
+/// `pending` (only where `plan.readsPendingNormalization`): a normalisation of the concatenation
+/// not yet applied, which the kernel applies as it reads — the same bits as applying it first.
+public func convConcatenated(_ parts: [Tensor], pending: PendingNormalization? = nil, bias: Tensor?, plan: ConvPlan,
+                             activation: FusedActivation = .none) -> Tensor {
     let g = plan.geometry
     checkParts(parts, g)
     var y = Tensor(overwrittenShape: [g.batch, g.outChannels] + g.outputSize)  // forward overwrites the output
     withParts(parts[...], []) { groups in
         y.storage.withUnsafeMutableBufferPointer { yp in
             withOptionalPointer(bias) { bp in
-                plan.forward(parts: groups, bias: bp, output: yp.baseAddress!, activation: activation)
+                plan.forward(parts: groups, pending: pending, bias: bp, output: yp.baseAddress!, activation: activation)
             }
         }
     }

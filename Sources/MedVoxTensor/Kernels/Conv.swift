@@ -281,22 +281,31 @@ public final class ConvPlan {
         }
     }
 
+    /// Whether `forward(parts:pending:)` takes a pending normalisation of its input (applied as
+    /// the Winograd pass reads it); otherwise apply it to the input first.
+    public var readsPendingNormalization: Bool { weights.isEmpty && forwardPass.mode == .winograd }
+
     /// Forward pass over the channel concatenation of `parts` (pointer, channels per sample; each
     /// part holds `[N, channels, s…]`) without building it when the pass reads a padded copy of
-    /// its input (filled from each part in turn); otherwise the concatenation is assembled in a
-    /// temporary buffer. The same bits as `forward` on the concatenated input.
+    /// its input (filled from each part in turn) or reads it in place (Winograd); otherwise the
+    /// concatenation is assembled in a temporary buffer. The same bits as `forward` on the
+    /// concatenated input — with `pending` (only where `readsPendingNormalization`), on the
+    /// concatenated input with `pending` applied.
     public func forward(
-        parts: [(UnsafePointer<Float>, Int)], bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-        activation: FusedActivation = .none, threads: Int = Runtime.threads
+        parts: [(UnsafePointer<Float>, Int)], pending: PendingNormalization? = nil, bias: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, activation: FusedActivation = .none, threads: Int = Runtime.threads
     ) {
         precondition(parts.reduce(0) { $0 + $1.1 } == s.ci, "channel groups must add up to \(s.ci) input channels")
+        precondition(pending == nil || (readsPendingNormalization && pending!.scale.count == s.n * s.ci),
+                     "a pending normalisation needs a Winograd pass and one coefficient per input channel block")
         if weights.isEmpty && forwardPass.readsParts {
             precondition(forwardPacked.count == forwardPass.packedCount, "ConvPlan.forward before pack(weight:)")
             forwardPacked.withUnsafeBufferPointer { a in
                 for n in 0..<s.n {
                     let groups = parts.map { (UnsafePointer($0.0 + n * $0.1 * s.inPlane), $0.1) }
-                    forwardPass.run(source: groups[0].0, parts: groups, packed: a.baseAddress!, bias: bias,
-                                    output: output + n * s.co * s.outPlane, activation: activation, threads: threads)
+                    forwardPass.run(source: groups[0].0, parts: groups, inputTransform: pending?.item(n, channels: s.ci),
+                                    packed: a.baseAddress!, bias: bias, output: output + n * s.co * s.outPlane,
+                                    activation: activation, threads: threads)
                 }
             }
             return
