@@ -594,9 +594,7 @@ static void bww_avx512(long L, const float *const *g, const float *const *bj, fl
 }
 #endif
 
-typedef void (*bww_kernel)(long, const float *const *, const float *const *, float *, float *, long, int);
-
-static bww_kernel bww_kernel_for(int isa) {
+mvx_bww_kernel mvx_bww_kernel_for(int isa) {
 #if MVX_X86
     if (isa == MVX_ISA_AVX512) return bww_avx512;
     if (isa == MVX_ISA_AVX2) return bww_avx2;
@@ -607,7 +605,7 @@ static bww_kernel bww_kernel_for(int isa) {
 
 void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs,
                   float *vacc, long *runs) {
-    bww_kernel kern = bww_kernel_for(p->isa);
+    mvx_bww_kernel kern = mvx_bww_kernel_for(p->isa);
     const int mw = p->mw, nw = p->nw;
     const long Ktot = (long)p->C * p->taps;
     const long k0 = kb0 * nw, k1 = lmin(Ktot, kb1 * nw);

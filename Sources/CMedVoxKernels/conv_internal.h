@@ -6,3 +6,9 @@ typedef void (*mvx_fwd_kernel)(long K, const float *a, const float *b, const lon
 
 /// The kernel for an instruction set and row count (mr = 1: the one-row kernel).
 mvx_fwd_kernel mvx_fwd_kernel_for(int isa, int mr);
+
+/// Backward-weights micro-kernel: out[i][j] = sum_{l<L} g[i][l] * b[j][l] for mw x nw rows (vacc:
+/// keep lane sums there instead, see conv.c).
+typedef void (*mvx_bww_kernel)(long L, const float *const *g, const float *const *b, float *out, float *vacc, long vstride, int vinit);
+
+mvx_bww_kernel mvx_bww_kernel_for(int isa);

@@ -292,34 +292,22 @@ static inline __attribute__((always_inline)) void interleave(int isa, float *o, 
     for (int l = 0; l < WL; l++) { o[2 * l] = e[l]; o[2 * l + 1] = f[l]; }
 }
 
-static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc,
-                                                                   long *offs) {
-    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
-    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
-    const long n = t1 - t0, C = p->C, M = p->M, mr = p->mr, nr = p->nr;
-    const long Mpad = (M + mr - 1) / mr * mr;
-    // V [xi][c][nt]: each product reads one contiguous matrix. acc [m][xi][nt]: the output
-    // transform reads one channel's 64 points as one run. Strides padded by a cache line, so 64
-    // rows that far apart do not share a few L1 sets (at 16 channels a point is 3 KB).
-    // V: point xi of channel c at V + xi * vx + c * vc. Few channels: [c][xi][nt], so each input
-    // transform writes one contiguous run (its 64 points would otherwise land on 64 lines far
-    // apart); many: [xi][c][nt], so each product reads one contiguous matrix.
-    const long mstride = 64 * nt + 16;
-    const int by_channel = C <= MVX_WINO_CHANNEL_MAJOR;
-    const long vx = by_channel ? nt : C * nt + 16, vc = by_channel ? mstride : nt;
-
-    // Input transform. Lanes past the block's tiles repeat its last tile (finite values, unused).
-    enum { MAXG = 16 };  // lane groups per block: nt <= 256
+// The input transform of tiles [t0, t0 + n), channels [c0, c1), into `groups` lane groups
+// (n <= groups * WL <= MAXG * WL): point xi of channel c, lane l at V[xi * vx + c * vc + l]. Lanes
+// past n repeat the last tile (finite values) up to the group's end; whole groups past n are zero.
+enum { MAXG = 16 };
+static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, long t0, long n, long groups, long c0, long c1, float *V,
+                                                              long vx, long vc) {
     long tz[MAXG][WL], ty[MAXG][WL], tx[MAXG][WL];
     int row[MAXG];
-    const long groups = nt / WL;
+    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
     const long D = p->od, H = p->oh, W = p->ow;  // padding 1: the source grid is the output grid
     const in_xform xf = {p->in_scale, p->in_shift, p->in_leaky, p->in_slope};
     for (long g = 0; g < groups; g++) {
         const long g0 = g * WL, cnt = lmin(WL, n - g0);
         if (cnt <= 0) {
             for (long xi = 0; xi < 64; xi++)
-                for (long c = 0; c < C; c++) memset(V + xi * vx + c * vc + g0, 0, sizeof(float) * WL);
+                for (long c = c0; c < c1; c++) memset(V + xi * vx + c * vc + g0, 0, sizeof(float) * WL);
             row[g] = -1;
             continue;
         }
@@ -330,9 +318,9 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
         row[g] = cnt == WL && tx[g][0] + WL <= tW;
     }
     float stage[WL * 64];  // rows [4][4][SR] (row groups) or windows [WL][4][4][4]
-    for (long c = 0; c < C; c++) {
+    for (long c = c0; c < c1; c++) {
         const float *src = p->chan[c];
-        if (c + 1 < C) {
+        if (c + 1 < c1) {
             // The next channel's rows: a few lines each, from all over memory, which the hardware
             // prefetchers do not follow.
             for (long g = 0; g < groups; g++) {
@@ -360,6 +348,26 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
             }
         }
     }
+
+}
+
+static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc,
+                                                                   long *offs) {
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
+    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
+    const long n = t1 - t0, C = p->C, M = p->M, mr = p->mr, nr = p->nr;
+    const long Mpad = (M + mr - 1) / mr * mr;
+    // V [xi][c][nt]: each product reads one contiguous matrix. acc [m][xi][nt]: the output
+    // transform reads one channel's 64 points as one run. Strides padded by a cache line, so 64
+    // rows that far apart do not share a few L1 sets (at 16 channels a point is 3 KB).
+    // V: point xi of channel c at V + xi * vx + c * vc. Few channels: [c][xi][nt], so each input
+    // transform writes one contiguous run (its 64 points would otherwise land on 64 lines far
+    // apart); many: [xi][c][nt], so each product reads one contiguous matrix.
+    const long mstride = 64 * nt + 16;
+    const int by_channel = C <= MVX_WINO_CHANNEL_MAJOR;
+    const long vx = by_channel ? nt : C * nt + 16, vc = by_channel ? mstride : nt;
+
+    input_tiles(p, t0, n, nt / WL, 0, C, V, vx, vc);
 
     // The 64 products, all input channels in one pass.
     for (long k = 0; k < C; k++) offs[k] = k * vc;
@@ -425,6 +433,143 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward-weights
+
+// The output gradient's tiles of one lane group and channel (gy: D x H x W) into GY[xi*gx + l]:
+// A (a, b) = (a, a + b, a - b, -b) along x, y, z. Zero outside the grid and for lanes >= cnt.
+static inline __attribute__((always_inline)) void grad_group(const float *gy, long D, long H, long W, const long *tz, const long *ty,
+                                                             const long *tx, int row, long cnt, float *GY, long gx) {
+    float y[2][2][2][WL];
+    for (int dz = 0; dz < 2; dz++)
+        for (int dy = 0; dy < 2; dy++) {
+            if (row) {
+                const long zz = 2 * tz[0] + dz, yy = 2 * ty[0] + dy, x0 = 2 * tx[0];
+                if (zz >= D || yy >= H) {
+                    memset(y[dz][dy], 0, sizeof(y[dz][dy]));
+                    continue;
+                }
+                const float *r = gy + (zz * H + yy) * W + x0;
+                if (x0 + 2 * WL <= W) {
+                    for (int l = 0; l < WL; l++) y[dz][dy][0][l] = r[2 * l], y[dz][dy][1][l] = r[2 * l + 1];
+                } else {
+                    for (int l = 0; l < WL; l++) {
+                        y[dz][dy][0][l] = x0 + 2 * l < W ? r[2 * l] : 0.0f;
+                        y[dz][dy][1][l] = x0 + 2 * l + 1 < W ? r[2 * l + 1] : 0.0f;
+                    }
+                }
+            } else {
+                for (int dx = 0; dx < 2; dx++)
+                    for (int l = 0; l < WL; l++) {
+                        const long zz = 2 * tz[l] + dz, yy = 2 * ty[l] + dy, xx = 2 * tx[l] + dx;
+                        y[dz][dy][dx][l] = l < cnt && zz < D && yy < H && xx < W ? gy[(zz * H + yy) * W + xx] : 0.0f;
+                    }
+            }
+        }
+    v16 X[2][2][4], Y[2][4][4];
+    for (int dz = 0; dz < 2; dz++)
+        for (int dy = 0; dy < 2; dy++) {
+            v16 a = ld(y[dz][dy][0]), b = ld(y[dz][dy][1]);
+            X[dz][dy][0] = a, X[dz][dy][1] = a + b, X[dz][dy][2] = a - b, X[dz][dy][3] = -b;
+        }
+    for (int dz = 0; dz < 2; dz++)
+        for (int ax = 0; ax < 4; ax++) {
+            v16 a = X[dz][0][ax], b = X[dz][1][ax];
+            Y[dz][0][ax] = a, Y[dz][1][ax] = a + b, Y[dz][2][ax] = a - b, Y[dz][3][ax] = -b;
+        }
+    for (int ay = 0; ay < 4; ay++)
+        for (int ax = 0; ax < 4; ax++) {
+            v16 a = Y[0][ay][ax], b = Y[1][ay][ax];
+            const int k = ay * 4 + ax;
+            st(GY + k * gx, a);
+            st(GY + (16 + k) * gx, a + b);
+            st(GY + (32 + k) * gx, a - b);
+            st(GY + (48 + k) * gx, -b);
+        }
+}
+
+static inline __attribute__((always_inline)) void bww_transform_body(const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1,
+                                                                      long m0, long m1, float *V, long vx, long vc, float *GY, long gx,
+                                                                      long gm) {
+    const long groups = (n + WL - 1) / WL;
+    if (c1 > c0) input_tiles(p, t0, n, groups, c0, c1, V, vx, vc);
+    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2, plane = (long)p->od * p->oh * p->ow;
+    for (long g = 0; g < groups && m1 > m0; g++) {
+        const long g0 = g * WL, cnt = lmin(WL, n - g0);
+        long tz[WL], ty[WL], tx[WL];
+        for (int l = 0; l < WL; l++) {
+            long t = t0 + g0 + (cnt > 0 ? lmin(l, cnt - 1) : 0);
+            tx[l] = t % tW, ty[l] = (t / tW) % tH, tz[l] = t / (tW * tH);
+        }
+        const int row = cnt == WL && tx[0] + WL <= tW;
+        for (long m = m0; m < m1; m++) {
+            grad_group(gy + m * plane, p->od, p->oh, p->ow, tz, ty, tx, row, cnt, GY + m * gm + g0, gx);
+        }
+    }
+}
+
+#define BWW_T_PARAMS const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V, long vx, \
+                     long vc, float *GY, long gx, long gm
+#define BWW_T_ARGS p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm
+
+static void bww_transform_generic(BWW_T_PARAMS) { bww_transform_body(BWW_T_ARGS); }
+#if MVX_X86
+__attribute__((target("avx2,fma"))) static void bww_transform_avx2(BWW_T_PARAMS) { bww_transform_body(BWW_T_ARGS); }
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void bww_transform_avx512(BWW_T_PARAMS) { bww_transform_body(BWW_T_ARGS); }
+#endif
+
+void mvx_wino_bww_transform(BWW_T_PARAMS) {
+#if MVX_X86
+    if (p->isa == MVX_ISA_AVX512) { bww_transform_avx512(BWW_T_ARGS); return; }
+    if (p->isa == MVX_ISA_AVX2) { bww_transform_avx2(BWW_T_ARGS); return; }
+#endif
+    bww_transform_generic(BWW_T_ARGS);
+}
+
+void mvx_wino_bww_products(int isa, int mw, int nw, long M, long C, long L, const float *GY, long gx, long gm,
+                           const float *V, long vx, long vc, long xi0, long xi1, double *dU, int first) {
+    const mvx_bww_kernel kern = mvx_bww_kernel_for(isa);
+    const float *gp[8], *bp[8];
+    float out[64];
+    for (long xi = xi0; xi < xi1; xi++)
+        for (long cb = 0; cb < C; cb += nw) {
+            for (int j = 0; j < nw; j++) bp[j] = V + xi * vx + lmin(cb + j, C - 1) * vc;
+            for (long mb = 0; mb < M; mb += mw) {
+                for (int i = 0; i < mw; i++) gp[i] = GY + xi * gx + lmin(mb + i, M - 1) * gm;
+                kern(L, gp, bp, out, NULL, 0, 0);
+                for (int i = 0; i < mw && mb + i < M; i++)
+                    for (int j = 0; j < nw && cb + j < C; j++) {
+                        double *d = dU + (xi * M + mb + i) * C + cb + j;
+                        *d = first ? (double)out[i * nw + j] : *d + (double)out[i * nw + j];
+                    }
+            }
+        }
+}
+
+void mvx_wino_bww_finish(long M, long C, const double *dU, long m0, long m1, float *gw) {
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    for (long m = m0; m < m1; m++)
+        for (long c = 0; c < C; c++) {
+            double u[64], a1[4][4][3], a2[4][3][3];
+            for (int xi = 0; xi < 64; xi++) u[xi] = dU[(xi * M + m) * C + c];
+            for (int z = 0; z < 4; z++)
+                for (int y = 0; y < 4; y++)
+                    for (int e = 0; e < 3; e++) {
+                        const double *r = u + z * 16 + y * 4;
+                        a1[z][y][e] = G[0][e] * r[0] + G[1][e] * r[1] + G[2][e] * r[2] + G[3][e] * r[3];
+                    }
+            for (int z = 0; z < 4; z++)
+                for (int b = 0; b < 3; b++)
+                    for (int e = 0; e < 3; e++)
+                        a2[z][b][e] = G[0][b] * a1[z][0][e] + G[1][b] * a1[z][1][e] + G[2][b] * a1[z][2][e] + G[3][b] * a1[z][3][e];
+            float *o = gw + (m * C + c) * 27;
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++)
+                    for (int e = 0; e < 3; e++)
+                        o[(a * 3 + b) * 3 + e] = (float)(G[0][a] * a2[0][b][e] + G[1][a] * a2[1][b][e] + G[2][a] * a2[2][b][e] + G[3][a] * a2[3][b][e]);
+        }
 }
 
 static void wino_block_generic(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs) {

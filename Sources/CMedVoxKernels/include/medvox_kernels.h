@@ -99,6 +99,23 @@ long mvx_wino_tiles(int od, int oh, int ow);
 /// offs [C].
 void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs);
 
+/// Winograd backward-weights, the adjoint of the forward: dU[xi][m][c] = sum over tiles of
+/// GY[xi][m][tile] * V[xi][c][tile], with V the forward's input transform of the layer input and
+/// GY = A dY A^T the transform of the output gradient's 2x2x2 tiles; then dW = G^T dU G.
+///
+/// mvx_wino_bww_transform: tiles [t0, t0 + n) (n <= 256) into lanes 0..roundup(n, 16) of V
+/// (input channels [c0, c1); point xi, channel c at V[xi*vx + c*vc]) and GY (output channels
+/// [m0, m1); point xi, channel m at GY[xi*gx + m*gm]); lanes past n are zero in GY. p: the
+/// forward's (chan = the layer input, od/oh/ow, C, M, isa); gy: [M][od*oh*ow].
+void mvx_wino_bww_transform(const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V,
+                            long vx, long vc, float *GY, long gx, long gm);
+/// Adds the products of points [xi0, xi1) over L lanes (a multiple of 16) into dU [64][M][C]
+/// (overwrites when `first`), each (xi, m, c) reduced in one fixed order.
+void mvx_wino_bww_products(int isa, int mw, int nw, long M, long C, long L, const float *GY, long gx, long gm,
+                           const float *V, long vx, long vc, long xi0, long xi1, double *dU, int first);
+/// gw[m][c][27] (output channels [m0, m1)) = G^T dU[.][m][c] G.
+void mvx_wino_bww_finish(long M, long C, const double *dU, long m0, long m1, float *gw);
+
 
 /// Backward-weights: gw[m][c*taps + t] (+)= sum over positions of g[m, position] * source(c, position, t).
 typedef struct {
