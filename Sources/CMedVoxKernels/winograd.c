@@ -396,9 +396,14 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                     }
             }
         }
+        // Statistics of the values written (p->ostats): per lane group in float, lanes then groups
+        // added in order in double.
+        double bsum = 0, bsq = 0;
         for (long g0 = 0; g0 < n; g0 += WL) {
             const long cnt = lmin(WL, n - g0);
             float y[2][2][2][WL];
+            v16 gs = {0}, gq = {0};
+            float ss = 0, sq = 0;
             output_group(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
             const long first = t0 + g0, tx0 = first % tW, ty0 = (first / tW) % tH, tz0 = first / (tW * tH);
             if (tx0 + cnt <= tW) {
@@ -412,10 +417,19 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                         const float *e = y[dz][dy][0], *f = y[dz][dy][1];
                         if (full && cnt == WL) {
                             interleave(p->isa, o, e, f);
+                            if (p->ostats) {
+                                v16 ve = ld(e), vf = ld(f);
+                                gs += ve + vf;
+                                gq += ve * ve + vf * vf;
+                            }
                         } else {
                             for (long l = 0; l < cnt; l++) {
                                 o[2 * l] = e[l];
-                                if (2 * (tx0 + l) + 1 < ow) o[2 * l + 1] = f[l];
+                                ss += e[l], sq += e[l] * e[l];
+                                if (2 * (tx0 + l) + 1 < ow) {
+                                    o[2 * l + 1] = f[l];
+                                    ss += f[l], sq += f[l] * f[l];
+                                }
                             }
                         }
                     }
@@ -427,10 +441,22 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                         for (int dy = 0; dy < 2; dy++)
                             for (int dx = 0; dx < 2; dx++) {
                                 long zz = 2 * tz + dz, yy = 2 * ty + dy, xx = 2 * tx + dx;
-                                if (zz < od && yy < oh && xx < ow) out[(zz * oh + yy) * ow + xx] = y[dz][dy][dx][l];
+                                if (zz < od && yy < oh && xx < ow) {
+                                    const float v = y[dz][dy][dx][l];
+                                    out[(zz * oh + yy) * ow + xx] = v;
+                                    ss += v, sq += v * v;
+                                }
                             }
                 }
             }
+            if (p->ostats) {
+                for (int l = 0; l < WL; l++) bsum += (double)gs[l], bsq += (double)gq[l];
+                bsum += (double)ss, bsq += (double)sq;
+            }
+        }
+        if (p->ostats) {
+            p->ostats[((t0 / nt) * M + m) * 2] = bsum;
+            p->ostats[((t0 / nt) * M + m) * 2 + 1] = bsq;
         }
     }
 }

@@ -327,6 +327,17 @@ final class ConvTests: XCTestCase {
             var owned: [Tensor]? = [x]
             let consumed = convConsuming(&owned, pending: pending, bias: bias, plan: plan, activation: .leakyReLU(0.01))
             XCTAssertEqual(consumed.storage.map(\.bitPattern), expected.storage.map(\.bitPattern), "consuming \(g)")
+            // The sums written with the output are the output's sums (odd sizes, partial blocks).
+            var owned2: [Tensor]? = parts
+            let (withSums, sums) = convConsumingWithStatistics(&owned2, pending: pending, bias: bias, plan: plan, activation: .leakyReLU(0.01))
+            XCTAssertEqual(withSums.storage.map(\.bitPattern), expected.storage.map(\.bitPattern), "with sums \(g)")
+            let per = g.outputSize.reduce(1, *)
+            for b in 0..<(g.batch * g.outChannels) {
+                let v = withSums.storage[(b * per)..<((b + 1) * per)].map(Double.init)
+                let (s, q) = (v.reduce(0, +), v.reduce(0) { $0 + $1 * $1 })
+                XCTAssertEqual(sums![2 * b], s, accuracy: 1e-5 * max(1, v.map(abs).reduce(0, +)), "sum \(b) \(g)")
+                XCTAssertEqual(sums![2 * b + 1], q, accuracy: 1e-5 * max(1, q), "squares \(b) \(g)")
+            }
             // Forced off: no Winograd pass, no pending normalisation.
             ConvKernels.winograd = false
             XCTAssertFalse(ConvPlan(g).readsPendingNormalization)

@@ -64,6 +64,9 @@ typedef struct {
     const float *in_scale, *in_shift;
     int in_leaky;
     float in_slope;
+    /// Winograd: when set, each block (tiles [t0, t0 + nt)) writes the sum and the sum of squares
+    /// of the values it stores per output channel at ostats[((t0 / nt) * M + m) * 2 + {0, 1}].
+    double *ostats;
 } mvx_fwd;
 
 /// Packs weights for mvx_fwd: value(m, c, t) = w[(m*C + c)*taps + t] normally, or with

@@ -64,6 +64,19 @@ public final class ConvNd: Module {
         return convConsuming(&parts, pending: pending, bias: bias?.value, plan: p, activation: activation)
     }
 
+    /// `inference(consuming:pending:)` that also returns each output channel's sum and sum of
+    /// squares (`[N][Cout][2]`) where the convolution computes them as it writes; see
+    /// `convConsumingWithStatistics`.
+    public func inferenceWithStatistics(consuming parts: inout [Tensor]?, pending: PendingNormalization? = nil) -> (Tensor, [Double]?) {
+        let ps = parts!
+        let shape = [ps[0].shape[0], ps.reduce(0) { $0 + $1.shape[1] }] + Array(ps[0].shape.dropFirst(2))
+        let g: ConvGeometry
+        do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
+        let p = plan.prepared(g, weight: weight)
+        _ = consume ps
+        return convConsumingWithStatistics(&parts, pending: pending, bias: bias?.value, plan: p, activation: activation)
+    }
+
     /// Whether `inference(consuming:pending:)` applies a pending normalisation of an input of
     /// `shape` as it reads it (Winograd passes).
     public func readsPendingNormalization(inputShape shape: [Int]) -> Bool {

@@ -32,16 +32,17 @@ public final class ConvBlock: Module {
     /// and up-sampled maps) without building it; the parts are released (`parts` becomes nil) once
     /// the first convolution has read them. The first norm and activation are applied by the
     /// second convolution as it reads its input where it can (Winograd), else in place, like the
-    /// second ones.
+    /// second ones. Winograd convolutions also sum their outputs for the norms as they write them.
     func inference(consumingParts parts: inout [Tensor]?) -> Tensor {
-        var y1 = conv1.inference(consuming: &parts)
+        var (y1, sums1) = conv1.inferenceWithStatistics(consuming: &parts)
         let (pending, _) = pendingNormalization(of: y1, .groups(norm1.groups), gamma: norm1.weight?.value, beta: norm1.bias?.value,
-                                                eps: norm1.eps, leakySlope: slope)
+                                                eps: norm1.eps, leakySlope: slope, channelSums: sums1)
         let fused = conv2.readsPendingNormalization(inputShape: y1.shape)
         if !fused { pending.apply(to: &y1) }
         var h: [Tensor]? = [consume y1]
-        var y = conv2.inference(consuming: &h, pending: fused ? pending : nil)
-        normalizeInPlace(&y, .groups(norm2.groups), gamma: norm2.weight?.value, beta: norm2.bias?.value, eps: norm2.eps, leakySlope: slope)
+        var (y, sums2) = conv2.inferenceWithStatistics(consuming: &h, pending: fused ? pending : nil)
+        pendingNormalization(of: y, .groups(norm2.groups), gamma: norm2.weight?.value, beta: norm2.bias?.value, eps: norm2.eps,
+                             leakySlope: slope, channelSums: sums2).0.apply(to: &y)
         return y
     }
 }

@@ -122,6 +122,31 @@ public func convConsuming(_ parts: inout [Tensor]?, pending: PendingNormalizatio
     return y
 }
 
+/// `convConsuming` that also returns each output channel's sum and sum of squares (`[N][Cout][2]`,
+/// in double) where the pass computes them as it writes (`plan.writesStatistics`), saving a
+/// normalisation's read of the output; nil statistics otherwise.
+public func convConsumingWithStatistics(_ parts: inout [Tensor]?, pending: PendingNormalization? = nil, bias: Tensor?, plan: ConvPlan,
+                                        activation: FusedActivation = .none) -> (Tensor, [Double]?) {
+    guard plan.writesStatistics else { return (convConsuming(&parts, pending: pending, bias: bias, plan: plan, activation: activation), nil) }
+    let g = plan.geometry
+    let ps = parts!
+    checkParts(ps, g)
+    var y = Tensor(overwrittenShape: [g.batch, g.outChannels] + g.outputSize)  // forward overwrites the output
+    var stats = [Double](repeating: 0, count: g.batch * g.outChannels * 2)
+    withParts(ps[...], []) { groups in
+        y.storage.withUnsafeMutableBufferPointer { yp in
+            stats.withUnsafeMutableBufferPointer { sp in
+                withOptionalPointer(bias) { bp in
+                    plan.forward(parts: groups, pending: pending, bias: bp, output: yp.baseAddress!, activation: activation,
+                                 statistics: sp.baseAddress!)
+                }
+            }
+        }
+    }
+    parts = nil
+    return (y, stats)
+}
+
 /// Parts of a convolution's input: same batch and spatial size, channels adding up.
 private func checkParts(_ parts: [Tensor], _ g: ConvGeometry) {
     precondition(!parts.isEmpty && parts.allSatisfy { $0.shape[0] == g.batch && Array($0.shape.dropFirst(2)) == g.inputSize }

@@ -285,16 +285,24 @@ public final class ConvPlan {
     /// the Winograd pass reads it); otherwise apply it to the input first.
     public var readsPendingNormalization: Bool { weights.isEmpty && forwardPass.mode == .winograd }
 
+    /// Whether `forward(parts:…statistics:)` returns its output's per-channel sums as it writes
+    /// them (Winograd passes).
+    public var writesStatistics: Bool { weights.isEmpty && forwardPass.mode == .winograd }
+
     /// Forward pass over the channel concatenation of `parts` (pointer, channels per sample; each
     /// part holds `[N, channels, s…]`) without building it when the pass reads a padded copy of
     /// its input (filled from each part in turn) or reads it in place (Winograd); otherwise the
     /// concatenation is assembled in a temporary buffer. The same bits as `forward` on the
     /// concatenated input — with `pending` (only where `readsPendingNormalization`), on the
     /// concatenated input with `pending` applied.
+    /// `statistics` (only where `writesStatistics`): `[N][Cout][2]` doubles, the sum and the sum of
+    /// squares of each output channel's values.
     public func forward(
         parts: [(UnsafePointer<Float>, Int)], pending: PendingNormalization? = nil, bias: UnsafePointer<Float>?,
-        output: UnsafeMutablePointer<Float>, activation: FusedActivation = .none, threads: Int = Runtime.threads
+        output: UnsafeMutablePointer<Float>, activation: FusedActivation = .none, threads: Int = Runtime.threads,
+        statistics: UnsafeMutablePointer<Double>? = nil
     ) {
+        precondition(statistics == nil || writesStatistics, "output statistics need a Winograd pass")
         precondition(parts.reduce(0) { $0 + $1.1 } == s.ci, "channel groups must add up to \(s.ci) input channels")
         precondition(pending == nil || (readsPendingNormalization && pending!.scale.count == s.n * s.ci),
                      "a pending normalisation needs a Winograd pass and one coefficient per input channel block")
@@ -304,6 +312,7 @@ public final class ConvPlan {
                 for n in 0..<s.n {
                     let groups = parts.map { (UnsafePointer($0.0 + n * $0.1 * s.inPlane), $0.1) }
                     forwardPass.run(source: groups[0].0, parts: groups, inputTransform: pending?.item(n, channels: s.ci),
+                                    outputStatistics: statistics.map { $0 + n * s.co * 2 },
                                     packed: a.baseAddress!, bias: bias, output: output + n * s.co * s.outPlane,
                                     activation: activation, threads: threads)
                 }

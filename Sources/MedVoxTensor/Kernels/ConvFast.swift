@@ -237,12 +237,23 @@ struct FastPass {
     /// already filled (padded modes only); the source is not read. `inputTransform` (Winograd
     /// only) is a per-channel normalisation and activation the source has not had yet.
     func run(source: UnsafePointer<Float>, parts: [(UnsafePointer<Float>, Int)]? = nil, prefilled: UnsafeMutablePointer<Float>? = nil,
-             inputTransform: PendingNormalization.Channels? = nil,
+             inputTransform: PendingNormalization.Channels? = nil, outputStatistics: UnsafeMutablePointer<Double>? = nil,
              packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, activation: FusedActivation, threads: Int) {
         precondition(prefilled == nil || usesPadded, "a prefilled copy needs a padded pass")
         precondition(parts == nil || (readsParts && parts!.reduce(0) { $0 + $1.1 } == C), "channel groups need a padded or Winograd pass and must add up to the input channels")
         precondition(inputTransform == nil || mode == .winograd, "a pending normalisation needs a Winograd pass")
+        precondition(outputStatistics == nil || mode == .winograd, "output statistics need a Winograd pass")
+        // Winograd blocks' output sums (per block and channel), added in block order at the end.
+        var blockStats = [Double](repeating: 0, count: outputStatistics == nil ? 0 : layout(threads: threads).tiles * M * 2)
+        defer {
+            if let outputStatistics {
+                outputStatistics.update(repeating: 0, count: M * 2)
+                for b in 0..<blockStats.count / (M * 2) {
+                    for i in 0..<(M * 2) { outputStatistics[i] += blockStats[b * M * 2 + i] }
+                }
+            }
+        }
         let T = max(1, threads)
         let (mpad, total, nt, tiles, kmax, colCount, runsCount, perThread) = layout(threads: T)
         var d = mvx_fwd()
@@ -275,8 +286,10 @@ struct FastPass {
               channels.withUnsafeBufferPointer { chan in
               (inputTransform?.scale ?? []).withUnsafeBufferPointer { scale in
               (inputTransform?.shift ?? []).withUnsafeBufferPointer { shift in
+              blockStats.withUnsafeMutableBufferPointer { stats in
                 if mode == .winograd {
                     d.chan = chan.baseAddress
+                    d.ostats = outputStatistics == nil ? nil : stats.baseAddress  // (an empty array's may be non-nil)
                     if let t = inputTransform {
                         d.in_scale = scale.baseAddress
                         d.in_shift = shift.baseAddress
@@ -323,6 +336,7 @@ struct FastPass {
                     }
                 }
                 }
+              }
               }
               }
               }

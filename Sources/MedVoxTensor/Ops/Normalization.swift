@@ -107,8 +107,10 @@ public struct PendingNormalization: Sendable {
 }
 
 /// The statistics of `x` and the normalisation they define, not applied; see `normalizeInPlace`.
+/// `channelSums`: each channel block's sum and sum of squares (`[N·C][2]`), already computed
+/// (by the convolution that wrote `x`); otherwise they are summed here.
 public func pendingNormalization(of x: Tensor, _ grouping: NormGrouping, gamma: Tensor?, beta: Tensor?, eps: Float = 1e-5,
-                                 leakySlope: Float? = nil) -> (PendingNormalization, NormStats)
+                                 leakySlope: Float? = nil, channelSums: [Double]? = nil) -> (PendingNormalization, NormStats)
 {
     let (n, c, inner) = channelBlocks(x.shape)
     let groups = grouping.blocks(n: n, c: c)
@@ -128,7 +130,11 @@ public func pendingNormalization(of x: Tensor, _ grouping: NormGrouping, gamma: 
                     var s = 0.0, sq = 0.0
                     for b in groups[k] {
                         var bs = 0.0, bq = 0.0
-                        mvx_sum_and_squares(xb + b * inner, inner, &bs, &bq, isa)
+                        if let channelSums {
+                            (bs, bq) = (channelSums[2 * b], channelSums[2 * b + 1])
+                        } else {
+                            mvx_sum_and_squares(xb + b * inner, inner, &bs, &bq, isa)
+                        }
                         s += bs
                         sq += bq
                     }
