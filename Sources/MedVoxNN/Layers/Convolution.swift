@@ -55,12 +55,7 @@ public final class ConvNd: Module {
     /// becomes nil) once the kernel's padded copy holds them: see `convConsuming`. `pending`, only
     /// where `readsPendingNormalization(inputShape:)`: a normalisation of the input not yet applied.
     public func inference(consuming parts: inout [Tensor]?, pending: PendingNormalization? = nil) -> Tensor {
-        let ps = parts!
-        let shape = [ps[0].shape[0], ps.reduce(0) { $0 + $1.shape[1] }] + Array(ps[0].shape.dropFirst(2))
-        let g: ConvGeometry
-        do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
-        let p = plan.prepared(g, weight: weight)
-        _ = consume ps
+        let p = plan(forParts: parts!)  // (its own statement: no copy of the parts outlives it)
         return convConsuming(&parts, pending: pending, bias: bias?.value, plan: p, activation: activation)
     }
 
@@ -68,12 +63,7 @@ public final class ConvNd: Module {
     /// squares (`[N][Cout][2]`) where the convolution computes them as it writes; see
     /// `convConsumingWithStatistics`.
     public func inferenceWithStatistics(consuming parts: inout [Tensor]?, pending: PendingNormalization? = nil) -> (Tensor, [Double]?) {
-        let ps = parts!
-        let shape = [ps[0].shape[0], ps.reduce(0) { $0 + $1.shape[1] }] + Array(ps[0].shape.dropFirst(2))
-        let g: ConvGeometry
-        do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
-        let p = plan.prepared(g, weight: weight)
-        _ = consume ps
+        let p = plan(forParts: parts!)
         return convConsumingWithStatistics(&parts, pending: pending, bias: bias?.value, plan: p, activation: activation)
     }
 
@@ -83,6 +73,14 @@ public final class ConvNd: Module {
         let g: ConvGeometry
         do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
         return plan.prepared(g, weight: weight).readsPendingNormalization
+    }
+
+    /// The plan for the channel concatenation of `parts`.
+    private func plan(forParts ps: [Tensor]) -> ConvPlan {
+        let shape = [ps[0].shape[0], ps.reduce(0) { $0 + $1.shape[1] }] + Array(ps[0].shape.dropFirst(2))
+        let g: ConvGeometry
+        do { g = try geometry(for: shape) } catch { preconditionFailure("\(error)") }
+        return plan.prepared(g, weight: weight)
     }
 
     public func callAsFunction(_ x: Variable) -> Variable {
