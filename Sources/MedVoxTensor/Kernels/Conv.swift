@@ -186,7 +186,14 @@ public enum Conv {
 /// - per thread: an accumulator tile `roundup(Cout, mr) × nt` (≤ 32 K floats), and in gathered
 ///   passes a column tile `kcc·taps × nt` (≤ 512 × 384 floats) — no full im2col;
 /// - backward-weights per thread: `Cout × qc` (direct) or `(Cin·taps + 2·taps) × qc` (gathered)
-///   floats, qc ≤ 4096 positions.
+///   floats, qc ≤ 4096 positions;
+/// - Winograd F(2³, 3³) passes (3×3×3, stride 1, padding 1, ≥ 16 channels each way; they read the
+///   source in place, no padded copy): per thread the transformed inputs and the products of one
+///   block of 48 tiles, `64·48·(Cin + roundup(Cout, mr))` floats (6 MB at 256 channels each way);
+///   Winograd backward-weights: `64·256·(Cin + Cout)` floats of transformed tiles and
+///   `64·Cout·Cin` doubles of sums (34 MB at 256 channels each way).
+/// Packed weights: `roundup(Cout, mr)·Cin·taps` floats per pass, 64 transform points instead of
+/// the taps in Winograd passes.
 public final class ConvPlan {
     public let geometry: ConvGeometry
     let s: Conv3DShape
