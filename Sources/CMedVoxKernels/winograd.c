@@ -351,7 +351,7 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
 
 }
 
-static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc,
+static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc,
                                                                    long *offs) {
     const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
     const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
@@ -373,15 +373,15 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
     for (long k = 0; k < C; k++) offs[k] = k * vc;
     for (long xi = 0; xi < 64; xi++)
         for (long s = 0; s < nt; s += nr)
-            for (long mb = 0; mb < Mpad; mb += mr)
+            for (long mb = m0; mb < lmin(m1, Mpad); mb += mr)
                 kern(C, p->A + (xi * Mpad + mb) * C, V + xi * vx + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
 
     // Output transform and stores.
     const long od = p->od, oh = p->oh, ow = p->ow;
-    for (long m = 0; m < M; m++) {
+    for (long m = m0; m < lmin(m1, M); m++) {
         float *out = p->out + m * p->out_plane;
         const float bias = p->bias ? p->bias[m] : 0.0f;
-        if (m + 1 < M) {
+        if (m + 1 < lmin(m1, M)) {
             // The next channel's output lines, for writing: their reads for ownership would
             // otherwise stall the stores (the output is far larger than the caches).
             for (long g0 = 0; g0 < n; g0 += WL) {
@@ -598,22 +598,22 @@ void mvx_wino_bww_finish(long M, long C, const double *dU, long m0, long m1, flo
         }
 }
 
-static void wino_block_generic(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, V, acc, offs);
+static void wino_block_generic(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs) {
+    wino_block_body(p, t0, t1, nt, m0, m1, V, acc, offs);
 }
 #if MVX_X86
-__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, V, acc, offs);
+__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs) {
+    wino_block_body(p, t0, t1, nt, m0, m1, V, acc, offs);
 }
-__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, V, acc, offs);
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs) {
+    wino_block_body(p, t0, t1, nt, m0, m1, V, acc, offs);
 }
 #endif
 
-void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, float *V, float *acc, long *offs) {
+void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs) {
 #if MVX_X86
-    if (p->isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, V, acc, offs); return; }
-    if (p->isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, V, acc, offs); return; }
+    if (p->isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, m0, m1, V, acc, offs); return; }
+    if (p->isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, m0, m1, V, acc, offs); return; }
 #endif
-    wino_block_generic(p, t0, t1, nt, V, acc, offs);
+    wino_block_generic(p, t0, t1, nt, m0, m1, V, acc, offs);
 }

@@ -374,6 +374,8 @@ final class ConvTests: XCTestCase {
             geometry(1, 8, 5, [9, 7, 8], k: [3, 3, 3], s: [2, 2, 2], p: [1, 1, 1]),
             geometry(2, 1, 9, [11, 7, 9], k: [3, 3, 3], p: [1, 1, 1]),
             geometry(2, 6, 5, [8, 6, 10], k: [2, 2, 2], s: [2, 2, 2]),
+            // One Winograd block: the threads share its output channels.
+            geometry(1, 16, 40, [4, 6, 5], k: [3, 3, 3], p: [1, 1, 1]),
         ]
         for (i, g) in shapes.enumerated() { withEachConfiguration { config in
             let c = ConvCase(g, seed: 400 + UInt64(i))

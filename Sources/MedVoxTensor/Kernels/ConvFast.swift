@@ -191,7 +191,10 @@ struct FastPass {
             // and line padding) in the column slot, products [mpad][64·nt+16] in the accumulator
             // slot, offsets [C].
             let total = mvx_wino_tiles(Int32(out[0]), Int32(out[1]), Int32(out[2]))
-            let nt = nr % 16 == 0 ? nr : 2 * nr  // a multiple of the transforms' 16 lanes (AVX2: nr 24)
+            // A multiple of the transforms' 16 lanes (AVX2: nr 24); a small grid in one block (its
+            // threads then share the output channels, and each streams its weights once).
+            let unit = nr % 16 == 0 ? nr : 2 * nr
+            let nt = total <= 2 * unit ? (total + unit - 1) / unit * unit : unit
             let colCount = max(64 * (C * nt + 16), C * (64 * nt + 16))
             return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, mpad * (64 * nt + 16) + colCount + 2 * C)
         }
@@ -325,10 +328,21 @@ struct FastPass {
                         let col = base + (mode == .winograd ? mpad * (64 * nt + 16) : mpad * nt)
                         let offs = UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax)
                         let runs = UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount)
+                        if mode == .winograd && tiles < T {
+                            // Fewer blocks than threads: each thread takes some output channels
+                            // of every block (the same sums, whoever computes them).
+                            let mr = Int(info.mr)
+                            let r = chunkRange(mpad / mr, part: t, of: T)
+                            if r.isEmpty { return }
+                            for tile in 0..<tiles {
+                                mvx_wino_block(dp, tile * nt, min(total, tile * nt + nt), nt, r.lowerBound * mr, r.upperBound * mr, col, acc, offs)
+                            }
+                            return
+                        }
                         for tile in chunkRange(tiles, part: t, of: T) {
                             let t0 = tile * nt
                             if mode == .winograd {
-                                mvx_wino_block(dp, t0, min(total, t0 + nt), nt, col, acc, offs)
+                                mvx_wino_block(dp, t0, min(total, t0 + nt), nt, 0, mpad, col, acc, offs)
                             } else {
                                 mvx_fwd_tile(dp, t0, min(total, t0 + nt), acc, nt, col, offs, runs)
                             }
