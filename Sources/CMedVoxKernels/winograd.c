@@ -57,6 +57,26 @@ void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, 
         }
 }
 
+void mvx_wino_pack_weights_2d(const float *w, int M, int C, int mr, int transpose, int flip, float *U) {
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    const long Mpad = ((long)M + mr - 1) / mr * mr;
+    for (long m = 0; m < Mpad; m++)
+        for (long c = 0; c < C; c++) {
+            double g[9] = {0}, a1[3][4];
+            if (m < M)
+                for (int t = 0; t < 9; t++) {
+                    int ts = flip ? 8 - t : t;
+                    g[t] = transpose ? w[(c * M + m) * 9 + ts] : w[(m * C + c) * 9 + ts];
+                }
+            for (int i = 0; i < 3; i++)
+                for (int x = 0; x < 4; x++) a1[i][x] = G[x][0] * g[i * 3] + G[x][1] * g[i * 3 + 1] + G[x][2] * g[i * 3 + 2];
+            for (int y = 0; y < 4; y++)
+                for (int x = 0; x < 4; x++)
+                    U[((y * 4 + x) * Mpad + m / mr * mr) * C + c * mr + m % mr] =
+                        (float)(G[y][0] * a1[0][x] + G[y][1] * a1[1][x] + G[y][2] * a1[2][x]);
+        }
+}
+
 long mvx_wino_tiles(int od, int oh, int ow) { return (long)((od + 1) / 2) * ((oh + 1) / 2) * ((ow + 1) / 2); }
 
 // 16 lanes as one value (a zmm register on AVX-512, pairs or quads of narrower ones elsewhere).
@@ -167,6 +187,24 @@ static inline __attribute__((always_inline)) v16 act16(v16 v, int act, float slo
 // Transforms the 64 product rows of one output channel and lane group (a[xi * astride + l]) into
 // 2x2x2 outputs per lane, y[dz][dy][dx], bias and activation applied:
 // A^T (a, b, c, d) = (a + b + c, b - c - d) along x, then y, then z.
+// 2D: 16 product rows into y[0][dy][dx].
+static inline __attribute__((always_inline)) void output_group_2d(const float *a, long astride, float bias, int act, float slope,
+                                                                  float y[2][2][2][WL]) {
+    v16 T1[4][2];  // [y][dx]
+    for (int yy = 0; yy < 4; yy++) {
+        const float *r = a + yy * 4 * astride;
+        v16 m0 = ld(r), m1 = ld(r + astride), m2 = ld(r + 2 * astride), m3 = ld(r + 3 * astride);
+        T1[yy][0] = m0 + m1 + m2;
+        T1[yy][1] = m1 - m2 - m3;
+    }
+    for (int dx = 0; dx < 2; dx++) {
+        v16 o0 = T1[0][dx] + T1[1][dx] + T1[2][dx];
+        v16 o1 = T1[1][dx] - T1[2][dx] - T1[3][dx];
+        st(y[0][0][dx], act16(o0 + bias, act, slope));
+        st(y[0][1][dx], act16(o1 + bias, act, slope));
+    }
+}
+
 static inline __attribute__((always_inline)) void output_group(const float *a, long astride, float bias, int act, float slope,
                                                                float y[2][2][2][WL]) {
     v16 T2[4][2][2];  // [z][dy][dx]
@@ -192,6 +230,48 @@ static inline __attribute__((always_inline)) void output_group(const float *a, l
         }
 }
 
+// 2D F(2x2, 3x3): 16 points xi = ay*4 + ax from 4 window rows.
+static inline __attribute__((always_inline)) void input_row_2d(const float *s, long rp, float *V, long vstride) {
+    const long pp = 0, org0 = 0;
+    (void)pp;
+    v16 X[4][4];
+    for (int dy = 0; dy < 4; dy++) {
+        v16 e0, o0, e1, o1;
+        const float *q = s + dy * rp + org0;
+        v16 a0 = ld(q), a1 = ld(q + 16), b0 = ld(q + 2), b1 = ld(q + 18);
+        e0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        o0 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        e1 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;
+    }
+    for (int ax = 0; ax < 4; ax++) {
+        st(V + ax * vstride, X[0][ax] - X[2][ax]);
+        st(V + (4 + ax) * vstride, X[1][ax] + X[2][ax]);
+        st(V + (8 + ax) * vstride, X[2][ax] - X[1][ax]);
+        st(V + (12 + ax) * vstride, X[1][ax] - X[3][ax]);
+    }
+}
+
+// Windows win[l][dy][dx] at win + l * lstride.
+static inline __attribute__((always_inline)) void input_lanes_2d(const float *win, long lstride, float *V, long vstride) {
+    float t[4][4][WL];
+    for (int l = 0; l < WL; l++)
+        for (int dy = 0; dy < 4; dy++)
+            for (int dx = 0; dx < 4; dx++) t[dy][dx][l] = win[l * lstride + dy * 4 + dx];
+    v16 X[4][4];
+    for (int dy = 0; dy < 4; dy++) {
+        v16 e0 = ld(t[dy][0]), o0 = ld(t[dy][1]), e1 = ld(t[dy][2]), o1 = ld(t[dy][3]);
+        X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;
+    }
+    for (int ax = 0; ax < 4; ax++) {
+        st(V + ax * vstride, X[0][ax] - X[2][ax]);
+        st(V + (4 + ax) * vstride, X[1][ax] + X[2][ax]);
+        st(V + (8 + ax) * vstride, X[2][ax] - X[1][ax]);
+        st(V + (12 + ax) * vstride, X[1][ax] - X[3][ax]);
+    }
+}
+
 // A source value after the pending transform: v*a + b, then v > 0 ? v : v*slope when leaky — as
 // PendingNormalization.apply computes it (two roundings, no fused multiply-add), so the same bits.
 static inline __attribute__((always_inline)) float in_xf(float v, float a, float b, int leaky, float slope) {
@@ -212,12 +292,12 @@ enum { SR = 48 };  // staged row length: 34 values used, room for the 16-wide lo
 // Stages the 16 window rows of a row group of tiles (tz, ty, tx0 .. tx0+15) of channel `src`
 // (D x H x W): rows[dz][dy][i] = source(2tz-1+dz, 2ty-1+dy, 2tx0-1+i), zero outside.
 static inline __attribute__((always_inline)) void stage_row(const float *src, long D, long H, long W, long tz, long ty, long tx0,
-                                                            in_xform xf, long c, float rows[4][4][SR]) {
+                                                            in_xform xf, long c, int two_d, float rows[4][4][SR]) {
     const long x0 = 2 * tx0 - 1;
     const float a = xf.a ? xf.a[c] : 1, b = xf.a ? xf.b[c] : 0;
-    for (int dz = 0; dz < 4; dz++)
+    for (int dz = two_d ? 1 : 0; dz < (two_d ? 2 : 4); dz++)  // 2D: plane 0 only, staged at dz = 1
         for (int dy = 0; dy < 4; dy++) {
-            const long z = 2 * tz - 1 + dz, y = 2 * ty - 1 + dy;
+            const long z = two_d ? 0 : 2 * tz - 1 + dz, y = 2 * ty - 1 + dy;
             float *d = rows[dz][dy];
             if (z < 0 || z >= D || y < 0 || y >= H) {
                 memset(d, 0, sizeof(float) * 34);
@@ -241,14 +321,15 @@ static inline __attribute__((always_inline)) void stage_row(const float *src, lo
 // Stages each lane's 4x4x4 window: win[l][dz][dy][dx] = source(2tz-1+dz, 2ty-1+dy, 2tx-1+dx), zero
 // outside.
 static inline __attribute__((always_inline)) void stage_lanes(const float *src, long D, long H, long W, const long *tz,
-                                                              const long *ty, const long *tx, in_xform xf, long c,
+                                                              const long *ty, const long *tx, in_xform xf, long c, int two_d,
                                                               float win[WL][4][4][4]) {
     const float a = xf.a ? xf.a[c] : 1, b = xf.a ? xf.b[c] : 0;
     for (int l = 0; l < WL; l++) {
-        const long z0 = 2 * tz[l] - 1, y0 = 2 * ty[l] - 1, x0 = 2 * tx[l] - 1;
-        if (z0 >= 0 && z0 + 4 <= D && y0 >= 0 && y0 + 4 <= H && x0 >= 0 && x0 + 4 <= W) {
-            // Inside: 16 rows of 4.
-            for (int dz = 0; dz < 4; dz++)
+        // 2D: the window's plane 0 at dz = 1 (the others unused).
+        const long z0 = two_d ? -1 : 2 * tz[l] - 1, y0 = 2 * ty[l] - 1, x0 = 2 * tx[l] - 1;
+        if ((two_d || (z0 >= 0 && z0 + 4 <= D)) && y0 >= 0 && y0 + 4 <= H && x0 >= 0 && x0 + 4 <= W) {
+            // Inside: 16 rows of 4 (2D: 4).
+            for (int dz = two_d ? 1 : 0; dz < (two_d ? 2 : 4); dz++)
                 for (int dy = 0; dy < 4; dy++) {
                     const float *r = src + ((z0 + dz) * H + y0 + dy) * W + x0;
                     float *d = win[l][dz][dy];
@@ -298,6 +379,8 @@ static inline __attribute__((always_inline)) void interleave(int isa, float *o, 
 enum { MAXG = 16 };
 static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, long t0, long n, long groups, long c0, long c1, float *V,
                                                               long vx, long vc) {
+    const int two_d = p->k[0] == 1;
+    const long points = two_d ? 16 : 64;
     long tz[MAXG][WL], ty[MAXG][WL], tx[MAXG][WL];
     int row[MAXG];
     const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
@@ -306,7 +389,7 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
     for (long g = 0; g < groups; g++) {
         const long g0 = g * WL, cnt = lmin(WL, n - g0);
         if (cnt <= 0) {
-            for (long xi = 0; xi < 64; xi++)
+            for (long xi = 0; xi < points; xi++)
                 for (long c = c0; c < c1; c++) memset(V + xi * vx + c * vc + g0, 0, sizeof(float) * WL);
             row[g] = -1;
             continue;
@@ -338,13 +421,20 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
         }
         for (long g = 0; g < groups; g++) {
             if (row[g] > 0) {
-                stage_row(src, D, H, W, tz[g][0], ty[g][0], tx[g][0], xf, c, (float(*)[4][SR])stage);
-                input_row_isa(p->isa, stage, 4 * SR, SR, 0, V + c * vc + g * WL, vx);
+                stage_row(src, D, H, W, tz[g][0], ty[g][0], tx[g][0], xf, c, two_d, (float(*)[4][SR])stage);
+                if (two_d)
+                    input_row_2d(stage + 4 * SR, SR, V + c * vc + g * WL, vx);
+                else
+                    input_row_isa(p->isa, stage, 4 * SR, SR, 0, V + c * vc + g * WL, vx);
             } else if (row[g] == 0) {
-                stage_lanes(src, D, H, W, tz[g], ty[g], tx[g], xf, c, (float(*)[4][4][4])stage);
-                long org[WL];
-                for (int l = 0; l < WL; l++) org[l] = l * 64;
-                input_lanes(stage, 16, 4, org, V + c * vc + g * WL, vx);
+                stage_lanes(src, D, H, W, tz[g], ty[g], tx[g], xf, c, two_d, (float(*)[4][4][4])stage);
+                if (two_d) {
+                    input_lanes_2d(stage + 16, 64, V + c * vc + g * WL, vx);
+                } else {
+                    long org[WL];
+                    for (int l = 0; l < WL; l++) org[l] = l * 64;
+                    input_lanes(stage, 16, 4, org, V + c * vc + g * WL, vx);
+                }
             }
         }
     }
@@ -363,7 +453,9 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
     // V: point xi of channel c at V + xi * vx + c * vc. Few channels: [c][xi][nt], so each input
     // transform writes one contiguous run (its 64 points would otherwise land on 64 lines far
     // apart); many: [xi][c][nt], so each product reads one contiguous matrix.
-    const long mstride = 64 * nt + 16;
+    const int two_d = p->k[0] == 1;
+    const long points = two_d ? 16 : 64;
+    const long mstride = points * nt + 16;
     const int by_channel = C <= MVX_WINO_CHANNEL_MAJOR;
     const long vx = by_channel ? nt : C * nt + 16, vc = by_channel ? mstride : nt;
 
@@ -371,7 +463,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
 
     // The 64 products, all input channels in one pass.
     for (long k = 0; k < C; k++) offs[k] = k * vc;
-    for (long xi = 0; xi < 64; xi++)
+    for (long xi = 0; xi < points; xi++)
         for (long s = 0; s < nt; s += nr)
             for (long mb = m0; mb < lmin(m1, Mpad); mb += mr)
                 kern(C, p->A + (xi * Mpad + mb) * C, V + xi * vx + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
@@ -404,7 +496,10 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
             float y[2][2][2][WL];
             v16 gs = {0}, gq = {0};
             float ss = 0, sq = 0;
-            output_group(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
+            if (two_d)
+                output_group_2d(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
+            else
+                output_group(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
             const long first = t0 + g0, tx0 = first % tW, ty0 = (first / tW) % tH, tz0 = first / (tW * tH);
             if (tx0 + cnt <= tW) {
                 // One row of tiles: two output rows per (dz, dy), interleaving dx.

@@ -10,13 +10,14 @@ import XCTest
 final class TrainingTests: XCTestCase {
     /// The graph-free inference path (convolutions reading their inputs in place, the first norm
     /// of each block applied by the Winograd pass that reads it, everything released early)
-    /// computes the same network as the recorded forward pass, with Winograd off, forced on, and
-    /// chosen by shape.
+    /// computes the same network as the recorded forward pass, in 3D and 2D, with Winograd off,
+    /// forced on, and chosen by shape.
     func testUNetInferenceMatchesTheRecordedForward() {
+        for rank in [3, 2] {
         var rng = SeededGenerator(seed: 21)
-        let net = UNet(spatialRank: 3, inChannels: 2, classes: 3, features: [4, 8, 16], rng: &rng)
+        let net = UNet(spatialRank: rank, inChannels: 2, classes: 3, features: rank == 3 ? [4, 8, 16] : [16, 32], rng: &rng)
         net.setTraining(false)
-        var x = Tensor(shape: [2, 2, 8, 12, 8])
+        var x = Tensor(shape: rank == 3 ? [2, 2, 8, 12, 8] : [2, 2, 12, 20])
         for i in 0..<x.count { x.storage[i] = Float(rng.normal()) }
         let saved = ConvKernels.winograd
         defer { ConvKernels.winograd = saved }
@@ -27,7 +28,8 @@ final class TrainingTests: XCTestCase {
             XCTAssertEqual(recorded.shape, inference.shape)
             let scale = recorded.storage.map { abs($0) }.max()!
             let err = zip(recorded.storage, inference.storage).map { abs($0 - $1) }.max()!
-            XCTAssertLessThan(err / scale, 1e-5, "winograd \(setting.map { "\($0)" } ?? "auto")")
+            XCTAssertLessThan(err / scale, 1e-5, "\(rank)D winograd \(setting.map { "\($0)" } ?? "auto")")
+        }
         }
     }
 

@@ -89,6 +89,9 @@ void mvx_pad_copy(const float *x, int c0, int c1, int d, int h, int w, int pd, i
 /// packed [roundup(M, mr)][C] matrix as mvx_pack_weights lays it out (taps 1, one K chunk);
 /// `transpose` and `flip` as there. U holds 64 * roundup(M, mr) * C floats.
 void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, int flip, float *U);
+/// F(2x2, 3x3) for 2D 3x3 convolutions (stride 1, dilation 1, padding 1; the 3D view's kernel
+/// 1x3x3, k[0] = 1 in mvx_fwd): 16 points xi = ay*4 + ax, weights [9 taps] per (m, c).
+void mvx_wino_pack_weights_2d(const float *w, int M, int C, int mr, int transpose, int flip, float *U);
 
 /// Output tiles per axis (2x2x2 outputs each) and in all, for an od x oh x ow output.
 long mvx_wino_tiles(int od, int oh, int ow);
@@ -98,8 +101,8 @@ long mvx_wino_tiles(int od, int oh, int ow);
 
 /// Computes output tiles [t0, t1) (raster order, t1 - t0 <= nt <= 256, nt a multiple of p->nr and of 16)
 /// for output channels [m0, m1) (m0 a multiple of p->mr). p: as for mvx_fwd_tile with A = U, the source in chan (and in_*), od/oh/ow the output
-/// (and source) grid. Scratch: V max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16],
-/// offs [C].
+/// (and source) grid; 2D when k[0] == 1 (16 points instead of 64 below). Scratch: V
+/// max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16], offs [C].
 void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs);
 
 /// Winograd backward-weights, the adjoint of the forward: dU[xi][m][c] = sum over tiles of

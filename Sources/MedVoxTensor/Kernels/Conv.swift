@@ -232,7 +232,8 @@ public final class ConvPlan {
         let f = forwardPass, b = backwardDataPass
         forwardPacked = [Float](unsafeUninitializedCapacity: f.packedCount) { buf, n in
             if f.mode == .winograd {
-                mvx_wino_pack_weights(weight, Int32(f.M), Int32(f.C), f.info.mr, 0, 0, buf.baseAddress!)
+                let pack = f.points == 16 ? mvx_wino_pack_weights_2d : mvx_wino_pack_weights
+                pack(weight, Int32(f.M), Int32(f.C), f.info.mr, 0, 0, buf.baseAddress!)
             } else {
                 mvx_pack_weights(weight, Int32(f.M), Int32(f.C), Int32(f.taps), Int32(f.kcc), f.info.mr, 0, 0, buf.baseAddress!)
             }
@@ -241,7 +242,8 @@ public final class ConvPlan {
         let phases = b.phases
         backwardPacked = [Float](unsafeUninitializedCapacity: b.packedCount * phases.count) { buf, n in
             if b.mode == .winograd {
-                mvx_wino_pack_weights(weight, Int32(b.M), Int32(b.C), b.info.mr, 1, 1, buf.baseAddress!)
+                let pack = b.points == 16 ? mvx_wino_pack_weights_2d : mvx_wino_pack_weights
+                pack(weight, Int32(b.M), Int32(b.C), b.info.mr, 1, 1, buf.baseAddress!)
             } else if b.outStride == nil {
                 mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), b.info.mr, 1,
                                  b.usesPadded ? 1 : 0, buf.baseAddress!)

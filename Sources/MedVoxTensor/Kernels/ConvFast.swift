@@ -177,8 +177,11 @@ struct FastPass {
         return (C + chunks - 1) / chunks
     }
 
-    /// Packed floats per phase (winograd: 64 transform points instead of the taps).
-    var packedCount: Int { (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr) * C * (mode == .winograd ? 64 : taps) }
+    /// Winograd transform points: 64 (3D), 16 (2D, kernel 1×3×3 in the 3D view).
+    var points: Int { kernel[0] == 1 ? 16 : 64 }
+
+    /// Packed floats per phase (winograd: the transform points instead of the taps).
+    var packedCount: Int { (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr) * C * (mode == .winograd ? points : taps) }
 
     /// Runs the pass for one batch item: `source` [C][src...] -> `output` [M][out...].
     /// Tile layout for `T` threads: padded row count, positions, tile length and count, K rows,
@@ -195,8 +198,8 @@ struct FastPass {
             // threads then share the output channels, and each streams its weights once).
             let unit = nr % 16 == 0 ? nr : 2 * nr
             let nt = total <= 2 * unit ? (total + unit - 1) / unit * unit : unit
-            let colCount = max(64 * (C * nt + 16), C * (64 * nt + 16))
-            return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, mpad * (64 * nt + 16) + colCount + 2 * C)
+            let colCount = max(points * (C * nt + 16), C * (points * nt + 16))
+            return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, mpad * (points * nt + 16) + colCount + 2 * C)
         }
         let total = mode == .direct ? span : validCount
         // Tile length: a multiple of nr, acc tile within ~128 KB, at least ~4 tiles per thread.
@@ -291,6 +294,7 @@ struct FastPass {
               (inputTransform?.shift ?? []).withUnsafeBufferPointer { shift in
               blockStats.withUnsafeMutableBufferPointer { stats in
                 if mode == .winograd {
+                    d.k = (Int32(kernel[0]), Int32(kernel[1]), Int32(kernel[2]))
                     d.chan = chan.baseAddress
                     d.ostats = outputStatistics == nil ? nil : stats.baseAddress  // (an empty array's may be non-nil)
                     if let t = inputTransform {
@@ -325,7 +329,7 @@ struct FastPass {
                     parallelFor(T, threads: T) { t in
                         let base = scratch + padCount + t * perThread
                         let acc = base
-                        let col = base + (mode == .winograd ? mpad * (64 * nt + 16) : mpad * nt)
+                        let col = base + (mode == .winograd ? mpad * (points * nt + 16) : mpad * nt)
                         let offs = UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax)
                         let runs = UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount)
                         if mode == .winograd && tiles < T {
@@ -371,14 +375,15 @@ extension ConvPlan {
         M * 4 <= Int(info.mr) ? mvx_isa_info_narrow(info.isa) : info
     }
 
-    /// Whether Winograd F(2³, 3³) serves a pass with this geometry: 3×3×3, stride 1, dilation 1,
-    /// padding 1 on a 3D grid, and enough channels for its products (or forced by
+    /// Whether Winograd serves a pass with this geometry: F(2³, 3³) for 3×3×3, padding 1 on a 3D
+    /// grid, F(2², 3²) for 3×3, padding 1 in 2D (kernel 1×3×3, padding 0 on the 3D view's depth
+    /// of 1); stride 1, dilation 1, and enough channels for its products (or forced by
     /// `ConvKernels.winograd`).
     static func winogradFits(kernel: [Int], stride: [Int], dilation: [Int], padding: [Int], depth: Int, C: Int, M: Int,
                              info: mvx_isa_info) -> Bool {
-        guard kernel == [3, 3, 3], stride == [1, 1, 1], dilation == [1, 1, 1], padding == [1, 1, 1], depth > 1,
-            M * 4 > Int(info.mr)
-        else { return false }
+        let threeD = kernel == [3, 3, 3] && padding == [1, 1, 1] && depth > 1
+        let twoD = kernel == [1, 3, 3] && padding == [0, 1, 1] && depth == 1
+        guard threeD || twoD, stride == [1, 1, 1], dilation == [1, 1, 1], M * 4 > Int(info.mr) else { return false }
         if let forced = ConvKernels.winograd { return forced }
         return C >= 16 && M >= 16
     }
@@ -426,7 +431,7 @@ extension ConvPlan {
                         depth: s.output[0], C: s.co, M: s.ci, info: info) {
             // Padding d(k-1)-p = 1: the same geometry over the output gradient.
             return FastPass(
-                mode: .winograd, info: info, M: s.ci, C: s.co, taps: s.taps, kcc: s.co, src: s.output, pad: [1, 1, 1],
+                mode: .winograd, info: info, M: s.ci, C: s.co, taps: s.taps, kcc: s.co, src: s.output, pad: s.padding,
                 out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1], tmul: [1, 1, 1],
                 off: [-1, -1, -1], div: [1, 1, 1])
         }
@@ -459,7 +464,7 @@ extension ConvPlan {
     /// outweigh its transforms and have enough tiles to sum over (measured: 128→128 @16³ 27 → 17
     /// ms; 64→64 @32³ even; fewer channels or an 8³ grid several times slower), or when forced.
     var winogradWeights: Bool {
-        guard forwardPass.mode == .winograd else { return false }
+        guard forwardPass.mode == .winograd, s.kernel[0] == 3 else { return false }
         if ConvKernels.winograd == true { return true }
         return s.ci >= 64 && s.co >= 64 && mvx_wino_tiles(Int32(s.output[0]), Int32(s.output[1]), Int32(s.output[2])) >= 256
     }
@@ -479,6 +484,7 @@ extension ConvPlan {
         var dU = [Double](repeating: 0, count: 64 * M * C)
         var d = mvx_fwd()
         d.isa = info.isa; d.M = Int32(M); d.C = Int32(C)
+        d.k = (3, 3, 3)
         d.od = Int32(s.output[0]); d.oh = Int32(s.output[1]); d.ow = Int32(s.output[2])
         let plane = s.inPlane
         ScratchPool.shared.with(64 * (C + M) * chunk) { scratch in
