@@ -230,27 +230,30 @@ static inline __attribute__((always_inline)) void output_group(const float *a, l
         }
 }
 
-// 2D F(2x2, 3x3): 16 points xi = ay*4 + ax from 4 window rows.
-static inline __attribute__((always_inline)) void input_row_2d(const float *s, long rp, float *V, long vstride) {
-    const long pp = 0, org0 = 0;
-    (void)pp;
-    v16 X[4][4];
-    for (int dy = 0; dy < 4; dy++) {
-        v16 e0, o0, e1, o1;
-        const float *q = s + dy * rp + org0;
-        v16 a0 = ld(q), a1 = ld(q + 16), b0 = ld(q + 2), b1 = ld(q + 18);
-        e0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        o0 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        e1 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;
-    }
+// 2D F(2x2, 3x3): 16 points xi = ay*4 + ax. X[dy][ax]: the window rows after B^T along x; this
+// applies B^T along y and stores.
+static inline __attribute__((always_inline)) void input_2d_finish(v16 X[4][4], float *V, long vstride) {
     for (int ax = 0; ax < 4; ax++) {
         st(V + ax * vstride, X[0][ax] - X[2][ax]);
         st(V + (4 + ax) * vstride, X[1][ax] + X[2][ax]);
         st(V + (8 + ax) * vstride, X[2][ax] - X[1][ax]);
         st(V + (12 + ax) * vstride, X[1][ax] - X[3][ax]);
     }
+}
+
+// A row group's 4 staged window rows (rp apart), read as stride-2 rows.
+static inline __attribute__((always_inline)) void input_row_2d(const float *s, long rp, float *V, long vstride) {
+    v16 X[4][4];
+    for (int dy = 0; dy < 4; dy++) {
+        const float *q = s + dy * rp;
+        v16 a0 = ld(q), a1 = ld(q + 16), b0 = ld(q + 2), b1 = ld(q + 18);
+        v16 e0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        v16 o0 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        v16 e1 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        v16 o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;
+    }
+    input_2d_finish(X, V, vstride);
 }
 
 // Windows win[l][dy][dx] at win + l * lstride.
@@ -264,12 +267,7 @@ static inline __attribute__((always_inline)) void input_lanes_2d(const float *wi
         v16 e0 = ld(t[dy][0]), o0 = ld(t[dy][1]), e1 = ld(t[dy][2]), o1 = ld(t[dy][3]);
         X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;
     }
-    for (int ax = 0; ax < 4; ax++) {
-        st(V + ax * vstride, X[0][ax] - X[2][ax]);
-        st(V + (4 + ax) * vstride, X[1][ax] + X[2][ax]);
-        st(V + (8 + ax) * vstride, X[2][ax] - X[1][ax]);
-        st(V + (12 + ax) * vstride, X[1][ax] - X[3][ax]);
-    }
+    input_2d_finish(X, V, vstride);
 }
 
 // A source value after the pending transform: v*a + b, then v > 0 ? v : v*slope when leaky — as
