@@ -154,6 +154,7 @@ public final class UNet: Module {
             // copy (no concatenation) and are released once it has read them.
             var parts: [Tensor]? = [skips[i]!, up(Variable(h)).value]
             skips[i] = nil
+            h = Tensor(shape: [0])  // the coarser map: up-sampled, no longer needed
             h = block.inference(consumingParts: &parts)
         }
         return head(Variable(h)).value
