@@ -301,18 +301,19 @@ static inline __attribute__((always_inline)) void stage_row(const float *src, lo
                 memset(d, 0, sizeof(float) * 34);
                 continue;
             }
-            const float *r = src + (z * H + y) * W;
-            if (x0 >= 0 && x0 + 34 <= W) {
-                if (xf.a)
-                    for (int i = 0; i < 34; i++) d[i] = in_xf(r[x0 + i], a, b, xf.leaky, xf.slope);
+            // Values [lo, hi) are inside the row; zeros around them (the grid's first or last group).
+            const float *r = src + (z * H + y) * W + x0;
+            const long lo = x0 < 0 ? -x0 : 0, hi = lmin(34, W - x0);
+            for (long i = 0; i < lo; i++) d[i] = 0;
+            if (xf.a) {
+                if (xf.leaky)
+                    for (long i = lo; i < hi; i++) d[i] = in_xf(r[i], a, b, 1, xf.slope);
                 else
-                    memcpy(d, r + x0, sizeof(float) * 34);
+                    for (long i = lo; i < hi; i++) d[i] = in_xf(r[i], a, b, 0, 0);
             } else {
-                for (int i = 0; i < 34; i++) {
-                    const long x = x0 + i;
-                    d[i] = x < 0 || x >= W ? 0.0f : xf.a ? in_xf(r[x], a, b, xf.leaky, xf.slope) : r[x];
-                }
+                memcpy(d + lo, r + lo, sizeof(float) * (size_t)(hi - lo));
             }
+            for (long i = hi; i < 34; i++) d[i] = 0;
         }
 }
 
