@@ -603,8 +603,8 @@ mvx_bww_kernel mvx_bww_kernel_for(int isa) {
     return bww_generic;
 }
 
-void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs,
-                  float *vacc, long *runs) {
+void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int first, float *gbuf, float *col, long qc,
+                  long *offs, float *vacc, long *runs) {
     mvx_bww_kernel kern = mvx_bww_kernel_for(p->isa);
     const int mw = p->mw, nw = p->nw;
     const long Ktot = (long)p->C * p->taps;
@@ -628,7 +628,7 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, 
         long ldg;
         if (p->direct) {
             // Output gradient on the padded grid: zero outside the output.
-            for (int m = 0; m < p->M; m++) {
+            for (long m = m0; m < m1; m++) {
                 float *gr = gbuf + (long)m * qc;
                 const float *go = p->go + (long)m * p->go_plane;
                 long q = q0;
@@ -665,15 +665,15 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, 
         const float *bbase = p->direct ? p->src + q0 : col;
         for (long kb = 0; kb < nk; kb += nw) {
             for (int j = 0; j < nw; j++) bp[j] = bbase + offs[lmin(kb + j, nk - 1)];
-            for (long mb = 0; mb < p->M; mb += mw) {
-                for (int i = 0; i < mw; i++) gp[i] = gbase + lmin(mb + i, p->M - 1) * ldg;
+            for (long mb = m0; mb < m1; mb += mw) {
+                for (int i = 0; i < mw; i++) gp[i] = gbase + lmin(mb + i, m1 - 1) * ldg;
                 if (vacc) {
                     // Vector partial sums stay in memory across chunks and batch items: [m][k][lanes].
                     kern(len, gp, bp, outb, vacc + (mb * nkpad + kb) * vl, nkpad, !(first && q0 == 0));
                     continue;
                 }
                 kern(len, gp, bp, outb, NULL, 0, 0);
-                for (int i = 0; i < mw && mb + i < p->M; i++)
+                for (int i = 0; i < mw && mb + i < m1; i++)
                     for (int j = 0; j < nw && kb + j < nk; j++) {
                         float *dst = p->gw + (mb + i) * Ktot + k0 + kb + j;
                         if (first && q0 == 0) *dst = outb[i * nw + j];
@@ -686,13 +686,13 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, 
 
 long mvx_bww_lanes(int isa) { return isa == MVX_ISA_AVX512 ? 16 : isa == MVX_ISA_AVX2 ? 8 : 0; }
 
-void mvx_bww_finish(const mvx_bww *p, long kb0, long kb1, const float *vacc) {
+void mvx_bww_finish(const mvx_bww *p, long kb0, long kb1, long m0, long m1, const float *vacc) {
     const long Ktot = (long)p->C * p->taps;
     const long k0 = kb0 * p->nw, k1 = lmin(Ktot, kb1 * p->nw);
     if (k0 >= k1) return;
     const long nk = k1 - k0, nkpad = (nk + p->nw - 1) / p->nw * p->nw;
     const long vl = mvx_bww_lanes(p->isa);
-    for (long m = 0; m < p->M; m++)
+    for (long m = m0; m < m1; m++)
         for (long k = 0; k < nk; k++) {
             const float *v = vacc + (m * nkpad + k) * vl;
             // Pairwise over the lanes, in a fixed order.

@@ -140,19 +140,20 @@ typedef struct {
     int k[3], mul[3], tmul[3], off[3], div[3];
 } mvx_bww;
 
-/// Accumulates (or, with `first`, overwrites) gw columns of K blocks [kb0, kb1) (blocks of nw
-/// (c, tap) pairs) over all positions of one batch item, in chunks of `qc` positions in order.
+/// Accumulates (or, with `first`, overwrites) gw rows [m0, m1) (m0 a multiple of mw) and columns of
+/// K blocks [kb0, kb1) (blocks of nw (c, tap) pairs) over all positions of one batch item, in
+/// chunks of `qc` positions in order (direct mode copies only rows [m0, m1) of the gradient).
 /// Scratch: gbuf [M][qc] (direct mode), col [(kb1-kb0)*nw][qc] (gather mode), offs [(kb1-kb0)*nw].
 /// With `vacc` (instruction sets with mvx_bww_lanes > 0), partial sums are kept as vectors in
 /// vacc [roundup(M,mw)][roundup(nk,nw)][lanes] across calls (first: start from zero) and
 /// mvx_bww_finish writes gw once at the end; without it each chunk is reduced into gw.
 /// runs: 3 * (qc + 2) longs (gather mode from a padded source).
-void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, int first, float *gbuf, float *col, long qc, long *offs,
-                  float *vacc, long *runs);
+void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int first, float *gbuf, float *col, long qc,
+                  long *offs, float *vacc, long *runs);
 /// Vector lanes of the backward-weights kernels of `isa` (0: no vector accumulation).
 long mvx_bww_lanes(int isa);
 /// Reduces vacc of K blocks [kb0, kb1) into gw (overwriting).
-void mvx_bww_finish(const mvx_bww *p, long kb0, long kb1, const float *vacc);
+void mvx_bww_finish(const mvx_bww *p, long kb0, long kb1, long m0, long m1, const float *vacc);
 
 /// Measured peak: runs `iters` iterations of an independent-accumulator FMA loop; returns a sum
 /// that depends on every result. FLOPs = iters * mvx_peak_flops_per_iter(isa).

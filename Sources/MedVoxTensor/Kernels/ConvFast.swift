@@ -541,7 +541,20 @@ extension ConvPlan {
         let vector = lanes > 0 && mpad * kblocks * nw * lanes * 4 <= 2 << 20
         let qc = (vector ? max(256, min(1024, 32768 / s.co)) : 2048) / 16 * 16
         let direct = fp.mode == .direct
-        let vaccCount = vector ? mpad * ((kblocks + T - 1) / T) * nw * lanes : 0
+        // Threads split the (input channel, tap) blocks; with fewer than four per thread (a first
+        // layer: 27 taps of one channel), the output channels instead, so the large output
+        // gradient is read once rather than once per thread. Each (output, input) pair is summed
+        // by one thread in chunk order either way.
+        let mblocks = mpad / mw
+        let splitOutputs = kblocks < 4 * T && mblocks >= T
+        func part(_ t: Int) -> (Range<Int>, Range<Int>) {
+            if splitOutputs {
+                let r = chunkRange(mblocks, part: t, of: T)
+                return (0..<kblocks, (r.lowerBound * mw)..<min(s.co, r.upperBound * mw))
+            }
+            return (chunkRange(kblocks, part: t, of: T), 0..<s.co)
+        }
+        let vaccCount = vector ? mpad * (splitOutputs ? kblocks : (kblocks + T - 1) / T) * nw * lanes : 0
         let runsCount = 3 * (qc + 2)
         let perThread = (direct ? s.co * qc : (K + 2 * s.taps + nw) * qc) + 2 * (K + nw) + 2 * runsCount + vaccCount
         let padCount = fp.chanPitch * s.ci
@@ -587,14 +600,14 @@ extension ConvPlan {
                     let first: Int32 = n == 0 ? 1 : 0
                     withUnsafePointer(to: desc) { dp in
                         parallelFor(T, threads: T) { t in
-                            let r = chunkRange(kblocks, part: t, of: T)
+                            let (r, m) = part(t)
                             let base = scratch + padCount + t * perThread
                             let bufCount = perThread - 2 * (K + nw) - 2 * runsCount - vaccCount
                             let offs = UnsafeMutableRawPointer(base + bufCount).bindMemory(to: Int.self, capacity: K + nw)
                             let runs = UnsafeMutableRawPointer(base + bufCount + 2 * (K + nw)).bindMemory(to: Int.self, capacity: runsCount)
                             let vacc = vector ? base + bufCount + 2 * (K + nw) + 2 * runsCount : nil
-                            if r.isEmpty { return }
-                            mvx_bww_part(dp, r.lowerBound, r.upperBound, first, base, base, qc, offs, vacc, runs)
+                            if r.isEmpty || m.isEmpty { return }
+                            mvx_bww_part(dp, r.lowerBound, r.upperBound, m.lowerBound, m.upperBound, first, base, base, qc, offs, vacc, runs)
                         }
                     }
                 }
@@ -602,9 +615,9 @@ extension ConvPlan {
                     let desc = d
                     withUnsafePointer(to: desc) { dp in
                         parallelFor(T, threads: T) { t in
-                            let r = chunkRange(kblocks, part: t, of: T)
+                            let (r, m) = part(t)
                             let vacc = scratch + padCount + t * perThread + perThread - vaccCount
-                            if !r.isEmpty { mvx_bww_finish(dp, r.lowerBound, r.upperBound, vacc) }
+                            if !r.isEmpty && !m.isEmpty { mvx_bww_finish(dp, r.lowerBound, r.upperBound, m.lowerBound, m.upperBound, vacc) }
                         }
                     }
                 }
