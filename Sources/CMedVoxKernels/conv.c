@@ -247,6 +247,33 @@ void mvx_pad_copy(const float *x, int c0, int c1, int d, int h, int w, int pd, i
     }
 }
 
+void mvx_pad_copy_planes(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw, int p0, int p1,
+                         float *dst, long chan_pitch) {
+    const long Hp = h + 2L * ph, Wp = w + 2L * pw, plane = Hp * Wp;
+    for (int c = c0; c < c1; c++) {
+        float *o = dst + (long)c * chan_pitch;
+        const float *s = x + (long)c * d * h * w;
+        for (long p = p0; p < p1; p++) {
+            float *pl = o + (p - p0) * plane;
+            const long z = p - pd;
+            if (z < 0 || z >= d) {
+                memset(pl, 0, sizeof(float) * (size_t)plane);
+                continue;
+            }
+            memset(pl, 0, sizeof(float) * (size_t)(ph * Wp));
+            for (long y = 0; y < h; y++) {
+                float *row = pl + (y + ph) * Wp;
+                memset(row, 0, sizeof(float) * (size_t)pw);
+                memcpy(row + pw, s + (z * h + y) * w, sizeof(float) * (size_t)w);
+                memset(row + pw + w, 0, sizeof(float) * (size_t)pw);
+            }
+            memset(pl + (ph + h) * Wp, 0, sizeof(float) * (size_t)(ph * Wp));
+        }
+        const long used = (p1 - p0) * plane;
+        memset(o + used, 0, sizeof(float) * (size_t)(chan_pitch - used));
+    }
+}
+
 // Source index along one axis for output coordinate o and tap t, or -1 when outside.
 static inline long src_index(long o, long t, int mul, int tmul, int off, int div, int size) {
     long num = o * mul + t * tmul + off;

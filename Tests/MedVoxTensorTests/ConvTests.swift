@@ -195,20 +195,22 @@ final class ConvTests: XCTestCase {
     }
 
     /// Every kernel configuration this CPU runs: each instruction set up to the best, with passes
-    /// chosen by cost, forced direct and forced gathered (Winograd off), Winograd forced wherever
-    /// it applies, and the plain loops.
-    static var configurations: [(isa: ConvKernels.ISA, direct: Bool?, winograd: Bool?, enabled: Bool)] {
+    /// chosen by cost, forced direct and forced gathered (Winograd off), forced direct padding a
+    /// slab of planes at a time, Winograd forced wherever it applies, and the plain loops.
+    static var configurations: [(isa: ConvKernels.ISA, direct: Bool?, winograd: Bool?, slabs: Bool, enabled: Bool)] {
         ConvKernels.ISA.allCases.filter { $0 <= ConvKernels.best }.flatMap { isa in
-            [(isa, nil as Bool?, nil as Bool?, true), (isa, true, false, true), (isa, false, false, true), (isa, nil, true, true)]
-        } + [(ConvKernels.best, nil, nil, false)]
+            [(isa, nil as Bool?, nil as Bool?, false, true), (isa, true, false, false, true), (isa, false, false, false, true),
+             (isa, true, false, true, true), (isa, nil, true, false, true)]
+        } + [(ConvKernels.best, nil, nil, false, false)]
     }
 
     func withEachConfiguration(_ body: (String) -> Void) {
-        let saved = (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.enabled)
-        defer { (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.enabled) = saved }
+        let saved = (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.slabFloats, ConvKernels.enabled)
+        defer { (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.slabFloats, ConvKernels.enabled) = saved }
         for c in Self.configurations {
             (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.enabled) = (c.isa, c.direct, c.winograd, c.enabled)
-            body("isa \(c.isa) direct \(c.direct.map { "\($0)" } ?? "auto") winograd \(c.winograd.map { "\($0)" } ?? "auto") fast \(c.enabled)")
+            ConvKernels.slabFloats = c.slabs ? 0 : saved.3
+            body("isa \(c.isa) direct \(c.direct.map { "\($0)" } ?? "auto") winograd \(c.winograd.map { "\($0)" } ?? "auto") slabs \(c.slabs) fast \(c.enabled)")
         }
     }
 
@@ -237,7 +239,15 @@ final class ConvTests: XCTestCase {
         let saved = ConvKernels.winograd
         defer { ConvKernels.winograd = saved }
         ConvKernels.winograd = false
-        XCTAssertEqual(ConvPlan(geometry(1, 16, 16, [32, 32, 32], k: [3, 3, 3], p: [1, 1, 1])).modes.forward, "direct")
+        let plan = ConvPlan(geometry(1, 16, 16, [32, 32, 32], k: [3, 3, 3], p: [1, 1, 1]))
+        XCTAssertEqual(plan.modes.forward, "direct")
+        // The slab-wise padding runs where the padded copy would be large, and in the tests' slab
+        // configurations on every direct pass of four planes per thread or more.
+        XCTAssertNil(plan.forwardPass.slabPlanes(threads: 2))
+        let savedSlabs = ConvKernels.slabFloats
+        defer { ConvKernels.slabFloats = savedSlabs }
+        ConvKernels.slabFloats = 0
+        XCTAssertEqual(plan.forwardPass.slabPlanes(threads: 2), 16)
     }
 
     func testForwardMatchesReferenceOnSweptShapes() {

@@ -84,6 +84,12 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
 /// dst channel pitch `chan_pitch` >= (d+2pd)(h+2ph)(w+2pw); the rest of each channel is zeroed.
 void mvx_pad_copy(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw,
                   float *dst, long chan_pitch);
+/// Padded planes [p0, p1) of channels [c0, c1) (as mvx_pad_copy lays them out, plane p at
+/// (p - p0) * (h+2ph)(w+2pw) within each channel of dst); planes outside the data are zero, as is
+/// the rest of each channel pitch.
+void mvx_pad_copy_planes(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw, int p0, int p1,
+                         float *dst, long chan_pitch);
+
 /// Winograd F(2x2x2, 3x3x3) for 3x3x3 convolutions with stride 1, dilation 1 and padding 1.
 /// Weights: U[xi][mb][c][mr] for the 64 transform points xi, xi = (4*az + ay)*4 + ax, each a
 /// packed [roundup(M, mr)][C] matrix as mvx_pack_weights lays it out (taps 1, one K chunk);

@@ -35,6 +35,10 @@ public enum ConvKernels {
         }
     }()
 
+    /// Floats of padded copy beyond which a direct pass pads its source a slab of planes at a time
+    /// (per thread, in cache) instead of all at once; tests lower it to run that path.
+    nonisolated(unsafe) public static var slabFloats = 32 << 20
+
     /// Forces Winograd F(2³, 3³) on (true) or off (false) for the 3×3×3 stride-1 padding-1
     /// convolutions it serves; nil: chosen by shape. Environment `MEDVOX_CONV_WINOGRAD` (on, off)
     /// sets it at start-up, for benchmarks.
@@ -280,6 +284,10 @@ struct FastPass {
             d.ostride = (Int32(st[0]), Int32(st[1]), Int32(st[2]))
             d.ofull = (Int32(fullOut[0]), Int32(fullOut[1]), Int32(fullOut[2]))
         }
+        if mode == .direct, prefilled == nil, outStride == nil, let planes = slabPlanes(threads: T) {
+            runDirectSlabs(d, groups: parts ?? [(source, C)], planes: planes, threads: T)
+            return
+        }
         let offsets = tapOffsets
         let padCount = usesPadded ? chanPitch * C : 0
         // Winograd: each channel's base, wherever its group lives.
@@ -364,6 +372,72 @@ struct FastPass {
             body(prefilled)
         } else {
             ScratchPool.shared.with(padCount + perThread * T, body)
+        }
+    }
+}
+
+extension FastPass {
+    /// Output planes per slab when a direct pass should pad its source a slab at a time (a padded
+    /// copy of more than `ConvKernels.slabFloats`, read back from memory, costs more than copying
+    /// each slab's planes, halo included, into a per-thread buffer that stays in cache; 1→16
+    /// @128³ backward-data 38–45 → 30–33 ms); nil otherwise.
+    func slabPlanes(threads T: Int) -> Int? {
+        let p = padded, plane = p[1] * p[2], halo = dilation[0] * (kernel[0] - 1)
+        guard C * chanPitch > ConvKernels.slabFloats, out[0] >= 2 * T else { return nil }
+        // About 2 M floats (8 MB) of padded planes per thread.
+        return max(1, min(out[0] / T, (2 << 20) / (C * plane) - halo))
+    }
+
+    /// A direct pass whose threads each take a range of output planes and pad their source a slab
+    /// of `planes` output planes at a time into their own buffer (`mvx_pad_copy_planes`); the
+    /// same tiles and sums as `run` per output element, so the same bits.
+    func runDirectSlabs(_ desc: mvx_fwd, groups: [(UnsafePointer<Float>, Int)], planes sz: Int, threads T: Int) {
+        let p = padded, pp = p[1] * p[2], rp = p[2]
+        let halo = dilation[0] * (kernel[0] - 1)
+        let slabPitch = (sz + halo) * pp + Int(info.nr) + 64
+        let (_, _, nt, _, kmax, colCount, runsCount, perThread) = layout(threads: T)
+        let mpad = (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr)
+        let perSlabThread = C * slabPitch + perThread
+        let offsets = tapOffsets
+        ScratchPool.shared.with(perSlabThread * T) { scratch in
+            offsets.withUnsafeBufferPointer { tapoff in
+                parallelFor(T, threads: T) { t in
+                    let slab = scratch + t * perSlabThread
+                    let acc = slab + C * slabPitch
+                    let col = acc + mpad * nt
+                    let offs = UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax)
+                    let runs = UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount)
+                    let range = chunkRange(out[0], part: t, of: T)
+                    var z0 = range.lowerBound
+                    while z0 < range.upperBound {
+                        let z1 = min(range.upperBound, z0 + sz)
+                        var c0 = 0
+                        for (pointer, count) in groups {
+                            mvx_pad_copy_planes(pointer, 0, Int32(count), Int32(src[0]), Int32(src[1]), Int32(src[2]), Int32(pad[0]),
+                                                Int32(pad[1]), Int32(pad[2]), Int32(z0), Int32(z1 + halo), slab + c0 * slabPitch, slabPitch)
+                            c0 += count
+                        }
+                        var d = desc
+                        d.src = UnsafePointer(slab)
+                        d.chan_pitch = slabPitch
+                        d.pp = pp
+                        d.rp = rp
+                        d.tapoff = tapoff.baseAddress
+                        d.mul = (Int32(mul[0]), Int32(mul[1]), Int32(mul[2]))
+                        d.od = Int32(z1 - z0)
+                        d.out = desc.out + z0 * out[1] * out[2]
+                        let span = ((z1 - z0 - 1) * pp + (out[1] - 1) * rp) + out[2]
+                        withUnsafePointer(to: d) { dp in
+                            var t0 = 0
+                            while t0 < span {
+                                mvx_fwd_tile(dp, t0, min(span, t0 + nt), acc, nt, col, offs, runs)
+                                t0 += nt
+                            }
+                        }
+                        z0 = z1
+                    }
+                }
+            }
         }
     }
 }
