@@ -226,25 +226,7 @@ void mvx_pack_weights(const float *w, int M, int C, int taps, int kcc, int mr, i
 
 void mvx_pad_copy(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw,
                   float *dst, long chan_pitch) {
-    long Hp = h + 2L * ph, Wp = w + 2L * pw;
-    for (int c = c0; c < c1; c++) {
-        float *o = dst + (long)c * chan_pitch;
-        const float *s = x + (long)c * d * h * w;
-        memset(o, 0, sizeof(float) * (size_t)(pd * Hp * Wp));
-        for (long z = 0; z < d; z++) {
-            float *plane = o + (z + pd) * Hp * Wp;
-            memset(plane, 0, sizeof(float) * (size_t)(ph * Wp));
-            for (long y = 0; y < h; y++) {
-                float *row = plane + (y + ph) * Wp;
-                memset(row, 0, sizeof(float) * (size_t)pw);
-                memcpy(row + pw, s + (z * h + y) * w, sizeof(float) * (size_t)w);
-                memset(row + pw + w, 0, sizeof(float) * (size_t)pw);
-            }
-            memset(plane + (ph + h) * Wp, 0, sizeof(float) * (size_t)(ph * Wp));
-        }
-        long tail = (d + pd) * Hp * Wp;
-        memset(o + tail, 0, sizeof(float) * (size_t)(chan_pitch - tail));
-    }
+    mvx_pad_copy_planes(x, c0, c1, d, h, w, pd, ph, pw, 0, d + 2 * pd, dst, chan_pitch);
 }
 
 void mvx_pad_copy_planes(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw, int p0, int p1,
