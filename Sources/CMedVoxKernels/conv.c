@@ -614,6 +614,9 @@ mvx_bww_kernel mvx_bww_kernel_for(int isa) {
 
 void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int first, float *gbuf, float *col, long qc,
                   long *offs, float *vacc, long *runs) {
+    // Rows of the gradient and column buffers lie qc + 16 floats apart: at qc a power of two, the
+    // kernel's ten rows would share a few L1 sets.
+    const long qs = qc + 16;
     mvx_bww_kernel kern = mvx_bww_kernel_for(p->isa);
     const int mw = p->mw, nw = p->nw;
     const long Ktot = (long)p->C * p->taps;
@@ -629,7 +632,7 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
     if (p->direct) {
         for (long k = k0; k < k1; k++) offs[k - k0] = (k / p->taps) * p->chan_pitch + p->tapoff[k % p->taps];
     } else {
-        for (long k = 0; k < nk; k++) offs[k] = k * qc;
+        for (long k = 0; k < nk; k++) offs[k] = k * qs;
     }
     for (long q0 = 0; q0 < total; q0 += qc) {
         long len = lmin(qc, total - q0);
@@ -638,7 +641,7 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
         if (p->direct) {
             // Output gradient on the padded grid: zero outside the output.
             for (long m = m0; m < m1; m++) {
-                float *gr = gbuf + (long)m * qc;
+                float *gr = gbuf + (long)m * qs;
                 const float *go = p->go + (long)m * p->go_plane;
                 long q = q0;
                 while (q < q0 + len) {
@@ -655,7 +658,7 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
                 }
             }
             gbase = gbuf;
-            ldg = qc;
+            ldg = qs;
         } else {
             // Gather the input rows this part needs; the output gradient is read in place.
             int cA = (int)(k0 / p->taps), cB = (int)((k1 - 1) / p->taps) + 1;
@@ -663,11 +666,11 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
             // Gather whole channels [cA, cB) into col then address rows k - cA*taps.
             if (p->src)
                 gather_padded(p->src, p->chan_pitch, p->pp, p->rp, p->tapoff, p->mul, p->oh, p->ow, cA, cB, p->taps,
-                              q0, q0 + len, col, 0, 1, qc, runs);
+                              q0, q0 + len, col, 0, 1, qs, runs);
             else
                 gather_rows(p->raw, p->sd, p->sh, p->sw, p->k, p->mul, p->tmul, p->off, p->div, p->od, p->oh, p->ow,
-                            cA, cB, p->taps, q0, q0 + len, col, 0, 1, qc);
-            for (long k = 0; k < nk; k++) offs[k] = (k + skip) * qc;
+                            cA, cB, p->taps, q0, q0 + len, col, 0, 1, qs);
+            for (long k = 0; k < nk; k++) offs[k] = (k + skip) * qs;
             gbase = p->go + q0;
             ldg = p->go_plane;
         }

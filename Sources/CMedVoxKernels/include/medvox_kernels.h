@@ -149,7 +149,8 @@ typedef struct {
 /// Accumulates (or, with `first`, overwrites) gw rows [m0, m1) (m0 a multiple of mw) and columns of
 /// K blocks [kb0, kb1) (blocks of nw (c, tap) pairs) over all positions of one batch item, in
 /// chunks of `qc` positions in order (direct mode copies only rows [m0, m1) of the gradient).
-/// Scratch: gbuf [M][qc] (direct mode), col [(kb1-kb0)*nw][qc] (gather mode), offs [(kb1-kb0)*nw].
+/// Scratch: gbuf [M][qc + 16] (direct mode), col [(kb1-kb0)*nw][qc + 16] (gather mode),
+/// offs [(kb1-kb0)*nw].
 /// With `vacc` (instruction sets with mvx_bww_lanes > 0), partial sums are kept as vectors in
 /// vacc [roundup(M,mw)][roundup(nk,nw)][lanes] across calls (first: start from zero) and
 /// mvx_bww_finish writes gw once at the end; without it each chunk is reduced into gw.

@@ -613,7 +613,9 @@ extension ConvPlan {
         let lanes = mvx_bww_lanes(info.isa)
         let mpad = (s.co + mw - 1) / mw * mw
         let vector = lanes > 0 && mpad * kblocks * nw * lanes * 4 <= 2 << 20
-        let qc = (vector ? max(256, min(1024, 32768 / s.co)) : 2048) / 16 * 16
+        // Positions per chunk; no more than there are (an 8³ grid has 512).
+        let positions = fp.mode == .direct ? fp.span : s.outPlane
+        let qc = min((vector ? max(256, min(1024, 32768 / s.co)) : 2048) / 16 * 16, (positions + 15) / 16 * 16)
         let direct = fp.mode == .direct
         // Threads split the (input channel, tap) blocks; with fewer than four per thread (a first
         // layer: 27 taps of one channel), the output channels instead, so the large output
@@ -630,7 +632,7 @@ extension ConvPlan {
         }
         let vaccCount = vector ? mpad * (splitOutputs ? kblocks : (kblocks + T - 1) / T) * nw * lanes : 0
         let runsCount = 3 * (qc + 2)
-        let perThread = (direct ? s.co * qc : (K + 2 * s.taps + nw) * qc) + 2 * (K + nw) + 2 * runsCount + vaccCount
+        let perThread = (direct ? s.co * (qc + 16) : (K + 2 * s.taps + nw) * (qc + 16)) + 2 * (K + nw) + 2 * runsCount + vaccCount
         let padCount = fp.chanPitch * s.ci
         var d = mvx_bww()
         d.isa = info.isa; d.mw = info.mw; d.nw = info.nw
