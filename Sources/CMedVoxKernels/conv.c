@@ -183,6 +183,44 @@ static void fwd1_avx512(long K, const float *a, const float *b, const long *offs
 }
 #endif
 
+#if MVX_X86
+// Short-grid variant: C[12][32] (+)= sum_k A[k][0..12) (x) B_k[0..32), 24 vector accumulators, for
+// Winograd blocks of few tiles (64 tiles fill 64 lanes instead of 96).
+#define FMA2(i)                                                                                     \
+    x = _mm512_set1_ps(ak[i]);                                                                      \
+    c##i##0 = _mm512_fmadd_ps(x, b0, c##i##0);                                                      \
+    c##i##1 = _mm512_fmadd_ps(x, b1, c##i##1);
+#define LOAD2(i) c##i##0 = _mm512_loadu_ps(c + i * ldc), c##i##1 = _mm512_loadu_ps(c + i * ldc + 16);
+#define STORE2(i) _mm512_storeu_ps(c + i * ldc, c##i##0), _mm512_storeu_ps(c + i * ldc + 16, c##i##1);
+#define R12B(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+__attribute__((target("avx512f,fma")))
+static void fwd12_avx512(long K, const float *a, const float *b, const long *offs, float *c, long ldc, int accum) {
+    __m512 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    __m512 c60, c61, c70, c71, c80, c81, c90, c91, c100, c101, c110, c111;
+    if (accum) {
+        R12B(LOAD2)
+    } else {
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm512_setzero_ps();
+        c60 = c61 = c70 = c71 = c80 = c81 = c90 = c91 = c100 = c101 = c110 = c111 = _mm512_setzero_ps();
+    }
+    for (long k = 0; k < K; k++) {
+        const float *bk = b + offs[k];
+        const float *ak = a + k * 12;
+        __m512 b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16);
+        __m512 x;
+        R12B(FMA2)
+    }
+    R12B(STORE2)
+}
+#endif
+
+mvx_isa_info mvx_isa_info_short(int isa) {
+    mvx_isa_info i = mvx_isa_info_for(isa);
+    if (i.isa == MVX_ISA_AVX512) i.mr = 12, i.nr = 32;
+    return i;
+}
+
 mvx_isa_info mvx_isa_info_narrow(int isa) {
     mvx_isa_info i = mvx_isa_info_for(isa);
     i.mr = 1;
@@ -192,7 +230,7 @@ mvx_isa_info mvx_isa_info_narrow(int isa) {
 
 mvx_fwd_kernel mvx_fwd_kernel_for(int isa, int mr) {
 #if MVX_X86
-    if (isa == MVX_ISA_AVX512) return mr == 1 ? fwd1_avx512 : fwd_avx512;
+    if (isa == MVX_ISA_AVX512) return mr == 1 ? fwd1_avx512 : mr == 12 ? fwd12_avx512 : fwd_avx512;
     if (isa == MVX_ISA_AVX2) return mr == 1 ? fwd1_avx2 : fwd_avx2;
 #endif
     (void)isa;

@@ -30,6 +30,10 @@ mvx_isa_info mvx_isa_info_for(int isa);
 /// channels.
 mvx_isa_info mvx_isa_info_narrow(int isa);
 
+/// Blocks of 12 output channels by 32 positions where the ISA has them (AVX-512), for Winograd
+/// passes over few tiles; mvx_isa_info_for otherwise. Only mvx_wino_block uses them.
+mvx_isa_info mvx_isa_info_short(int isa);
+
 /// Forward-type pass (forward, or backward-data as a forward of the output gradient):
 /// out[m, position] = act(bias[m] + sum over (c, tap) of A[m, c, tap] * source(c, position, tap)).
 typedef struct {

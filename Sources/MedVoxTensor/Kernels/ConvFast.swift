@@ -462,6 +462,14 @@ extension ConvPlan {
         return C >= 16 && M >= 16
     }
 
+    /// The micro-kernel of a Winograd pass over the `grid` output: 12 channels × 32 tiles (AVX-512)
+    /// when there are at most 64 tiles (an 8³ grid fills 64 lanes rather than 96 of 48-wide
+    /// blocks), else the usual one.
+    static func winogradInfo(_ info: mvx_isa_info, grid: [Int]) -> mvx_isa_info {
+        guard info.mr > 1, mvx_wino_tiles(Int32(grid[0]), Int32(grid[1]), Int32(grid[2])) <= 64 else { return info }
+        return mvx_isa_info_short(info.isa)
+    }
+
     /// The forward pass as a FastPass (`winograd: false`: a direct or gathered pass only, as
     /// backward-weights reads its geometry).
     static func forwardPass(_ s: Conv3DShape, info: mvx_isa_info, winograd: Bool = true) -> FastPass {
@@ -469,9 +477,9 @@ extension ConvPlan {
         if winograd, winogradFits(kernel: s.kernel, stride: s.stride, dilation: s.dilation, padding: s.padding,
                                   depth: s.input[0], C: s.ci, M: s.co, info: info) {
             return FastPass(
-                mode: .winograd, info: info, M: s.co, C: s.ci, taps: s.taps, kcc: s.ci, src: s.input, pad: s.padding,
-                out: s.output, kernel: s.kernel, dilation: s.dilation, mul: s.stride, tmul: s.dilation,
-                off: s.padding.map { -$0 }, div: [1, 1, 1])
+                mode: .winograd, info: winogradInfo(info, grid: s.output), M: s.co, C: s.ci, taps: s.taps, kcc: s.ci,
+                src: s.input, pad: s.padding, out: s.output, kernel: s.kernel, dilation: s.dilation, mul: s.stride,
+                tmul: s.dilation, off: s.padding.map { -$0 }, div: [1, 1, 1])
         }
         let stride1 = s.stride.allSatisfy { $0 == 1 }
         let padded = (0..<3).map { s.input[$0] + 2 * s.padding[$0] }
@@ -505,9 +513,9 @@ extension ConvPlan {
                         depth: s.output[0], C: s.co, M: s.ci, info: info) {
             // Padding d(k-1)-p = 1: the same geometry over the output gradient.
             return FastPass(
-                mode: .winograd, info: info, M: s.ci, C: s.co, taps: s.taps, kcc: s.co, src: s.output, pad: s.padding,
-                out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1], tmul: [1, 1, 1],
-                off: [-1, -1, -1], div: [1, 1, 1])
+                mode: .winograd, info: winogradInfo(info, grid: s.input), M: s.ci, C: s.co, taps: s.taps, kcc: s.co,
+                src: s.output, pad: s.padding, out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1],
+                tmul: [1, 1, 1], off: [-1, -1, -1], div: [1, 1, 1])
         }
         let pad2 = (0..<3).map { s.dilation[$0] * (s.kernel[$0] - 1) - s.padding[$0] }
         let possible = s.stride.allSatisfy { $0 == 1 } && pad2.allSatisfy { $0 >= 0 }
