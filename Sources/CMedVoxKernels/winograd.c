@@ -440,7 +440,7 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
 
 }
 
-static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc,
+static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
                                                                    long *offs) {
     const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
     const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
@@ -458,7 +458,8 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
     const int by_channel = C <= MVX_WINO_CHANNEL_MAJOR;
     const long vx = by_channel ? nt : C * nt + 16, vc = by_channel ? mstride : nt;
 
-    input_tiles(p, t0, n, nt / WL, 0, C, V, vx, vc);
+    if (c1 > c0) input_tiles(p, t0, n, nt / WL, c0, c1, V, vx, vc);
+    if (m1 <= m0) return;
 
     // The 64 products, all input channels in one pass.
     for (long k = 0; k < C; k++) offs[k] = k * vc;
@@ -692,22 +693,22 @@ void mvx_wino_bww_finish(long M, long C, const double *dU, long m0, long m1, flo
         }
 }
 
-static void wino_block_generic(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, m0, m1, V, acc, offs);
+static void wino_block_generic(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
+    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
 }
 #if MVX_X86
-__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, m0, m1, V, acc, offs);
+__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
+    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
 }
-__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, m0, m1, V, acc, offs);
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
+    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
 }
 #endif
 
-void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs) {
+void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
 #if MVX_X86
-    if (p->isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, m0, m1, V, acc, offs); return; }
-    if (p->isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, m0, m1, V, acc, offs); return; }
+    if (p->isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
+    if (p->isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
 #endif
-    wino_block_generic(p, t0, t1, nt, m0, m1, V, acc, offs);
+    wino_block_generic(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
 }

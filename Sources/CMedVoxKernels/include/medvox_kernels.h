@@ -110,10 +110,13 @@ long mvx_wino_tiles(int od, int oh, int ow);
 #define MVX_WINO_CHANNEL_MAJOR 32
 
 /// Computes output tiles [t0, t1) (raster order, t1 - t0 <= nt <= 256, nt a multiple of p->nr and of 16)
-/// for output channels [m0, m1) (m0 a multiple of p->mr). p: as for mvx_fwd_tile with A = U, the source in chan (and in_*), od/oh/ow the output
+/// for output channels [m0, m1) (m0 a multiple of p->mr), transforming input channels [c0, c1) into
+/// V first (threads sharing one block: each transforms some channels into a shared V, then, after
+/// all have, computes some output channels; c0 == c1 skips the transform, m0 == m1 the rest). p: as for mvx_fwd_tile with A = U, the source in chan (and in_*), od/oh/ow the output
 /// (and source) grid; 2D when k[0] == 1 (16 points instead of 64 below). Scratch: V
 /// max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16], offs [C].
-void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long m0, long m1, float *V, float *acc, long *offs);
+void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
+                    long *offs);
 
 /// Winograd backward-weights, the adjoint of the forward: dU[xi][m][c] = sum over tiles of
 /// GY[xi][m][tile] * V[xi][c][tile], with V the forward's input transform of the layer input and

@@ -334,29 +334,42 @@ struct FastPass {
                 d.ophase = (Int32(phase[0]), Int32(phase[1]), Int32(phase[2]))
                 let desc = d
                 withUnsafePointer(to: desc) { dp in
-                    parallelFor(T, threads: T) { t in
+                    // Thread t's slots: accumulators, column tile (Winograd: V), offsets, runs.
+                    func slots(_ t: Int) -> (acc: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>,
+                                             offs: UnsafeMutablePointer<Int>, runs: UnsafeMutablePointer<Int>) {
                         let base = scratch + padCount + t * perThread
-                        let acc = base
                         let col = base + (mode == .winograd ? mpad * (points * nt + 16) : mpad * nt)
-                        let offs = UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax)
-                        let runs = UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount)
-                        if mode == .winograd && tiles < T {
-                            // Fewer blocks than threads: each thread takes some output channels
-                            // of every block (the same sums, whoever computes them).
-                            let mr = Int(info.mr)
-                            let r = chunkRange(mpad / mr, part: t, of: T)
-                            if r.isEmpty { return }
-                            for tile in 0..<tiles {
-                                mvx_wino_block(dp, tile * nt, min(total, tile * nt + nt), nt, r.lowerBound * mr, r.upperBound * mr, col, acc, offs)
+                        return (base, col, UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax),
+                                UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount))
+                    }
+                    if mode == .winograd && tiles < T {
+                        // Fewer blocks than threads: per block, the threads first transform some
+                        // input channels each into one shared V, then compute some output channels
+                        // each from it (the same sums, whoever computes them).
+                        let mr = Int(info.mr), shared = slots(0).col
+                        for tile in 0..<tiles {
+                            let t0 = tile * nt, t1 = min(total, t0 + nt)
+                            parallelFor(T, threads: T) { t in
+                                let r = chunkRange(C, part: t, of: T), sl = slots(t)
+                                if !r.isEmpty { mvx_wino_block(dp, t0, t1, nt, r.lowerBound, r.upperBound, 0, 0, shared, sl.acc, sl.offs) }
                             }
-                            return
+                            parallelFor(T, threads: T) { t in
+                                let r = chunkRange(mpad / mr, part: t, of: T), sl = slots(t)
+                                if !r.isEmpty {
+                                    mvx_wino_block(dp, t0, t1, nt, 0, 0, r.lowerBound * mr, r.upperBound * mr, shared, sl.acc, sl.offs)
+                                }
+                            }
                         }
+                        return
+                    }
+                    parallelFor(T, threads: T) { t in
+                        let sl = slots(t)
                         for tile in chunkRange(tiles, part: t, of: T) {
                             let t0 = tile * nt
                             if mode == .winograd {
-                                mvx_wino_block(dp, t0, min(total, t0 + nt), nt, 0, mpad, col, acc, offs)
+                                mvx_wino_block(dp, t0, min(total, t0 + nt), nt, 0, C, 0, mpad, sl.col, sl.acc, sl.offs)
                             } else {
-                                mvx_fwd_tile(dp, t0, min(total, t0 + nt), acc, nt, col, offs, runs)
+                                mvx_fwd_tile(dp, t0, min(total, t0 + nt), sl.acc, nt, sl.col, sl.offs, sl.runs)
                             }
                         }
                     }
