@@ -85,6 +85,15 @@ typedef float v16 __attribute__((vector_size(64), aligned(4)));
 static inline __attribute__((always_inline)) v16 ld(const float *p) { v16 v; memcpy(&v, p, sizeof v); return v; }
 static inline __attribute__((always_inline)) void st(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
+// A staged window row read as stride-2 lanes: lane l's window elements 0..3 are q[2l .. 2l+3].
+static inline __attribute__((always_inline)) void row_lanes(const float *q, v16 *e0, v16 *o0, v16 *e1, v16 *o1) {
+    v16 a0 = ld(q), a1 = ld(q + 16), b0 = ld(q + 2), b1 = ld(q + 18);
+    *e0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *o0 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    *e1 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+}
+
 // The transform of one lane group's windows, given LOAD(dz, dy) setting e0, o0, e1, o1 to the
 // window row's elements 0, 1, 2, 3 per lane; writes V[xi * vstride + l].
 // B^T (a, b, c, d) = (a - c, b + c, c - b, b - d) along x, then y, then z.
@@ -109,15 +118,9 @@ static inline __attribute__((always_inline)) void st(float *p, v16 v) { memcpy(p
         st(V + (48 + k) * vstride, Y[1][k] - Y[3][k]);                                               \
     }
 
-// A lane group of consecutive tiles in one row (window origins org0 + 2l): stride-2 rows.
-static inline __attribute__((always_inline)) void input_row(const float *s, long pp, long rp, long org0, float *V, long vstride) {
-#define LOAD_ROW(dz, dy)                                                                             \
-    const float *q = s + (dz) * pp + (dy) * rp + org0;                                               \
-    v16 a0 = ld(q), a1 = ld(q + 16), b0 = ld(q + 2), b1 = ld(q + 18);                                \
-    e0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
-    o0 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31); \
-    e1 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
-    o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+// A row group's 16 staged window rows (plane pp, row rp apart), read as stride-2 rows.
+static inline __attribute__((always_inline)) void input_row(const float *s, long pp, long rp, float *V, long vstride) {
+#define LOAD_ROW(dz, dy) row_lanes(s + (dz) * pp + (dy) * rp, &e0, &o0, &e1, &o1);
     INPUT_TRANSFORM(LOAD_ROW)
 #undef LOAD_ROW
 }
@@ -125,14 +128,14 @@ static inline __attribute__((always_inline)) void input_row(const float *s, long
 #if MVX_X86
 // input_row with AVX-512 intrinsics: the same arithmetic in the same order (so the same bits), in
 // half the time of what compilers make of the vector-extension form.
-__attribute__((target("avx512f"))) static void input_row_avx512(const float *s, long pp, long rp, long org0, float *V, long vstride) {
+__attribute__((target("avx512f"))) static void input_row_avx512(const float *s, long pp, long rp, float *V, long vstride) {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     __m512 Y[4][16];
     for (int dz = 0; dz < 4; dz++) {
         __m512 X[4][4];
         for (int dy = 0; dy < 4; dy++) {
-            const float *q = s + dz * pp + dy * rp + org0;
+            const float *q = s + dz * pp + dy * rp;
             __m512 a0 = _mm512_loadu_ps(q), a1 = _mm512_loadu_ps(q + 16), b0 = _mm512_loadu_ps(q + 2), b1 = _mm512_loadu_ps(q + 18);
             __m512 e0 = _mm512_permutex2var_ps(a0, ev, a1), o0 = _mm512_permutex2var_ps(a0, od, a1);
             __m512 e1 = _mm512_permutex2var_ps(b0, ev, b1), o1 = _mm512_permutex2var_ps(b0, od, b1);
@@ -153,12 +156,12 @@ __attribute__((target("avx512f"))) static void input_row_avx512(const float *s, 
 }
 #endif
 
-static inline __attribute__((always_inline)) void input_row_isa(int isa, const float *s, long pp, long rp, long org0, float *V, long vstride) {
+static inline __attribute__((always_inline)) void input_row_isa(int isa, const float *s, long pp, long rp, float *V, long vstride) {
 #if MVX_X86
-    if (isa == MVX_ISA_AVX512) { input_row_avx512(s, pp, rp, org0, V, vstride); return; }
+    if (isa == MVX_ISA_AVX512) { input_row_avx512(s, pp, rp, V, vstride); return; }
 #endif
     (void)isa;
-    input_row(s, pp, rp, org0, V, vstride);
+    input_row(s, pp, rp, V, vstride);
 }
 
 // Any lane group: window origins org[l], tile by tile.
@@ -245,12 +248,8 @@ static inline __attribute__((always_inline)) void input_2d_finish(v16 X[4][4], f
 static inline __attribute__((always_inline)) void input_row_2d(const float *s, long rp, float *V, long vstride) {
     v16 X[4][4];
     for (int dy = 0; dy < 4; dy++) {
-        const float *q = s + dy * rp;
-        v16 a0 = ld(q), a1 = ld(q + 16), b0 = ld(q + 2), b1 = ld(q + 18);
-        v16 e0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        v16 o0 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        v16 e1 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        v16 o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        v16 e0, o0, e1, o1;
+        row_lanes(s + dy * rp, &e0, &o0, &e1, &o1);
         X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;
     }
     input_2d_finish(X, V, vstride);
@@ -424,7 +423,7 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
                 if (two_d)
                     input_row_2d(stage + 4 * SR, SR, V + c * vc + g * WL, vx);
                 else
-                    input_row_isa(p->isa, stage, 4 * SR, SR, 0, V + c * vc + g * WL, vx);
+                    input_row_isa(p->isa, stage, 4 * SR, SR, V + c * vc + g * WL, vx);
             } else if (row[g] == 0) {
                 stage_lanes(src, D, H, W, tz[g], ty[g], tx[g], xf, c, two_d, (float(*)[4][4][4])stage);
                 if (two_d) {

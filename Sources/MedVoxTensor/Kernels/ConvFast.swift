@@ -218,6 +218,16 @@ struct FastPass {
         return (mpad, total, nt, tiles, kmax, colCount, runsCount, perThread)
     }
 
+    /// A thread's tile scratch from `base` (`layout(threads:).perThread` floats): accumulators, the
+    /// column tile (Winograd: its transformed inputs V), K offsets and runs.
+    func slots(_ base: UnsafeMutablePointer<Float>, threads T: Int) -> (acc: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>,
+                                                                        offs: UnsafeMutablePointer<Int>, runs: UnsafeMutablePointer<Int>) {
+        let (mpad, _, nt, _, kmax, colCount, runsCount, _) = layout(threads: T)
+        let col = base + (mode == .winograd ? mpad * (points * nt + 16) : mpad * nt)
+        return (base, col, UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax),
+                UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount))
+    }
+
     /// Floats of pooled scratch `run` takes with `threads` threads.
     func scratchCount(threads: Int) -> Int {
         let T = max(1, threads)
@@ -254,8 +264,10 @@ struct FastPass {
         precondition(parts == nil || (readsParts && parts!.reduce(0) { $0 + $1.1 } == C), "channel groups need a padded or Winograd pass and must add up to the input channels")
         precondition(inputTransform == nil || mode == .winograd, "a pending normalisation needs a Winograd pass")
         precondition(outputStatistics == nil || mode == .winograd, "output statistics need a Winograd pass")
+        let T = max(1, threads)
+        let (mpad, total, nt, tiles, _, _, _, perThread) = layout(threads: T)
         // Winograd blocks' output sums (per block and channel), added in block order at the end.
-        var blockStats = [Double](repeating: 0, count: outputStatistics == nil ? 0 : layout(threads: threads).tiles * M * 2)
+        var blockStats = [Double](repeating: 0, count: outputStatistics == nil ? 0 : tiles * M * 2)
         defer {
             if let outputStatistics {
                 outputStatistics.update(repeating: 0, count: M * 2)
@@ -264,8 +276,6 @@ struct FastPass {
                 }
             }
         }
-        let T = max(1, threads)
-        let (mpad, total, nt, tiles, kmax, colCount, runsCount, perThread) = layout(threads: T)
         var d = mvx_fwd()
         d.isa = info.isa; d.mr = info.mr; d.nr = info.nr
         d.direct = mode == .direct ? 1 : 0
@@ -334,13 +344,9 @@ struct FastPass {
                 d.ophase = (Int32(phase[0]), Int32(phase[1]), Int32(phase[2]))
                 let desc = d
                 withUnsafePointer(to: desc) { dp in
-                    // Thread t's slots: accumulators, column tile (Winograd: V), offsets, runs.
                     func slots(_ t: Int) -> (acc: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>,
                                              offs: UnsafeMutablePointer<Int>, runs: UnsafeMutablePointer<Int>) {
-                        let base = scratch + padCount + t * perThread
-                        let col = base + (mode == .winograd ? mpad * (points * nt + 16) : mpad * nt)
-                        return (base, col, UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax),
-                                UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount))
+                        self.slots(scratch + padCount + t * perThread, threads: T)
                     }
                     if mode == .winograd && tiles < T {
                         // Fewer blocks than threads: per block, the threads first transform some
@@ -408,18 +414,14 @@ extension FastPass {
         let p = padded, pp = p[1] * p[2], rp = p[2]
         let halo = dilation[0] * (kernel[0] - 1)
         let slabPitch = (sz + halo) * pp + Int(info.nr) + 64
-        let (_, _, nt, _, kmax, colCount, runsCount, perThread) = layout(threads: T)
-        let mpad = (M + Int(info.mr) - 1) / Int(info.mr) * Int(info.mr)
+        let (_, _, nt, _, _, _, _, perThread) = layout(threads: T)
         let perSlabThread = C * slabPitch + perThread
         let offsets = tapOffsets
         ScratchPool.shared.with(perSlabThread * T) { scratch in
             offsets.withUnsafeBufferPointer { tapoff in
                 parallelFor(T, threads: T) { t in
                     let slab = scratch + t * perSlabThread
-                    let acc = slab + C * slabPitch
-                    let col = acc + mpad * nt
-                    let offs = UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax)
-                    let runs = UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount)
+                    let (acc, col, offs, runs) = slots(slab + C * slabPitch, threads: T)
                     let range = chunkRange(out[0], part: t, of: T)
                     var z0 = range.lowerBound
                     while z0 < range.upperBound {
@@ -556,8 +558,9 @@ extension ConvPlan {
     }
 
     /// Whether backward-weights runs as Winograd: with a Winograd forward, where its products
-    /// outweigh its transforms and have enough tiles to sum over (measured: 128→128 @16³ 27 → 17
-    /// ms; 64→64 @32³ even; fewer channels or an 8³ grid several times slower), or when forced.
+    /// outweigh its transforms and have enough tiles to sum over (measured: 128→128 @16³ 27 → 13
+    /// ms, 64→64 @32³ 40 → 27 ms; 16 or 32 channels or an 8³ grid several times slower), or when
+    /// forced.
     var winogradWeights: Bool {
         guard forwardPass.mode == .winograd, s.kernel[0] == 3 else { return false }
         if ConvKernels.winograd == true { return true }
