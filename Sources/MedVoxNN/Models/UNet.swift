@@ -128,12 +128,15 @@ public final class UNet: Module {
     }
 
     /// Logits without a graph, each activation released as soon as nothing needs it. A decoder's
-    /// skip and up-sampled maps are never concatenated: the block's first convolution fills its
-    /// padded copy from both and they are released once it has read them. The full-resolution
-    /// level (f features) then holds at most skip + up-sampled + padded copy (4f) per voxel.
+    /// skip and up-sampled maps are never concatenated: the block's first convolution reads both
+    /// where they are (Winograd) or fills its padded copy from both, and they are released once
+    /// it has read them. The full-resolution level (f features) then holds at most skip +
+    /// up-sampled + output (3f) per voxel, or skip + up-sampled + padded copy (4f) before a
+    /// padded pass releases its parts.
     func inference(_ x: Tensor) -> Tensor {
-        // The full-resolution convolutions' scratch (the decoder's 2f-channel padded copy is the
-        // largest) is allocated first, below the activations, rather than between them at the peak.
+        // The full-resolution convolutions' scratch (with padded passes, the decoder's 2f-channel
+        // padded copy is the largest) is allocated first, below the activations, rather than
+        // between them at the peak.
         let full = Array(x.shape.dropFirst(2))
         ConvPlan.reserveScratch(max(decoders.last?.conv1.forwardScratchCount(inputShape: [x.shape[0], 2 * features[0]] + full) ?? 0,
                                     encoders[0].conv2.forwardScratchCount(inputShape: [x.shape[0], features[0]] + full)))
@@ -150,8 +153,8 @@ public final class UNet: Module {
         }
         for (k, (up, block)) in zip(ups, decoders).enumerated() {
             let i = features.count - 2 - k
-            // The skip and the up-sampled maps go straight into the first convolution's padded
-            // copy (no concatenation) and are released once it has read them.
+            // The skip and the up-sampled maps go straight into the first convolution (no
+            // concatenation) and are released once it has read them.
             var parts: [Tensor]? = [skips[i]!, up(Variable(h)).value]
             skips[i] = nil
             h = Tensor(shape: [0])  // the coarser map: up-sampled, no longer needed

@@ -128,20 +128,9 @@ public func convConsuming(_ parts: inout [Tensor]?, pending: PendingNormalizatio
 public func convConsumingWithStatistics(_ parts: inout [Tensor]?, pending: PendingNormalization? = nil, bias: Tensor?, plan: ConvPlan,
                                         activation: FusedActivation = .none) -> (Tensor, [Double]?) {
     guard plan.writesStatistics else { return (convConsuming(&parts, pending: pending, bias: bias, plan: plan, activation: activation), nil) }
-    let g = plan.geometry
-    let ps = parts!
-    checkParts(ps, g)
-    var y = Tensor(overwrittenShape: [g.batch, g.outChannels] + g.outputSize)  // forward overwrites the output
-    var stats = [Double](repeating: 0, count: g.batch * g.outChannels * 2)
-    withParts(ps[...], []) { groups in
-        y.storage.withUnsafeMutableBufferPointer { yp in
-            stats.withUnsafeMutableBufferPointer { sp in
-                withOptionalPointer(bias) { bp in
-                    plan.forward(parts: groups, pending: pending, bias: bp, output: yp.baseAddress!, activation: activation,
-                                 statistics: sp.baseAddress!)
-                }
-            }
-        }
+    var stats = [Double](repeating: 0, count: plan.geometry.batch * plan.geometry.outChannels * 2)
+    let y = stats.withUnsafeMutableBufferPointer { sp in
+        concatenated(parts!, pending: pending, bias: bias, plan: plan, activation: activation, statistics: sp.baseAddress!)
     }
     parts = nil
     return (y, stats)
@@ -166,13 +155,20 @@ private func withParts(_ rest: ArraySlice<Tensor>, _ got: [(UnsafePointer<Float>
 /// not yet applied, which the kernel applies as it reads — the same bits as applying it first.
 public func convConcatenated(_ parts: [Tensor], pending: PendingNormalization? = nil, bias: Tensor?, plan: ConvPlan,
                              activation: FusedActivation = .none) -> Tensor {
+    concatenated(parts, pending: pending, bias: bias, plan: plan, activation: activation, statistics: nil)
+}
+
+/// `convConcatenated`, also writing the output's per-channel sums when `statistics` is given.
+private func concatenated(_ parts: [Tensor], pending: PendingNormalization?, bias: Tensor?, plan: ConvPlan,
+                          activation: FusedActivation, statistics: UnsafeMutablePointer<Double>?) -> Tensor {
     let g = plan.geometry
     checkParts(parts, g)
     var y = Tensor(overwrittenShape: [g.batch, g.outChannels] + g.outputSize)  // forward overwrites the output
     withParts(parts[...], []) { groups in
         y.storage.withUnsafeMutableBufferPointer { yp in
             withOptionalPointer(bias) { bp in
-                plan.forward(parts: groups, pending: pending, bias: bp, output: yp.baseAddress!, activation: activation)
+                plan.forward(parts: groups, pending: pending, bias: bp, output: yp.baseAddress!, activation: activation,
+                             statistics: statistics)
             }
         }
     }
