@@ -52,7 +52,7 @@ public final class ConvNd: Module {
     }
 
     /// Inference (no graph) on the channel concatenation of `parts`, releasing them (`parts`
-    /// becomes nil) once the kernel's padded copy holds them: see `convConsuming`. `pending`, only
+    /// becomes nil) once the kernel has read them: see `convConsuming`. `pending`, only
     /// where `readsPendingNormalization(inputShape:)`: a normalisation of the input not yet applied.
     public func inference(consuming parts: inout [Tensor]?, pending: PendingNormalization? = nil) -> Tensor {
         let p = plan(forParts: parts!)  // (its own statement: no copy of the parts outlives it)

@@ -355,7 +355,8 @@ public final class ConvPlan {
 
     /// Makes the padded copy of the input given as channel groups (pointer, channels) for
     /// `forward(padded:)`; nil where this pass reads no padded copy (plain kernels, gathered
-    /// passes on the raw input) or the batch has more than one item — then use `forward(parts:)`.
+    /// passes on the raw input, Winograd passes, which read the parts in place) or the batch has
+    /// more than one item — then use `forward(parts:)`.
     public func padInput(parts: [(UnsafePointer<Float>, Int)], threads: Int = Runtime.threads) -> PaddedInput? {
         precondition(parts.reduce(0) { $0 + $1.1 } == s.ci, "channel groups must add up to \(s.ci) input channels")
         guard weights.isEmpty, forwardPass.usesPadded, s.n == 1 else { return nil }
