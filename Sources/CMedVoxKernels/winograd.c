@@ -648,49 +648,202 @@ void mvx_wino_bww_transform(BWW_T_PARAMS) {
     bww_transform_generic(BWW_T_ARGS);
 }
 
-void mvx_wino_bww_products(int isa, int mw, int nw, long M, long C, long L, const float *GY, long gx, long gm,
-                           const float *V, long vx, long vc, long xi0, long xi1, double *dU, int first) {
-    const mvx_bww_kernel kern = mvx_bww_kernel_for(isa);
-    const float *gp[8], *bp[8];
-    float out[64];
+// In-place 16 x 16 transpose of r[row][lane]: four rounds, each swapping one bit of the row index
+// with the same bit of the lane index (b = 8, 4, 2, 1) between rows i and i + b.
+#define T_ROUND(b, SHUF_LO, SHUF_HI)                                                                \
+    for (int i = 0; i < 16; i++)                                                                    \
+        if (!(i & b)) {                                                                             \
+            const v16 x = r[i], y = r[i + b];                                                       \
+            r[i] = SHUF_LO, r[i + b] = SHUF_HI;                                                     \
+        }
+static inline __attribute__((always_inline)) void transpose16(v16 *r) {
+    T_ROUND(8, __builtin_shufflevector(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+            __builtin_shufflevector(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+    T_ROUND(4, __builtin_shufflevector(x, y, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
+            __builtin_shufflevector(x, y, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
+    T_ROUND(2, __builtin_shufflevector(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29),
+            __builtin_shufflevector(x, y, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
+    T_ROUND(1, __builtin_shufflevector(x, y, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
+            __builtin_shufflevector(x, y, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+}
+#undef T_ROUND
+
+// The first n lanes of v at p. The kernels' row counts and widths (4, 8, 12, 16) are stored from
+// the register in pieces: a copy of part of a spilled vector would stall on store forwarding.
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+typedef float v4f __attribute__((vector_size(16), aligned(4)));
+static inline __attribute__((always_inline)) void store_first(float *p, v16 v, int n) {
+    const v8f lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+    const v4f q2 = __builtin_shufflevector(v, v, 8, 9, 10, 11);
+    switch (n) {
+    case 16: st(p, v); break;
+    case 12: memcpy(p, &lo, 32), memcpy(p + 8, &q2, 16); break;
+    case 8: memcpy(p, &lo, 32); break;
+    case 4: {
+        const v4f q0 = __builtin_shufflevector(v, v, 0, 1, 2, 3);
+        memcpy(p, &q0, 16);
+        break;
+    }
+    default: {
+        float f[16];
+        st(f, v);
+        memcpy(p, f, sizeof(float) * (size_t)n);
+        break;
+    }
+    }
+}
+
+#define BWW_P_PARAMS long M, long C, long L, int mr, long Cpad, const float *GY, long gx, long gm, const float *V, long vx, long vc, \
+                     long xi0, long xi1, float *GA, float *VT
+#define BWW_P_ARGS M, C, L, mr, Cpad, GY, gx, gm, V, vx, vc, xi0, xi1, GA, VT
+#define BWW_G_PARAMS int mr, int nr, long M, long C, long L, long Cpad, const float *GA, const float *VT, long r0, long r1, float *P, \
+                     float *gw
+#define BWW_G_ARGS mr, nr, M, C, L, Cpad, GA, VT, r0, r1, P, gw
+#define BWW_Q_PARAMS int mr, int nr, long M, long C, long L, long Cpad, const float *GY, long gx, long gm, const float *V, long vx, \
+                     long vc, long xi0, long xi1, float *work, double *dU, int first
+#define BWW_Q_ARGS mr, nr, M, C, L, Cpad, GY, gx, gm, V, vx, vc, xi0, xi1, work, dU, first
+
+// One point's operands: GY rows [M][L] (stride gm) into A panels ga[m / mr][tile][mr], V rows
+// [C][L] (stride vc) into rows of tiles vt[tile][Cpad], both zero past M and C.
+static inline __attribute__((always_inline)) void pack_point(long M, long C, long L, int mr, long Cpad, const float *gy, long gm,
+                                                             const float *v, long vc, float *ga, float *vt) {
+    const long Mpad = (M + mr - 1) / mr * mr;
+    const v16 zero = {0};
+    v16 r[16];
+    for (long t0 = 0; t0 < L; t0 += 16) {
+        for (long mb = 0; mb < Mpad; mb += mr) {
+            for (int i = 0; i < 16; i++) r[i] = i < mr && mb + i < M ? ld(gy + (mb + i) * gm + t0) : zero;
+            transpose16(r);
+            for (int t = 0; t < 16; t++) store_first(ga + mb * L + (t0 + t) * mr, r[t], mr);
+        }
+        for (long c0 = 0; c0 < Cpad; c0 += 16) {
+            for (int i = 0; i < 16; i++) r[i] = c0 + i < C ? ld(v + (c0 + i) * vc + t0) : zero;
+            transpose16(r);
+            const int width = (int)lmin(16, Cpad - c0);
+            for (int t = 0; t < 16; t++) store_first(vt + (t0 + t) * Cpad + c0, r[t], width);
+        }
+    }
+}
+
+// 8 (m, c) pairs as one value, in double.
+typedef double v8d __attribute__((vector_size(64), aligned(8)));
+
+static inline __attribute__((always_inline)) v8d ld8(const float *p) {
+    float f[8];
+    memcpy(f, p, sizeof f);
+    return (v8d){f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
+}
+
+// G^T along one axis, 4 points to 3 taps: (u0 + s, (u1 - u2) / 2, s + u3) with s = (u1 + u2) / 2.
+#define G_AXIS(u0, u1, u2, u3, e0, e1, e2)                                                          \
+    {                                                                                               \
+        const v8d s_ = (u1 + u2) * 0.5, d_ = (u1 - u2) * 0.5;                                       \
+        e0 = u0 + s_, e1 = d_, e2 = s_ + u3;                                                        \
+    }
+
+// gw[(m*C + c + l)*27 + tap] = G^T u G along each axis for lanes l < n, from u[xi] (8 consecutive
+// input channels of one output channel).
+static inline __attribute__((always_inline)) void finish8(const v8d *u, long n, float *gw) {
+    v8d a1[4][4][3], a2[4][3][3], o[27];
+    for (int z = 0; z < 4; z++)
+        for (int y = 0; y < 4; y++) {
+            const v8d *r = u + z * 16 + y * 4;
+            G_AXIS(r[0], r[1], r[2], r[3], a1[z][y][0], a1[z][y][1], a1[z][y][2])
+        }
+    for (int z = 0; z < 4; z++)
+        for (int e = 0; e < 3; e++) G_AXIS(a1[z][0][e], a1[z][1][e], a1[z][2][e], a1[z][3][e], a2[z][0][e], a2[z][1][e], a2[z][2][e])
+    for (int b = 0; b < 3; b++)
+        for (int e = 0; e < 3; e++) G_AXIS(a2[0][b][e], a2[1][b][e], a2[2][b][e], a2[3][b][e], o[b * 3 + e], o[9 + b * 3 + e], o[18 + b * 3 + e])
+    for (long l = 0; l < n; l++)
+        for (int t = 0; t < 27; t++) gw[l * 27 + t] = (float)o[t][l];
+}
+
+static inline __attribute__((always_inline)) void bww_pack_body(int isa, BWW_P_PARAMS) {
+    (void)isa;
+    const long Mpad = (M + mr - 1) / mr * mr;
     for (long xi = xi0; xi < xi1; xi++)
-        for (long cb = 0; cb < C; cb += nw) {
-            for (int j = 0; j < nw; j++) bp[j] = V + xi * vx + lmin(cb + j, C - 1) * vc;
-            for (long mb = 0; mb < M; mb += mw) {
-                for (int i = 0; i < mw; i++) gp[i] = GY + xi * gx + lmin(mb + i, M - 1) * gm;
-                kern(L, gp, bp, out, NULL, 0, 0);
-                for (int i = 0; i < mw && mb + i < M; i++)
-                    for (int j = 0; j < nw && cb + j < C; j++) {
-                        double *d = dU + (xi * M + mb + i) * C + cb + j;
-                        *d = first ? (double)out[i * nw + j] : *d + (double)out[i * nw + j];
-                    }
-            }
+        pack_point(M, C, L, mr, Cpad, GY + xi * gx, gm, V + xi * vx, vc, GA + xi * Mpad * L, VT + xi * L * Cpad);
+}
+
+static inline __attribute__((always_inline)) void bww_gemm_body(int isa, BWW_G_PARAMS) {
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(isa, mr);
+    const long Mpad = (M + mr - 1) / mr * mr, rows = r1 - r0;
+    long offs[MVX_WINO_BWW_CHUNK];
+    if (L > MVX_WINO_BWW_CHUNK || rows <= 0) return;
+    for (long t = 0; t < L; t++) offs[t] = t * Cpad;
+    for (long xi = 0; xi < 64; xi++)
+        for (long mb = r0; mb < r1; mb += mr)
+            for (long cb = 0; cb < Cpad; cb += nr)
+                kern(L, GA + (xi * Mpad + mb) * L, VT + xi * L * Cpad + cb, offs, P + (xi * rows + mb - r0) * Cpad + cb, Cpad, 0);
+    // Cpad is a multiple of 8 (every nr is), so 8 columns at a time stay inside P.
+    for (long m = r0; m < lmin(r1, M); m++)
+        for (long c = 0; c < C; c += 8) {
+            v8d u[64];
+            for (int xi = 0; xi < 64; xi++) u[xi] = ld8(P + (xi * rows + m - r0) * Cpad + c);
+            finish8(u, lmin(8, C - c), gw + (m * C + c) * 27);
         }
 }
 
-void mvx_wino_bww_finish(long M, long C, const double *dU, long m0, long m1, float *gw) {
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static inline __attribute__((always_inline)) void bww_points_body(int isa, BWW_Q_PARAMS) {
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(isa, mr);
+    const long Mpad = (M + mr - 1) / mr * mr, C8 = (C + 7) / 8 * 8;
+    float *ga = work, *vt = work + Mpad * L, *P = vt + L * Cpad;
+    long offs[MVX_WINO_BWW_CHUNK];
+    if (L > MVX_WINO_BWW_CHUNK) return;
+    for (long t = 0; t < L; t++) offs[t] = t * Cpad;
+    for (long xi = xi0; xi < xi1; xi++) {
+        pack_point(M, C, L, mr, Cpad, GY + xi * gx, gm, V + xi * vx, vc, ga, vt);
+        for (long mb = 0; mb < Mpad; mb += mr)
+            for (long cb = 0; cb < Cpad; cb += nr) kern(L, ga + mb * L, vt + cb, offs, P + mb * Cpad + cb, Cpad, 0);
+        for (long m = 0; m < M; m++)
+            for (long c = 0; c < C8; c += 8) {
+                double *d = dU + (xi * M + m) * C8 + c;
+                v8d u = ld8(P + m * Cpad + c), prev;
+                if (!first) {
+                    memcpy(&prev, d, sizeof prev);
+                    u += prev;
+                }
+                memcpy(d, &u, sizeof u);
+            }
+    }
+}
+
+static inline __attribute__((always_inline)) void bww_finish_body(int isa, long M, long C, const double *dU, long m0, long m1, float *gw) {
+    (void)isa;
+    const long C8 = (C + 7) / 8 * 8;
     for (long m = m0; m < m1; m++)
-        for (long c = 0; c < C; c++) {
-            double u[64], a1[4][4][3], a2[4][3][3];
-            for (int xi = 0; xi < 64; xi++) u[xi] = dU[(xi * M + m) * C + c];
-            for (int z = 0; z < 4; z++)
-                for (int y = 0; y < 4; y++)
-                    for (int e = 0; e < 3; e++) {
-                        const double *r = u + z * 16 + y * 4;
-                        a1[z][y][e] = G[0][e] * r[0] + G[1][e] * r[1] + G[2][e] * r[2] + G[3][e] * r[3];
-                    }
-            for (int z = 0; z < 4; z++)
-                for (int b = 0; b < 3; b++)
-                    for (int e = 0; e < 3; e++)
-                        a2[z][b][e] = G[0][b] * a1[z][0][e] + G[1][b] * a1[z][1][e] + G[2][b] * a1[z][2][e] + G[3][b] * a1[z][3][e];
-            float *o = gw + (m * C + c) * 27;
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++)
-                    for (int e = 0; e < 3; e++)
-                        o[(a * 3 + b) * 3 + e] = (float)(G[0][a] * a2[0][b][e] + G[1][a] * a2[1][b][e] + G[2][a] * a2[2][b][e] + G[3][a] * a2[3][b][e]);
+        for (long c = 0; c < C; c += 8) {
+            v8d u[64];
+            for (int xi = 0; xi < 64; xi++) memcpy(&u[xi], dU + (xi * M + m) * C8 + c, sizeof u[xi]);
+            finish8(u, lmin(8, C - c), gw + (m * C + c) * 27);
         }
 }
+
+#define BWW_F_PARAMS long M, long C, const double *dU, long m0, long m1, float *gw
+#define BWW_F_ARGS M, C, dU, m0, m1, gw
+
+// Each entry point runs its body compiled for the instruction set (vector code for v16 and v8d).
+#if MVX_X86
+#define BWW_DISPATCH(name, body, PARAMS, ARGS)                                                       \
+    static void name##_generic(int isa, PARAMS) { body(isa, ARGS); }                                \
+    __attribute__((target("avx2,fma"))) static void name##_avx2(int isa, PARAMS) { body(isa, ARGS); } \
+    __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void name##_avx512(int isa, PARAMS) { \
+        body(isa, ARGS);                                                                            \
+    }                                                                                               \
+    void mvx_wino_##name(int isa, PARAMS) {                                                         \
+        if (isa == MVX_ISA_AVX512) name##_avx512(isa, ARGS);                                        \
+        else if (isa == MVX_ISA_AVX2) name##_avx2(isa, ARGS);                                       \
+        else name##_generic(isa, ARGS);                                                             \
+    }
+#else
+#define BWW_DISPATCH(name, body, PARAMS, ARGS)                                                       \
+    void mvx_wino_##name(int isa, PARAMS) { body(isa, ARGS); }
+#endif
+
+BWW_DISPATCH(bww_pack, bww_pack_body, BWW_P_PARAMS, BWW_P_ARGS)
+BWW_DISPATCH(bww_gemm, bww_gemm_body, BWW_G_PARAMS, BWW_G_ARGS)
+BWW_DISPATCH(bww_points, bww_points_body, BWW_Q_PARAMS, BWW_Q_ARGS)
+BWW_DISPATCH(bww_finish, bww_finish_body, BWW_F_PARAMS, BWW_F_ARGS)
 
 static void wino_block_generic(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
     wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);

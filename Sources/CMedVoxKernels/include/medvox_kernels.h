@@ -128,13 +128,29 @@ void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c
 /// forward's (chan = the layer input, od/oh/ow, C, M, isa); gy: [M][od*oh*ow].
 void mvx_wino_bww_transform(const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V,
                             long vx, long vc, float *GY, long gx, long gm);
-/// Adds the products of points [xi0, xi1) over L lanes (a multiple of 16) into dU [64][M][C]
-/// (overwrites when `first`), each (xi, m, c) reduced in one fixed order.
-void mvx_wino_bww_products(int isa, int mw, int nw, long M, long C, long L, const float *GY, long gx, long gm,
-                           const float *V, long vx, long vc, long xi0, long xi1, double *dU, int first);
-/// gw[m][c][27] (output channels [m0, m1)) = G^T dU[.][m][c] G.
-void mvx_wino_bww_finish(long M, long C, const double *dU, long m0, long m1, float *gw);
+/// Tiles per chunk of the Winograd backward-weights (the most one product sums at a time).
+#define MVX_WINO_BWW_CHUNK 256
 
+/// The products run on the forward micro-kernel of `isa` with mr x nr blocks, as matrix products
+/// over the chunk's L tiles (L a multiple of 16, summed in order): A panels GA[m / mr][tile][mr]
+/// packed from GY (roundup(M, mr) rows, zero past M) and rows of tiles VT[tile][Cpad] packed from V
+/// (Cpad: C rounded up to nr, zero past C).
+///
+/// A single chunk (every tile at once): mvx_wino_bww_pack packs points [xi0, xi1) into GA
+/// (64 * roundup(M, mr) * L floats) and VT (64 * L * Cpad); then mvx_wino_bww_gemm computes, for
+/// output channels [r0, r1) (multiples of mr; r1 up to roundup(M, mr)), every point's products into
+/// P (64 * (r1 - r0) * Cpad floats of scratch) and gw[m][c][27] = G^T dU[m][c] G from them.
+void mvx_wino_bww_pack(int isa, long M, long C, long L, int mr, long Cpad, const float *GY, long gx, long gm, const float *V,
+                       long vx, long vc, long xi0, long xi1, float *GA, float *VT);
+void mvx_wino_bww_gemm(int isa, int mr, int nr, long M, long C, long L, long Cpad, const float *GA, const float *VT, long r0,
+                       long r1, float *P, float *gw);
+/// Several chunks: mvx_wino_bww_points packs and multiplies points [xi0, xi1) of one chunk in
+/// `work` (roundup(M, mr) * (L + Cpad) + L * Cpad floats) and stores (`first`) or adds the products
+/// in dU [64][M][roundup(C, 8)] (doubles); after the last chunk, mvx_wino_bww_finish computes
+/// gw[m][c][27] for output channels [m0, m1).
+void mvx_wino_bww_points(int isa, int mr, int nr, long M, long C, long L, long Cpad, const float *GY, long gx, long gm,
+                         const float *V, long vx, long vc, long xi0, long xi1, float *work, double *dU, int first);
+void mvx_wino_bww_finish(int isa, long M, long C, const double *dU, long m0, long m1, float *gw);
 
 /// Backward-weights: gw[m][c*taps + t] (+)= sum over positions of g[m, position] * source(c, position, t).
 typedef struct {
