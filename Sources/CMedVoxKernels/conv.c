@@ -49,6 +49,7 @@ mvx_isa_info mvx_isa_info_for(int isa) {
 }
 
 static inline long lmin(long a, long b) { return a < b ? a : b; }
+static inline long lmax(long a, long b) { return a > b ? a : b; }
 
 // ---------------------------------------------------------------------------------------------
 // Forward micro-kernels
@@ -548,6 +549,116 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
 }
 
 // ---------------------------------------------------------------------------------------------
+// Single-output-channel passes with kd x 3 x 3 taps on a "same" grid (backward-data of a 1-channel
+// input): blocks of R1 rows x 16*V1 positions in registers, reading each source channel where it
+// lives. Each source row of the block's window is loaded once as aligned-offset vectors (the
+// shifted views x - 1 and x + 1 are built in registers: unaligned loads that cross cache lines
+// cost this kernel half its speed) and feeds every output row of the block it reaches (up to 3),
+// with the 9 weights of a (channel, plane) broadcast once. Rows and planes outside the grid read
+// a row of zeros, positions past a row's ends are masked to zero. Each output sums channels, then
+// taps, in order, one fused multiply-add per term (zeros included): the order and rounding of the
+// one-row kernel on the padded copy, so the same bits.
+
+enum { R1 = 4, V1 = 2 };
+
+#if MVX_X86
+__attribute__((target("avx512f,fma")))
+static void rows1_avx512(const mvx_fwd *p, long z0, long z1) {
+    const long D = p->od, H = p->oh, W = p->ow, plane = H * W;
+    const int C = p->C, kd = p->taps / 9, pd = (kd - 1) / 2;
+    const __m512 bias = _mm512_set1_ps(p->bias ? p->bias[0] : 0.0f), zerov = _mm512_setzero_ps();
+    const __m512 slope = _mm512_set1_ps(p->slope);
+    const float zero[16 * V1 + 32] = {0};  // what rows outside the grid read (x0 - 16 .. x0 + 16*V1 + 16)
+    // Bands of rows whose source window (kd planes of band + 2 rows, every channel) stays within
+    // about 1 MB of cache while the planes advance: each source row is then read from memory
+    // about once, rather than once per plane it feeds.
+    const long band = lmax(R1, ((1L << 18) / ((long)kd * C * W) - 2) / R1 * R1);
+    for (long y0 = 0; y0 < H; y0 += band)
+        for (long z = z0; z < z1; z++)
+            for (long yb = y0; yb < lmin(H, y0 + band); yb += R1) {
+                // The last blocks end at the grid's edge (recomputing a few outputs, same bits).
+                const long y = lmin(yb, H - R1);
+                for (long xb = 0; xb < W; xb += 16 * V1) {
+                    const long x0 = lmin(xb, W - 16 * V1);
+                    // Lanes of the vectors before and after the block that lie inside the row.
+                    const __mmask16 before = (__mmask16)(x0 >= 16 ? 0xFFFF : 0xFFFF << (16 - x0));
+                    const long after = W - (x0 + 16 * V1);
+                    const __mmask16 beyond = (__mmask16)(after >= 16 ? 0xFFFF : (1u << after) - 1);
+                    // Every loop over acc is unrolled, so it lives in registers.
+                    __m512 acc[R1][V1];
+#pragma clang loop unroll(full)
+                    for (int r = 0; r < R1; r++)
+#pragma clang loop unroll(full)
+                        for (int v = 0; v < V1; v++) acc[r][v] = zerov;
+                    for (int c = 0; c < C; c++)
+                        for (int a = 0; a < kd; a++) {
+                            const long zz = z + a - pd;
+                            const float *w = p->A + ((long)c * kd + a) * 9;
+                            __m512 wb[9];
+#pragma clang loop unroll(full)
+                            for (int i = 0; i < 9; i++) wb[i] = _mm512_set1_ps(w[i]);
+                            // The window's rows (zeros outside the grid), from position x0.
+                            const float *rows[R1 + 2];
+                            const float *base = zz >= 0 && zz < D ? p->chan[c] + zz * plane + x0 : NULL;
+                            for (int yy = 0; yy < R1 + 2; yy++) {
+                                const long sy = y + yy - 1;
+                                rows[yy] = base && sy >= 0 && sy < H ? base + sy * W : zero + 16;
+                            }
+#pragma clang loop unroll(full)
+                            for (int yy = 0; yy < R1 + 2; yy++) {
+                                // Keeps the compiler from loading every row up front (and spilling).
+                                __asm__ volatile("" ::: "memory");
+                                const float *row = rows[yy];
+                                __m512 cur[V1 + 2], left[V1], right[V1];
+                                cur[0] = _mm512_maskz_loadu_ps(before, row - 16);
+#pragma clang loop unroll(full)
+                                for (int v = 0; v < V1; v++) cur[v + 1] = _mm512_loadu_ps(row + 16 * v);
+                                cur[V1 + 1] = _mm512_maskz_loadu_ps(beyond, row + 16 * V1);
+#pragma clang loop unroll(full)
+                                for (int v = 0; v < V1; v++) {
+                                    left[v] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur[v + 1]), _mm512_castps_si512(cur[v]), 15));
+                                    right[v] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur[v + 2]), _mm512_castps_si512(cur[v + 1]), 1));
+                                }
+#pragma clang loop unroll(full)
+                                for (int r = 0; r < R1; r++) {
+                                    const int b = yy - r;
+                                    if (b < 0 || b > 2) continue;
+#pragma clang loop unroll(full)
+                                    for (int v = 0; v < V1; v++) {
+                                        acc[r][v] = _mm512_fmadd_ps(left[v], wb[b * 3], acc[r][v]);
+                                        acc[r][v] = _mm512_fmadd_ps(cur[v + 1], wb[b * 3 + 1], acc[r][v]);
+                                        acc[r][v] = _mm512_fmadd_ps(right[v], wb[b * 3 + 2], acc[r][v]);
+                                    }
+                                }
+                            }
+                        }
+#pragma clang loop unroll(full)
+                    for (int r = 0; r < R1; r++) {
+                        float *o = p->out + (z * H + y + r) * W + x0;
+#pragma clang loop unroll(full)
+                        for (int v = 0; v < V1; v++) {
+                            __m512 t = _mm512_add_ps(acc[r][v], bias);
+                            if (p->act == 1) t = _mm512_max_ps(t, zerov);  // v > 0 ? v : 0, NaN and -0 included
+                            else if (p->act == 2) t = _mm512_mask_mul_ps(t, _mm512_cmp_ps_mask(t, zerov, _CMP_LT_OQ), t, slope);
+                            _mm512_storeu_ps(o + 16 * v, t);
+                        }
+                    }
+                }
+            }
+}
+#endif
+
+int mvx_rows1_fits(int isa, int oh, int ow) { return isa == MVX_ISA_AVX512 && oh >= R1 && ow >= 16 * V1; }
+
+void mvx_fwd_rows1(const mvx_fwd *p, long z0, long z1) {
+#if MVX_X86
+    if (p->isa == MVX_ISA_AVX512) rows1_avx512(p, z0, z1);
+#else
+    (void)p, (void)z0, (void)z1;
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
 // Backward-weights micro-kernels: out[i][j] = sum_{l<L} g[i*ldg + l] * b[offs[j] + l]
 
 static void bww_generic(long L, const float *const *g, const float *const *bj, float *out, float *vacc, long vstride, int vinit) {
@@ -650,8 +761,35 @@ mvx_bww_kernel mvx_bww_kernel_for(int isa) {
     return bww_generic;
 }
 
+// acc[l] += v[i] for i = l mod 8, in double (compiled per instruction set; the same bits).
+static inline __attribute__((always_inline)) void sum_run_body(double *acc, const float *v, long n) {
+    double a[8];
+    for (int l = 0; l < 8; l++) a[l] = acc[l];
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) a[l] += (double)v[i + l];
+    for (int l = 0; i + l < n; l++) a[l] += (double)v[i + l];
+    for (int l = 0; l < 8; l++) acc[l] = a[l];
+}
+static void sum_run_generic(double *acc, const float *v, long n) { sum_run_body(acc, v, n); }
+#if MVX_X86
+__attribute__((target("avx2,fma"))) static void sum_run_avx2(double *acc, const float *v, long n) { sum_run_body(acc, v, n); }
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void sum_run_avx512(double *acc, const float *v, long n) {
+    sum_run_body(acc, v, n);
+}
+#endif
+static void sum_run(int isa, double *acc, const float *v, long n) {
+#if MVX_X86
+    if (isa == MVX_ISA_AVX512) { sum_run_avx512(acc, v, n); return; }
+    if (isa == MVX_ISA_AVX2) { sum_run_avx2(acc, v, n); return; }
+#endif
+    (void)isa;
+    sum_run_generic(acc, v, n);
+}
+
 void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int first, float *gbuf, float *col, long qc,
                   long *offs, float *vacc, long *runs) {
+    double *const gbias = kb0 == 0 ? p->gbias : NULL;
     // Rows of the gradient and column buffers lie qc + 16 floats apart: at qc a power of two, the
     // kernel's ten rows would share a few L1 sets.
     const long qs = qc + 16;
@@ -688,6 +826,7 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
                     if (z < p->od && y < p->oh && x < p->ow) {
                         long valid = lmin(run, p->ow - x);
                         memcpy(gr + (q - q0), go + (z * p->oh + y) * p->ow + x, sizeof(float) * (size_t)valid);
+                        if (gbias) sum_run(p->isa, gbias + m * 8, gr + (q - q0), valid);
                         if (run > valid) memset(gr + (q - q0) + valid, 0, sizeof(float) * (size_t)(run - valid));
                     } else {
                         memset(gr + (q - q0), 0, sizeof(float) * (size_t)run);
@@ -711,6 +850,8 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
             for (long k = 0; k < nk; k++) offs[k] = (k + skip) * qs;
             gbase = p->go + q0;
             ldg = p->go_plane;
+            if (gbias)
+                for (long m = m0; m < m1; m++) sum_run(p->isa, gbias + m * 8, gbase + m * ldg, len);
         }
         const float *bbase = p->direct ? p->src + q0 : col;
         for (long kb = 0; kb < nk; kb += nw) {

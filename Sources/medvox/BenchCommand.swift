@@ -12,7 +12,7 @@ struct BenchCommand: Command {
             .flag("json", "print one JSON object per measurement"),
             .value("size", "N", "problem size where the suite takes one (e.g. volume edge)"),
             .value("repeat", "N", "repetitions per measurement (the median is reported)"),
-            .value("case", "A,B", "only these cases, where the suite names its cases (transforms)"),
+            .value("case", "A,B", "only these cases, where the suite names its cases (transforms; conv: e.g. conv3d_1_16_128)"),
             .value("dir", "DIR", "folder for temporary benchmark files (default: the system's temporary folder)"),
         ],
         discussion: "Time benchmarks when the machine is otherwise idle; each suite reports medians."

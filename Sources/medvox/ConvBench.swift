@@ -2,13 +2,18 @@ import MedVoxCore
 import MedVoxTensor
 
 /// `medvox bench conv`: the convolution layers of the engine issue (library: ConvBenchmark).
-/// `--size N` keeps the layers of that size; `--dir DIR` also writes their tensors for
+/// `--size N` keeps the layers of that size, `--case A,B` the named ones (e.g. conv3d_1_16_128, as
+/// the dumped files are named); `--dir DIR` also writes their tensors for
 /// Tools/bench/conv_peers.py; `--repeat N` sets the timed repetitions (default 5).
 let convBenchSuite = BenchSuite(name: "conv") { args in
     let repeats = try args.int("repeat", range: 1...1000) ?? 5
     let size = try args.int("size", range: 1...4096)
-    let layers = ConvBenchmark.layers.filter { size == nil || $0.size == size }
-    if layers.isEmpty { throw UsageError("no conv benchmark layer has size \(size!)") }
+    let only = args.value("case").map { Set($0.split(separator: ",").map(String.init)) }
+    if let only, let unknown = only.subtracting(ConvBenchmark.layers.map(\.name)).sorted().first {
+        throw UsageError("no conv benchmark layer is named \(unknown) (names: \(ConvBenchmark.layers.map(\.name).joined(separator: ", ")))")
+    }
+    let layers = ConvBenchmark.layers.filter { (size == nil || $0.size == size) && (only == nil || only!.contains($0.name)) }
+    if layers.isEmpty { throw UsageError("no conv benchmark layer has size \(size!)" + (only == nil ? "" : " among the named cases")) }
     let json = args.flag("json")
     let peak = ConvBenchmark.peakGflops()
     if !json {

@@ -84,6 +84,14 @@ void mvx_pack_weights(const float *w, int M, int C, int taps, int kcc, int mr, i
 /// runs [3 * (ldacc + ldacc/nr + 2)] (gather mode from a padded source).
 void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs);
 
+/// A pass with one output channel (M = 1, mr = 1 packed weights) and taps kd x 3 x 3 (taps = 9 kd,
+/// kd odd; stride 1, dilation 1) on a "same" grid (padding (kd-1)/2, 1, 1): output planes [z0, z1)
+/// of the od x oh x ow grid (dense `out`, bias, act), reading source channel c at chan[c] (each
+/// od x oh x ow), with the bits of mvx_fwd_tile on the padded copy. Register blocks of 4 rows by
+/// 64 positions: mvx_rows1_fits says where it runs (AVX-512, oh >= 4, ow >= 64).
+void mvx_fwd_rows1(const mvx_fwd *p, long z0, long z1);
+int mvx_rows1_fits(int isa, int oh, int ow);
+
 /// Copies channels [c0, c1) of x [C][d][h][w] into dst with zero borders pd/ph/pw on each side;
 /// dst channel pitch `chan_pitch` >= (d+2pd)(h+2ph)(w+2pw); the rest of each channel is zeroed.
 void mvx_pad_copy(const float *x, int c0, int c1, int d, int h, int w, int pd, int ph, int pw,
@@ -167,6 +175,10 @@ typedef struct {
     const float *raw;         ///< gather mode without src: raw input, forward index maps
     int sd, sh, sw;
     int k[3], mul[3], tmul[3], off[3], div[3];
+    /// When set, the part holding the first K block adds the output gradient of its channels m
+    /// (every position, chunks in order) to gbias[m*8 .. m*8+8) as 8 lanes of doubles: the bias
+    /// gradient, read with the rows the products read anyway.
+    double *gbias;
 } mvx_bww;
 
 /// Accumulates (or, with `first`, overwrites) gw rows [m0, m1) (m0 a multiple of mw) and columns of

@@ -245,8 +245,9 @@ public final class ConvPlan {
                 let pack = b.points == 16 ? mvx_wino_pack_weights_2d : mvx_wino_pack_weights
                 pack(weight, Int32(b.M), Int32(b.C), b.info.mr, 1, 1, buf.baseAddress!)
             } else if b.outStride == nil {
+                // Passes on the padded grid and the row kernel correlate with the flipped kernel.
                 mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), b.info.mr, 1,
-                                 b.usesPadded ? 1 : 0, buf.baseAddress!)
+                                 b.usesPadded || b.mode == .rows ? 1 : 0, buf.baseAddress!)
             } else {
                 // Per phase (a, b, c): the [Cin][Cout] matrix of tap (a, b, c).
                 let (ci, co, taps, k) = (s.ci, s.co, s.taps, s.kernel)

@@ -113,8 +113,10 @@ struct FastPass {
     /// gather: column tiles copied from the padded source; gatherRaw: column tiles from the raw
     /// source with index maps (backward-data with stride > 1 or padding > d(k-1)); winograd:
     /// F(2³, 3³) over 2×2×2 output tiles (3×3×3, stride 1, padding 1), reading each channel of
-    /// the source where it lives (no padded copy, no concatenation).
-    enum Mode { case direct, gather, gatherRaw, winograd }
+    /// the source where it lives (no padded copy, no concatenation); rows: one output channel of a
+    /// kd×3×3 "same" convolution (`mvx_fwd_rows1`), in register blocks of rows, reading each channel
+    /// where it lives.
+    enum Mode { case direct, gather, gatherRaw, winograd, rows }
     let mode: Mode
     let info: mvx_isa_info
     /// Output channels, input channels, taps, channels per K chunk.
@@ -193,15 +195,18 @@ struct FastPass {
     func layout(threads T: Int) -> (mpad: Int, total: Int, nt: Int, tiles: Int, kmax: Int, colCount: Int, runsCount: Int, perThread: Int) {
         let mr = Int(info.mr), nr = Int(info.nr)
         let mpad = (M + mr - 1) / mr * mr
+        if mode == .rows { return (mpad, 0, 0, 0, 0, 0, 0, 0) }
         if mode == .winograd {
             // Blocks of nt output tiles (fixed, whatever T): transformed inputs V (64·C·nt floats
             // and line padding) in the column slot, products [mpad][64·nt+16] in the accumulator
             // slot, offsets [C].
             let total = mvx_wino_tiles(Int32(out[0]), Int32(out[1]), Int32(out[2]))
             // A multiple of the transforms' 16 lanes (AVX2: nr 24); a small grid in one block (its
-            // threads then share the output channels, and each streams its weights once).
+            // threads then share the output channels, and each streams its weights once), of at
+            // most 256 tiles (the transforms' 16 lane groups; one-row kernels' unit is 192).
             let unit = nr % 16 == 0 ? nr : 2 * nr
-            let nt = total <= 2 * unit ? (total + unit - 1) / unit * unit : unit
+            let whole = (total + unit - 1) / unit * unit
+            let nt = total <= 2 * unit && whole <= 256 ? whole : unit
             let colCount = max(points * (C * nt + 16), C * (points * nt + 16))
             return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, mpad * (points * nt + 16) + colCount + 2 * C)
         }
@@ -302,7 +307,7 @@ struct FastPass {
         let padCount = usesPadded ? chanPitch * C : 0
         // Winograd: each channel's base, wherever its group lives.
         let plane = src.reduce(1, *)
-        let channels: [UnsafePointer<Float>?] = mode != .winograd ? [] : (parts ?? [(source, C)]).flatMap { g in
+        let channels: [UnsafePointer<Float>?] = mode != .winograd && mode != .rows ? [] : (parts ?? [(source, C)]).flatMap { g in
             (0..<g.1).map { g.0 + $0 * plane }
         }
         func body(_ scratch: UnsafeMutablePointer<Float>) {
@@ -311,7 +316,9 @@ struct FastPass {
               (inputTransform?.scale ?? []).withUnsafeBufferPointer { scale in
               (inputTransform?.shift ?? []).withUnsafeBufferPointer { shift in
               blockStats.withUnsafeMutableBufferPointer { stats in
-                if mode == .winograd {
+                if mode == .rows {
+                    d.chan = chan.baseAddress
+                } else if mode == .winograd {
                     d.k = (Int32(kernel[0]), Int32(kernel[1]), Int32(kernel[2]))
                     d.chan = chan.baseAddress
                     d.ostats = outputStatistics == nil ? nil : stats.baseAddress  // (an empty array's may be non-nil)
@@ -365,6 +372,13 @@ struct FastPass {
                                     mvx_wino_block(dp, t0, t1, nt, 0, 0, r.lowerBound * mr, r.upperBound * mr, shared, sl.acc, sl.offs)
                                 }
                             }
+                        }
+                        return
+                    }
+                    if mode == .rows {
+                        parallelFor(T, threads: T) { t in
+                            let r = chunkRange(out[0], part: t, of: T)
+                            if !r.isEmpty { mvx_fwd_rows1(dp, r.lowerBound, r.upperBound) }
                         }
                         return
                     }
@@ -477,6 +491,18 @@ extension ConvPlan {
         return C >= 16 && M >= 16
     }
 
+    /// Whether the single-output-channel row kernel serves a pass (`FastPass.Mode.rows`): one output
+    /// channel (one-row weights), kd×3×3 taps with kd odd, stride and dilation 1, padding that keeps
+    /// the grid ((kd-1)/2, 1, 1), a grid of 4+ rows of 64+ (AVX-512), and no forced tile kind.
+    /// Measured, 1→16 @128³ backward-data: 30–33 ms on the one-row tiles of a slab-wise padded copy,
+    /// ~12 ms here.
+    static func rowsFit(M: Int, kernel: [Int], stride: [Int], dilation: [Int], pad: [Int], src: [Int], out: [Int],
+                        info: mvx_isa_info) -> Bool {
+        M == 1 && info.mr == 1 && kernel[1] == 3 && kernel[2] == 3 && kernel[0] % 2 == 1 && pad == [(kernel[0] - 1) / 2, 1, 1]
+            && stride == [1, 1, 1] && dilation == [1, 1, 1] && src == out && ConvKernels.forceDirect == nil
+            && mvx_rows1_fits(info.isa, Int32(out[1]), Int32(out[2])) != 0
+    }
+
     /// The micro-kernel of a Winograd pass over the `grid` output: 12 channels × 32 tiles (AVX-512)
     /// when there are at most 64 tiles (an 8³ grid fills 64 lanes rather than 96 of 48-wide
     /// blocks), else the usual one.
@@ -493,6 +519,13 @@ extension ConvPlan {
                                   depth: s.input[0], C: s.ci, M: s.co, info: info) {
             return FastPass(
                 mode: .winograd, info: winogradInfo(info, grid: s.output), M: s.co, C: s.ci, taps: s.taps, kcc: s.ci,
+                src: s.input, pad: s.padding, out: s.output, kernel: s.kernel, dilation: s.dilation, mul: s.stride,
+                tmul: s.dilation, off: s.padding.map { -$0 }, div: [1, 1, 1])
+        }
+        if winograd, rowsFit(M: s.co, kernel: s.kernel, stride: s.stride, dilation: s.dilation, pad: s.padding, src: s.input,
+                             out: s.output, info: info) {
+            return FastPass(
+                mode: .rows, info: info, M: 1, C: s.ci, taps: s.taps, kcc: FastPass.channelsPerChunk(s.ci, taps: s.taps, direct: true),
                 src: s.input, pad: s.padding, out: s.output, kernel: s.kernel, dilation: s.dilation, mul: s.stride,
                 tmul: s.dilation, off: s.padding.map { -$0 }, div: [1, 1, 1])
         }
@@ -533,6 +566,12 @@ extension ConvPlan {
                 tmul: [1, 1, 1], off: [-1, -1, -1], div: [1, 1, 1])
         }
         let pad2 = (0..<3).map { s.dilation[$0] * (s.kernel[$0] - 1) - s.padding[$0] }
+        if rowsFit(M: s.ci, kernel: s.kernel, stride: s.stride, dilation: s.dilation, pad: pad2, src: s.output, out: s.input, info: info) {
+            return FastPass(
+                mode: .rows, info: info, M: 1, C: s.co, taps: s.taps, kcc: FastPass.channelsPerChunk(s.co, taps: s.taps, direct: true),
+                src: s.output, pad: pad2, out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1],
+                tmul: s.dilation.map { -$0 }, off: s.padding, div: s.stride)
+        }
         let possible = s.stride.allSatisfy { $0 == 1 } && pad2.allSatisfy { $0 >= 0 }
         let padded = (0..<3).map { s.output[$0] + 2 * max(0, pad2[$0]) }
         let span = ((s.input[0] - 1) * padded[1] + (s.input[1] - 1)) * padded[2] + s.input[2]
@@ -551,10 +590,10 @@ extension ConvPlan {
     ) {
         if winogradWeights {
             winogradBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, threads: threads)
+            if let gradBias { Self.biasGradient(gradOutput, s, gradBias, threads: threads) }
         } else {
-            directBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, threads: threads)
+            directBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, threads: threads)
         }
-        if let gradBias { Self.biasGradient(gradOutput, s, gradBias, threads: threads) }
     }
 
     /// Whether backward-weights runs as Winograd: with a Winograd forward and 64 channels or more
@@ -662,9 +701,12 @@ extension ConvPlan {
         }
     }
 
-    /// The direct or gathered backward-weights (no bias).
+    /// The direct or gathered backward-weights, with the bias gradient summed from the output
+    /// gradient rows its products read (one pass over that gradient, not two: 1→16 @128³ reads
+    /// 134 MB once).
     func directBackwardWeights(
-        input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, threads: Int
+        input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
+        gradBias: UnsafeMutablePointer<Float>?, threads: Int
     ) {
         let T = max(1, threads)
         let fp = Self.forwardPass(s, info: info, winograd: false)  // same source geometry and direct/gather choice
@@ -705,6 +747,10 @@ extension ConvPlan {
         d.go_plane = s.outPlane
         d.od = Int32(s.output[0]); d.oh = Int32(s.output[1]); d.ow = Int32(s.output[2])
         let offsets = fp.tapOffsets
+        // Bias sums: 8 double lanes per output channel, reduced pairwise at the end.
+        var bsum = [Double](repeating: 0, count: gradBias == nil ? 0 : s.co * 8)
+        bsum.withUnsafeMutableBufferPointer { bs in
+        d.gbias = gradBias == nil ? nil : bs.baseAddress
         ScratchPool.shared.with(padCount + perThread * T) { scratch in
             offsets.withUnsafeBufferPointer { tapoff in
                 for n in 0..<s.n {
@@ -760,6 +806,13 @@ extension ConvPlan {
                         }
                     }
                 }
+            }
+        }
+        }
+        if let gradBias {
+            for m in 0..<s.co {
+                let l = bsum[(m * 8)..<(m * 8 + 8)].map { $0 }
+                gradBias[m] = Float(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])))
             }
         }
     }
