@@ -164,15 +164,36 @@ static inline __attribute__((always_inline)) void input_row_isa(int isa, const f
     input_row(s, pp, rp, V, vstride);
 }
 
-// Any lane group: window origins org[l], tile by tile.
+typedef float v4 __attribute__((vector_size(16), aligned(4)));
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+
+static inline __attribute__((always_inline)) v4 ld4(const float *p) { v4 v; memcpy(&v, p, sizeof v); return v; }
+
+// Lanes 4j..4j+3 of a quad: the 4 elements of window row q[j] each, a[4j + k] = q[j][k].
+static inline __attribute__((always_inline)) v16 quad(const float *q0, const float *q1, const float *q2, const float *q3) {
+    const v8 lo = __builtin_shufflevector(ld4(q0), ld4(q1), 0, 1, 2, 3, 4, 5, 6, 7);
+    const v8 hi = __builtin_shufflevector(ld4(q2), ld4(q3), 0, 1, 2, 3, 4, 5, 6, 7);
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+// Any lane group: window origins org[l], tile by tile. Each window row (4 values) is loaded whole
+// into its quad of lanes, then a 4 x 4 transpose per quad gives elements 0..3 across the lanes.
 static inline __attribute__((always_inline)) void input_lanes(const float *s, long pp, long rp, const long *org, float *V, long vstride) {
 #define LOAD_LANES(dz, dy)                                                                           \
-    float w[4][WL];                                                                                  \
-    for (int l = 0; l < WL; l++) {                                                                   \
-        const float *q = s + (dz) * pp + (dy) * rp + org[l];                                         \
-        w[0][l] = q[0], w[1][l] = q[1], w[2][l] = q[2], w[3][l] = q[3];                              \
-    }                                                                                                \
-    e0 = ld(w[0]), o0 = ld(w[1]), e1 = ld(w[2]), o1 = ld(w[3]);
+    const float *q = s + (dz) * pp + (dy) * rp;                                                      \
+    const v16 a0 = quad(q + org[0], q + org[1], q + org[2], q + org[3]);                             \
+    const v16 a1 = quad(q + org[4], q + org[5], q + org[6], q + org[7]);                             \
+    const v16 a2 = quad(q + org[8], q + org[9], q + org[10], q + org[11]);                           \
+    const v16 a3 = quad(q + org[12], q + org[13], q + org[14], q + org[15]);                         \
+    /* b01 = elements 0 of lanes 0..7, then elements 1; c01 = elements 2, then 3. */                 \
+    const v16 b01 = __builtin_shufflevector(a0, a1, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29); \
+    const v16 c01 = __builtin_shufflevector(a0, a1, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31); \
+    const v16 b23 = __builtin_shufflevector(a2, a3, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29); \
+    const v16 c23 = __builtin_shufflevector(a2, a3, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31); \
+    e0 = __builtin_shufflevector(b01, b23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);  \
+    o0 = __builtin_shufflevector(b01, b23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); \
+    e1 = __builtin_shufflevector(c01, c23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);  \
+    o1 = __builtin_shufflevector(c01, c23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
     INPUT_TRANSFORM(LOAD_LANES)
 #undef LOAD_LANES
 }
@@ -374,7 +395,7 @@ static inline __attribute__((always_inline)) void interleave(int isa, float *o, 
 // The input transform of tiles [t0, t0 + n), channels [c0, c1), into `groups` lane groups
 // (n <= groups * WL <= MAXG * WL): point xi of channel c, lane l at V[xi * vx + c * vc + l]. Lanes
 // past n repeat the last tile (finite values) up to the group's end; whole groups past n are zero.
-enum { MAXG = 16 };
+enum { MAXG = 16, SMALL_PAD = 6144 };  // SMALL_PAD: floats of a small grid padded whole (18^3 = 5832)
 static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, long t0, long n, long groups, long c0, long c1, float *V,
                                                               long vx, long vc) {
     const int two_d = p->k[0] == 1;
@@ -399,8 +420,35 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
         row[g] = cnt == WL && tx[g][0] + WL <= tW;
     }
     float stage[WL * 64];  // rows [4][4][SR] (row groups) or windows [WL][4][4][4]
+    // A small 3D grid (few lane groups lie in one row of tiles, and most tiles touch the border)
+    // is padded whole per channel, and every lane reads its window from there: the values and
+    // sums of staging each window, without its bounds checks.
+    const long tD = (D + 1) / 2, PY = 2 * tH + 2, PX = 2 * tW + 2, PP = PY * PX;
+    // (Only when the block covers most of the grid: the copy is made per block.)
+    const int small = !two_d && (2 * tD + 2) * PP <= SMALL_PAD && (2 * tD + 2) * PP <= 32 * n;
+    float pad[SMALL_PAD];
+    long org[MAXG][WL];
+    if (small)
+        for (long g = 0; g < groups; g++)
+            for (int l = 0; l < WL; l++) org[g][l] = 2 * tz[g][l] * PP + 2 * ty[g][l] * PX + 2 * tx[g][l];
     for (long c = c0; c < c1; c++) {
         const float *src = p->chan[c];
+        if (small) {
+            const float a = xf.a ? xf.a[c] : 1, b = xf.a ? xf.b[c] : 0;
+            memset(pad, 0, sizeof(float) * (size_t)((2 * tD + 2) * PP));
+            for (long z = 0; z < D; z++)
+                for (long y = 0; y < H; y++) {
+                    const float *r = src + (z * H + y) * W;
+                    float *d = pad + (z + 1) * PP + (y + 1) * PX + 1;
+                    if (xf.a)
+                        for (long x = 0; x < W; x++) d[x] = in_xf(r[x], a, b, xf.leaky, xf.slope);
+                    else
+                        memcpy(d, r, sizeof(float) * (size_t)W);
+                }
+            for (long g = 0; g < groups; g++)
+                if (row[g] >= 0) input_lanes(pad, PP, PX, org[g], V + c * vc + g * WL, vx);
+            continue;
+        }
         if (c + 1 < c1) {
             // The next channel's rows: a few lines each, from all over memory, which the hardware
             // prefetchers do not follow.
