@@ -385,6 +385,30 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// The row kernel sums each output in the one-row tiles' order with the same fused
+    /// multiply-adds, so it gives their bits (forced direct tiles on a padded copy).
+    func testRowKernelGivesTheBitsOfTheDirectTiles() {
+        let saved = ConvKernels.forceDirect
+        defer { ConvKernels.forceDirect = saved }
+        let shapes = [
+            geometry(1, 1, 3, [5, 6, 70], k: [3, 3, 3], p: [1, 1, 1]), geometry(2, 4, 1, [4, 5, 33], k: [3, 3, 3], p: [1, 1, 1]),
+            geometry(1, 1, 2, [9, 40], k: [3, 3], p: [1, 1]),
+        ]
+        for (i, g) in shapes.enumerated() {
+            let c = ConvCase(g, seed: 700 + UInt64(i))
+            ConvKernels.forceDirect = nil
+            let modes = ConvPlan(g).modes
+            // The row kernel exists for AVX-512 only; elsewhere these shapes take the tiles.
+            XCTAssertEqual(modes.forward == "rows" || modes.backwardData == "rows", ConvKernels.isa == .avx512, "\(g) \(modes)")
+            let rows = (c.forward(activation: .leakyReLU(0.01), threads: 2), c.backwardData(threads: 2))
+            ConvKernels.forceDirect = true
+            XCTAssertEqual(ConvPlan(g).modes.forward == "rows" || ConvPlan(g).modes.backwardData == "rows", false)
+            let tiles = (c.forward(activation: .leakyReLU(0.01), threads: 2), c.backwardData(threads: 2))
+            XCTAssertEqual(rows.0.map(\.bitPattern), tiles.0.map(\.bitPattern), "forward \(g)")
+            XCTAssertEqual(rows.1.map(\.bitPattern), tiles.1.map(\.bitPattern), "backwardData \(g)")
+        }
+    }
+
     func testResultsAreBitIdenticalAcrossThreadCounts() {
         let shapes = [
             geometry(2, 16, 16, [8, 9, 12], k: [3, 3, 3], p: [1, 1, 1]),
