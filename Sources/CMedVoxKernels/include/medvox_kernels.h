@@ -88,7 +88,7 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
 /// kd odd; stride 1, dilation 1) on a "same" grid (padding (kd-1)/2, 1, 1): output planes [z0, z1)
 /// of the od x oh x ow grid (dense `out`, bias, act), reading source channel c at chan[c] (each
 /// od x oh x ow), with the bits of mvx_fwd_tile on the padded copy. Register blocks of 4 rows by
-/// 64 positions: mvx_rows1_fits says where it runs (AVX-512, oh >= 4, ow >= 64).
+/// 32 positions: mvx_rows1_fits says where it runs (AVX-512, oh >= 4, ow >= 32).
 void mvx_fwd_rows1(const mvx_fwd *p, long z0, long z1);
 int mvx_rows1_fits(int isa, int oh, int ow);
 

@@ -500,9 +500,9 @@ extension ConvPlan {
 
     /// Whether the single-output-channel row kernel serves a pass (`FastPass.Mode.rows`): one output
     /// channel (one-row weights), kd×3×3 taps with kd odd, stride and dilation 1, padding that keeps
-    /// the grid ((kd-1)/2, 1, 1), a grid of 4+ rows of 64+ (AVX-512), and no forced tile kind.
+    /// the grid ((kd-1)/2, 1, 1), a grid of 4+ rows of 32+ (AVX-512), and no forced tile kind.
     /// Measured, 1→16 @128³ backward-data: 30–33 ms on the one-row tiles of a slab-wise padded copy,
-    /// ~12 ms here.
+    /// 15–21 ms here.
     static func rowsFit(M: Int, kernel: [Int], stride: [Int], dilation: [Int], pad: [Int], src: [Int], out: [Int],
                         info: mvx_isa_info) -> Bool {
         M == 1 && info.mr == 1 && kernel[1] == 3 && kernel[2] == 3 && kernel[0] % 2 == 1 && pad == [(kernel[0] - 1) / 2, 1, 1]
