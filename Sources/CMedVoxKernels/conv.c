@@ -563,7 +563,7 @@ enum { R1 = 4, V1 = 2 };
 
 #if MVX_X86
 __attribute__((target("avx512f,fma")))
-static void rows1_avx512(const mvx_fwd *p, long z0, long z1) {
+static void rows1_avx512(const mvx_fwd *p, long z0, long z1, long y0, long y1) {
     const long D = p->od, H = p->oh, W = p->ow, plane = H * W;
     const int C = p->C, kd = p->taps / 9, pd = (kd - 1) / 2;
     const __m512 bias = _mm512_set1_ps(p->bias ? p->bias[0] : 0.0f), zerov = _mm512_setzero_ps();
@@ -573,15 +573,15 @@ static void rows1_avx512(const mvx_fwd *p, long z0, long z1) {
     // about 1 MB of cache while the planes advance: each source row is then read from memory
     // about once, rather than once per plane it feeds.
     const long band = lmax(R1, ((1L << 18) / ((long)kd * C * W) - 2) / R1 * R1);
-    for (long y0 = 0; y0 < H; y0 += band)
+    for (long ys = y0; ys < y1; ys += band)
         for (long z = z0; z < z1; z++)
-            for (long yb = y0; yb < lmin(H, y0 + band); yb += R1) {
-                // The last blocks end at the grid's edge (recomputing a few outputs, same bits).
-                const long y = lmin(yb, H - R1);
+            for (long yb = ys; yb < lmin(y1, ys + band); yb += R1) {
+                // The last block ends at the range's end (recomputing a few of its rows, same bits).
+                const long y = lmin(yb, y1 - R1);
                 for (long xb = 0; xb < W; xb += 16 * V1) {
                     const long x0 = lmin(xb, W - 16 * V1);
                     // Lanes of the vectors before and after the block that lie inside the row.
-                    const __mmask16 before = (__mmask16)(x0 >= 16 ? 0xFFFF : 0xFFFF << (16 - x0));
+                    const __mmask16 before = (__mmask16)(x0 >= 16 ? 0xFFFFu : x0 == 0 ? 0u : 0xFFFFu << (16 - x0));
                     const long after = W - (x0 + 16 * V1);
                     const __mmask16 beyond = (__mmask16)(after >= 16 ? 0xFFFF : (1u << after) - 1);
                     // Every loop over acc is unrolled, so it lives in registers.
@@ -650,11 +650,11 @@ static void rows1_avx512(const mvx_fwd *p, long z0, long z1) {
 
 int mvx_rows1_fits(int isa, int oh, int ow) { return isa == MVX_ISA_AVX512 && oh >= R1 && ow >= 16 * V1; }
 
-void mvx_fwd_rows1(const mvx_fwd *p, long z0, long z1) {
+void mvx_fwd_rows1(const mvx_fwd *p, long z0, long z1, long y0, long y1) {
 #if MVX_X86
-    if (p->isa == MVX_ISA_AVX512) rows1_avx512(p, z0, z1);
+    if (p->isa == MVX_ISA_AVX512 && y1 - y0 >= R1) rows1_avx512(p, z0, z1, y0, y1);
 #else
-    (void)p, (void)z0, (void)z1;
+    (void)p, (void)z0, (void)z1, (void)y0, (void)y1;
 #endif
 }
 

@@ -430,7 +430,8 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
     long org[MAXG][WL];
     if (small)
         for (long g = 0; g < groups; g++)
-            for (int l = 0; l < WL; l++) org[g][l] = 2 * tz[g][l] * PP + 2 * ty[g][l] * PX + 2 * tx[g][l];
+            if (row[g] >= 0)
+                for (int l = 0; l < WL; l++) org[g][l] = 2 * tz[g][l] * PP + 2 * ty[g][l] * PX + 2 * tx[g][l];
     for (long c = c0; c < c1; c++) {
         const float *src = p->chan[c];
         if (small) {

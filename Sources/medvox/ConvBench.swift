@@ -9,6 +9,7 @@ let convBenchSuite = BenchSuite(name: "conv") { args in
     let repeats = try args.int("repeat", range: 1...1000) ?? 5
     let size = try args.int("size", range: 1...4096)
     let only = args.value("case").map { Set($0.split(separator: ",").map(String.init)) }
+    if let only, only.isEmpty { throw UsageError("--case needs at least one layer name") }
     if let only, let unknown = only.subtracting(ConvBenchmark.layers.map(\.name)).sorted().first {
         throw UsageError("no conv benchmark layer is named \(unknown) (names: \(ConvBenchmark.layers.map(\.name).joined(separator: ", ")))")
     }

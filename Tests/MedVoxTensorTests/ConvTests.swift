@@ -418,8 +418,10 @@ final class ConvTests: XCTestCase {
             geometry(2, 6, 5, [8, 6, 10], k: [2, 2, 2], s: [2, 2, 2]),
             // One Winograd block: the threads share its output channels.
             geometry(1, 16, 40, [4, 6, 5], k: [3, 3, 3], p: [1, 1, 1]),
-            // Backward-data on the row kernel: threads split the planes.
+            // Backward-data on the row kernel: threads split the planes (or, at 3 threads, planes
+            // and rows); in 2D, the rows.
             geometry(1, 1, 4, [5, 9, 40], k: [3, 3, 3], p: [1, 1, 1]),
+            geometry(1, 1, 3, [13, 40], k: [3, 3], p: [1, 1]),
         ]
         for (i, g) in shapes.enumerated() { withEachConfiguration { config in
             let c = ConvCase(g, seed: 400 + UInt64(i))

@@ -85,11 +85,13 @@ void mvx_pack_weights(const float *w, int M, int C, int taps, int kcc, int mr, i
 void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs);
 
 /// A pass with one output channel (M = 1, mr = 1 packed weights) and taps kd x 3 x 3 (taps = 9 kd,
-/// kd odd; stride 1, dilation 1) on a "same" grid (padding (kd-1)/2, 1, 1): output planes [z0, z1)
-/// of the od x oh x ow grid (dense `out`, bias, act), reading source channel c at chan[c] (each
-/// od x oh x ow), with the bits of mvx_fwd_tile on the padded copy. Register blocks of 4 rows by
-/// 32 positions: mvx_rows1_fits says where it runs (AVX-512, oh >= 4, ow >= 32).
-void mvx_fwd_rows1(const mvx_fwd *p, long z0, long z1);
+/// kd odd; stride 1, dilation 1) on a "same" grid (padding (kd-1)/2, 1, 1): rows [y0, y1) of
+/// output planes [z0, z1) of the od x oh x ow grid (dense `out`, bias, act), reading source channel
+/// c at chan[c] (each od x oh x ow), with the bits of mvx_fwd_tile on the padded copy. Register
+/// blocks of 4 rows by 32 positions, so y1 - y0 >= 4 (ranges that threads share should start at
+/// multiples of 4: a range's last block may recompute rows before its end, within the range).
+/// mvx_rows1_fits says where it runs (AVX-512, oh >= 4, ow >= 32).
+void mvx_fwd_rows1(const mvx_fwd *p, long z0, long z1, long y0, long y1);
 int mvx_rows1_fits(int isa, int oh, int ow);
 
 /// Copies channels [c0, c1) of x [C][d][h][w] into dst with zero borders pd/ph/pw on each side;

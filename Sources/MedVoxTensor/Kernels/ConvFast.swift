@@ -383,9 +383,22 @@ struct FastPass {
                         return
                     }
                     if mode == .rows {
+                        // Threads take ranges of planes (each walks its planes band by band) or,
+                        // with fewer than two planes per thread (2D), (plane, rows) units whose
+                        // rows start at multiples of the kernel's 4-row blocks.
+                        let rows = out[1], blocks = rows / 4
+                        let split = out[0] >= 2 * T ? 1 : max(1, min(blocks, (2 * T + out[0] - 1) / out[0]))
                         parallelFor(T, threads: T) { t in
-                            let r = chunkRange(out[0], part: t, of: T)
-                            if !r.isEmpty { mvx_fwd_rows1(dp, r.lowerBound, r.upperBound) }
+                            if split == 1 {
+                                let r = chunkRange(out[0], part: t, of: T)
+                                if !r.isEmpty { mvx_fwd_rows1(dp, r.lowerBound, r.upperBound, 0, rows) }
+                                return
+                            }
+                            for u in chunkRange(out[0] * split, part: t, of: T) {
+                                let z = u / split, k = u % split
+                                let y0 = k * blocks / split * 4, y1 = k + 1 == split ? rows : (k + 1) * blocks / split * 4
+                                mvx_fwd_rows1(dp, z, z + 1, y0, y1)
+                            }
                         }
                         return
                     }
@@ -617,7 +630,7 @@ extension ConvPlan {
     /// the input and output-gradient transforms (split over threads by channels), then the 64
     /// products dU[ξ] = GY[ξ]·V[ξ]ᵀ as matrix products on the forward micro-kernel, each summed
     /// over the chunk's tiles in order, and dW = Gᵀ dU G.
-    /// - One chunk (grids up to 16×16×8): the transforms are packed into the kernel's operands (split
+    /// - One chunk (batch 1, grids up to 16×16×8): the transforms are packed into the kernel's operands (split
     ///   by ξ), then threads split the output channels, a few kernel rows at a time for all ξ, so
     ///   their products stay in cache until dW is taken from them.
     /// - Several: threads split ξ, each packing and multiplying its points in cache and adding them
