@@ -1,3 +1,4 @@
+import Foundation
 import MedVoxCore
 import XCTest
 
@@ -60,6 +61,49 @@ final class GradientTests: XCTestCase {
                 var t: Float = 0
                 for c in 0..<4 { t += s.storage[b * 24 + c * 6 + p] }
                 XCTAssertEqual(t, 1, accuracy: 1e-6)
+            }
+        }
+    }
+
+    /// The vectorised softmax against a float64 softmax: within 4e-7 relative (plus the rounding of
+    /// x - max in single precision) over a wide range of logits (exponentials down to underflow, subnormal ones flushed to 0), positions not a multiple of its 16 lanes, NaN and
+    /// infinity giving NaN, and the same bits on every instruction set and thread count.
+    func testSoftmaxMatchesDoubleAndIsTheSameOnEveryInstructionSet() {
+        var rng = SeededGenerator(seed: 11)
+        let (c, inner) = (5, 37)
+        var values = (0..<(2 * c * inner)).map { _ in Float(rng.uniform(-60, 60)) }
+        values[3] = 0; values[3 + inner] = -200  // a term far below underflow
+        values[5] = .nan
+        values[6 + 2 * inner] = .infinity
+        let x = Tensor(shape: [2, c, inner], storage: values)
+        let y = softmax(x)
+        for b in 0..<2 {
+            for s in 0..<inner {
+                let xs = (0..<c).map { Double(values[(b * c + $0) * inner + s]) }
+                let ys = (0..<c).map { y.storage[(b * c + $0) * inner + s] }
+                if xs.contains(where: { $0.isNaN || $0.isInfinite }) {
+                    XCTAssertTrue(ys.allSatisfy(\.isNaN), "position \(s) of item \(b): \(ys)")
+                    continue
+                }
+                let m = xs.max()!
+                let z = xs.reduce(0) { $0 + Foundation.exp($1 - m) }
+                for k in 0..<c {
+                    // Float softmax rounds x - max first: |x - max|·2⁻²⁴ more relative error.
+                    let want = Foundation.exp(xs[k] - m) / z, d = abs(xs[k] - m)
+                    // Exponentials below single precision's normal range (x - max < -87.3) are 0.
+                    XCTAssertEqual(Double(ys[k]), want, accuracy: want * (4e-7 + d * 0x1p-23) + Double(Float.leastNormalMagnitude),
+                                   "channel \(k) position \(s)")
+                }
+            }
+        }
+        let saved = (ConvKernels.isa, Runtime.threads)
+        defer { (ConvKernels.isa, Runtime.threads) = saved }
+        let big = Tensor(shape: [1, 4, 70_001], storage: (0..<280_004).map { _ in Float(rng.uniform(-30, 30)) })
+        let reference = softmax(big).storage.map(\.bitPattern)
+        for isa in ConvKernels.ISA.allCases where isa <= ConvKernels.best {
+            for threads in [1, 3] {
+                (ConvKernels.isa, Runtime.threads) = (isa, threads)
+                XCTAssertEqual(softmax(big).storage.map(\.bitPattern), reference, "\(isa) threads \(threads)")
             }
         }
     }

@@ -84,6 +84,12 @@ void mvx_pack_weights(const float *w, int M, int C, int taps, int kcc, int mr, i
 /// runs [3 * (ldacc + ldacc/nr + 2)] (gather mode from a padded source).
 void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs);
 
+/// Softmax over c channels `inner` apart, for positions [s0, s1): y[k*inner + s] = exp(x - m) /
+/// sum over channels, m the channels' maximum; 16 positions per vector, a vectorised exponential
+/// (within 2 ulp), the same bits on every instruction set. y may be x. A NaN among a position's
+/// inputs makes all its outputs NaN (as does +inf, or -inf in every channel).
+void mvx_softmax(int isa, const float *x, float *y, long c, long inner, long s0, long s1);
+
 /// A pass with one output channel (M = 1, mr = 1 packed weights) and taps kd x 3 x 3 (taps = 9 kd,
 /// kd odd; stride 1, dilation 1) on a "same" grid (padding (kd-1)/2, 1, 1): rows [y0, y1) of
 /// output planes [z0, z1) of the od x oh x ow grid (dense `out`, bias, act), reading source channel

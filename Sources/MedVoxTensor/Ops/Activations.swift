@@ -1,3 +1,4 @@
+import CMedVoxKernels
 import Foundation
 
 // Activation functions as free functions on tensors, each with its backward pass
@@ -70,7 +71,9 @@ public func preluBackward(_ gy: Tensor, input x: Tensor, slopes: Tensor) -> (Ten
 
 // MARK: Softmax over channels
 
-/// Softmax over the channel axis (axis 1) of `[N, C, …]`, per batch item and position.
+/// Softmax over the channel axis (axis 1) of `[N, C, …]`, per batch item and position: 16
+/// positions at a time with a vectorised exponential (`mvx_softmax`; within 2 ulp of exp, the same
+/// bits on every instruction set and thread count).
 public func softmax(_ x: Tensor) -> Tensor { softmaxCore(x, log: false) }
 
 /// log(softmax(x)) over the channel axis, computed stably as x − max − log Σ exp(x − max).
@@ -85,6 +88,10 @@ func softmaxCore(_ x: Tensor, log: Bool) -> Tensor {
             for b in 0..<n {
                 let base = b * c * inner
                 forEachChunk(inner) { r in
+                    if !log {
+                        mvx_softmax(ConvKernels.isa.rawValue, xb + base, yb + base, c, inner, r.lowerBound, r.upperBound)
+                        return
+                    }
                     for s in r {
                         var m = -Float.infinity
                         for k in 0..<c { m = max(m, xb[base + k * inner + s]) }
