@@ -39,52 +39,42 @@ static inline __attribute__((always_inline)) v16 vexp(v16 x) {
     return (v16)((((i16)(p * (v16)e)) & keep) | nan);  // all-ones bits: a NaN
 }
 
+// The first n (<= 16) values at p as a vector, zeros after them; and back.
+static inline __attribute__((always_inline)) v16 load_n(const float *p, long n) {
+    v16 v;
+    if (n == 16) {
+        memcpy(&v, p, sizeof v);
+    } else {
+        float t[16] = {0};
+        memcpy(t, p, sizeof(float) * (size_t)n);
+        memcpy(&v, t, sizeof v);
+    }
+    return v;
+}
+static inline __attribute__((always_inline)) void store_n(float *p, v16 v, long n) {
+    if (n == 16) {
+        memcpy(p, &v, sizeof v);
+    } else {
+        float t[16];
+        memcpy(t, &v, sizeof t);
+        memcpy(p, t, sizeof(float) * (size_t)n);
+    }
+}
+
 static inline __attribute__((always_inline)) void softmax_body(const float *x, float *y, long c, long inner, long s0, long s1) {
+    // A partial group of positions works on zero-padded copies, so it gets the same bits.
     for (long s = s0; s < s1; s += 16) {
         const long n = s1 - s < 16 ? s1 - s : 16;
-        // A partial group works on a copy (the unused lanes are zero), so it gets the same bits.
-        float in[16], out[16];
         v16 m = splat(-__builtin_inff());
-        for (long k = 0; k < c; k++) {
-            v16 v;
-            if (n == 16) memcpy(&v, x + k * inner + s, sizeof v);
-            else {
-                memset(in, 0, sizeof in);
-                memcpy(in, x + k * inner + s, sizeof(float) * (size_t)n);
-                memcpy(&v, in, sizeof v);
-            }
-            m = __builtin_elementwise_max(m, v);
-        }
+        for (long k = 0; k < c; k++) m = __builtin_elementwise_max(m, load_n(x + k * inner + s, n));
         v16 z = splat(0.0f);
         for (long k = 0; k < c; k++) {
-            v16 v;
-            if (n == 16) memcpy(&v, x + k * inner + s, sizeof v);
-            else {
-                memset(in, 0, sizeof in);
-                memcpy(in, x + k * inner + s, sizeof(float) * (size_t)n);
-                memcpy(&v, in, sizeof v);
-            }
-            const v16 e = vexp(v - m);
+            const v16 e = vexp(load_n(x + k * inner + s, n) - m);
             z = z + e;
-            if (n == 16) memcpy(y + k * inner + s, &e, sizeof e);
-            else memcpy(out, &e, sizeof e), memcpy(y + k * inner + s, out, sizeof(float) * (size_t)n);
+            store_n(y + k * inner + s, e, n);
         }
         const v16 inv = splat(1.0f) / z;
-        for (long k = 0; k < c; k++) {
-            v16 e;
-            if (n == 16) {
-                memcpy(&e, y + k * inner + s, sizeof e);
-                e = e * inv;
-                memcpy(y + k * inner + s, &e, sizeof e);
-            } else {
-                memset(out, 0, sizeof out);
-                memcpy(out, y + k * inner + s, sizeof(float) * (size_t)n);
-                memcpy(&e, out, sizeof e);
-                e = e * inv;
-                memcpy(out, &e, sizeof e);
-                memcpy(y + k * inner + s, out, sizeof(float) * (size_t)n);
-            }
-        }
+        for (long k = 0; k < c; k++) store_n(y + k * inner + s, load_n(y + k * inner + s, n) * inv, n);
     }
 }
 
