@@ -778,7 +778,7 @@ __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void sum_run_avx
     sum_run_body(acc, v, n);
 }
 #endif
-static void sum_run(int isa, double *acc, const float *v, long n) {
+void mvx_sum_lanes8(int isa, double *acc, const float *v, long n) {
 #if MVX_X86
     if (isa == MVX_ISA_AVX512) { sum_run_avx512(acc, v, n); return; }
     if (isa == MVX_ISA_AVX2) { sum_run_avx2(acc, v, n); return; }
@@ -826,7 +826,7 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
                     if (z < p->od && y < p->oh && x < p->ow) {
                         long valid = lmin(run, p->ow - x);
                         memcpy(gr + (q - q0), go + (z * p->oh + y) * p->ow + x, sizeof(float) * (size_t)valid);
-                        if (gbias) sum_run(p->isa, gbias + m * 8, gr + (q - q0), valid);
+                        if (gbias) mvx_sum_lanes8(p->isa, gbias + m * 8, gr + (q - q0), valid);
                         if (run > valid) memset(gr + (q - q0) + valid, 0, sizeof(float) * (size_t)(run - valid));
                     } else {
                         memset(gr + (q - q0), 0, sizeof(float) * (size_t)run);
@@ -851,7 +851,7 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
             gbase = p->go + q0;
             ldg = p->go_plane;
             if (gbias)
-                for (long m = m0; m < m1; m++) sum_run(p->isa, gbias + m * 8, gbase + m * ldg, len);
+                for (long m = m0; m < m1; m++) mvx_sum_lanes8(p->isa, gbias + m * 8, gbase + m * ldg, len);
         }
         const float *bbase = p->direct ? p->src + q0 : col;
         for (long kb = 0; kb < nk; kb += nw) {

@@ -305,6 +305,31 @@ typedef struct {
     float slope;
 } in_xform;
 
+// d[i] = r[i] for i < n, after channel c's pending transform when there is one.
+static inline __attribute__((always_inline)) void copy_xf(float *d, const float *r, long n, in_xform xf, long c) {
+    if (!xf.a) {
+        memcpy(d, r, sizeof(float) * (size_t)n);
+        return;
+    }
+    const float a = xf.a[c], b = xf.b[c];
+    if (xf.leaky)  // (the two loops keep `leaky` a constant in each)
+        for (long i = 0; i < n; i++) d[i] = in_xf(r[i], a, b, 1, xf.slope);
+    else
+        for (long i = 0; i < n; i++) d[i] = in_xf(r[i], a, b, 0, 0);
+}
+
+// Tile t of a grid of tW x tH x . tiles: its coordinates.
+static inline __attribute__((always_inline)) void tile_at(long t, long tW, long tH, long *tz, long *ty, long *tx) {
+    *tx = t % tW, *ty = (t / tW) % tH, *tz = t / (tW * tH);
+}
+
+// The tiles of the lane group of cnt (1..WL) tiles from `first` (lanes past cnt repeat the last
+// one); returns whether the group is one row of WL tiles.
+static inline __attribute__((always_inline)) int group_tiles(long first, long cnt, long tW, long tH, long *tz, long *ty, long *tx) {
+    for (int l = 0; l < WL; l++) tile_at(first + lmin(l, cnt - 1), tW, tH, tz + l, ty + l, tx + l);
+    return cnt == WL && tx[0] + WL <= tW;
+}
+
 enum { SR = 48 };  // staged row length: 34 values used, room for the 16-wide loads past them
 
 // Stages the 16 window rows of a row group of tiles (tz, ty, tx0 .. tx0+15) of channel `src`
@@ -312,7 +337,6 @@ enum { SR = 48 };  // staged row length: 34 values used, room for the 16-wide lo
 static inline __attribute__((always_inline)) void stage_row(const float *src, long D, long H, long W, long tz, long ty, long tx0,
                                                             in_xform xf, long c, int two_d, float rows[4][4][SR]) {
     const long x0 = 2 * tx0 - 1;
-    const float a = xf.a ? xf.a[c] : 1, b = xf.a ? xf.b[c] : 0;
     for (int dz = two_d ? 1 : 0; dz < (two_d ? 2 : 4); dz++)  // 2D: plane 0 only, staged at dz = 1
         for (int dy = 0; dy < 4; dy++) {
             const long z = two_d ? 0 : 2 * tz - 1 + dz, y = 2 * ty - 1 + dy;
@@ -325,14 +349,7 @@ static inline __attribute__((always_inline)) void stage_row(const float *src, lo
             const float *r = src + (z * H + y) * W + x0;
             const long lo = x0 < 0 ? -x0 : 0, hi = lmin(34, W - x0);
             for (long i = 0; i < lo; i++) d[i] = 0;
-            if (xf.a) {
-                if (xf.leaky)
-                    for (long i = lo; i < hi; i++) d[i] = in_xf(r[i], a, b, 1, xf.slope);
-                else
-                    for (long i = lo; i < hi; i++) d[i] = in_xf(r[i], a, b, 0, 0);
-            } else {
-                memcpy(d + lo, r + lo, sizeof(float) * (size_t)(hi - lo));
-            }
+            copy_xf(d + lo, r + lo, hi - lo, xf, c);
             for (long i = hi; i < 34; i++) d[i] = 0;
         }
 }
@@ -349,14 +366,7 @@ static inline __attribute__((always_inline)) void stage_lanes(const float *src, 
         if ((two_d || (z0 >= 0 && z0 + 4 <= D)) && y0 >= 0 && y0 + 4 <= H && x0 >= 0 && x0 + 4 <= W) {
             // Inside: 16 rows of 4 (2D: 4).
             for (int dz = two_d ? 1 : 0; dz < (two_d ? 2 : 4); dz++)
-                for (int dy = 0; dy < 4; dy++) {
-                    const float *r = src + ((z0 + dz) * H + y0 + dy) * W + x0;
-                    float *d = win[l][dz][dy];
-                    if (xf.a)
-                        for (int dx = 0; dx < 4; dx++) d[dx] = in_xf(r[dx], a, b, xf.leaky, xf.slope);
-                    else
-                        memcpy(d, r, sizeof(float) * 4);
-                }
+                for (int dy = 0; dy < 4; dy++) copy_xf(win[l][dz][dy], src + ((z0 + dz) * H + y0 + dy) * W + x0, 4, xf, c);
             continue;
         }
         for (int dz = 0; dz < 4; dz++)
@@ -413,11 +423,7 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
             row[g] = -1;
             continue;
         }
-        for (int l = 0; l < WL; l++) {
-            long t = t0 + g0 + lmin(l, cnt - 1);
-            tx[g][l] = t % tW, ty[g][l] = (t / tW) % tH, tz[g][l] = t / (tW * tH);
-        }
-        row[g] = cnt == WL && tx[g][0] + WL <= tW;
+        row[g] = group_tiles(t0 + g0, cnt, tW, tH, tz[g], ty[g], tx[g]);
     }
     float stage[WL * 64];  // rows [4][4][SR] (row groups) or windows [WL][4][4][4]
     // A small 3D grid (few lane groups lie in one row of tiles, and most tiles touch the border)
@@ -435,17 +441,9 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
     for (long c = c0; c < c1; c++) {
         const float *src = p->chan[c];
         if (small) {
-            const float a = xf.a ? xf.a[c] : 1, b = xf.a ? xf.b[c] : 0;
             memset(pad, 0, sizeof(float) * (size_t)((2 * tD + 2) * PP));
             for (long z = 0; z < D; z++)
-                for (long y = 0; y < H; y++) {
-                    const float *r = src + (z * H + y) * W;
-                    float *d = pad + (z + 1) * PP + (y + 1) * PX + 1;
-                    if (xf.a)
-                        for (long x = 0; x < W; x++) d[x] = in_xf(r[x], a, b, xf.leaky, xf.slope);
-                    else
-                        memcpy(d, r, sizeof(float) * (size_t)W);
-                }
+                for (long y = 0; y < H; y++) copy_xf(pad + (z + 1) * PP + (y + 1) * PX + 1, src + (z * H + y) * W, W, xf, c);
             for (long g = 0; g < groups; g++)
                 if (row[g] >= 0) input_lanes(pad, PP, PX, org[g], V + c * vc + g * WL, vx);
             continue;
@@ -478,9 +476,9 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
                 if (two_d) {
                     input_lanes_2d(stage + 16, 64, V + c * vc + g * WL, vx);
                 } else {
-                    long org[WL];
-                    for (int l = 0; l < WL; l++) org[l] = l * 64;
-                    input_lanes(stage, 16, 4, org, V + c * vc + g * WL, vx);
+                    long window[WL];  // lane l's window at stage + 64 l
+                    for (int l = 0; l < WL; l++) window[l] = l * 64;
+                    input_lanes(stage, 16, 4, window, V + c * vc + g * WL, vx);
                 }
             }
         }
@@ -525,7 +523,8 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
             // The next channel's output lines, for writing: their reads for ownership would
             // otherwise stall the stores (the output is far larger than the caches).
             for (long g0 = 0; g0 < n; g0 += WL) {
-                const long first = t0 + g0, tx0 = first % tW, ty0 = (first / tW) % tH, tz0 = first / (tW * tH);
+                long tx0, ty0, tz0;
+                tile_at(t0 + g0, tW, tH, &tz0, &ty0, &tx0);
                 for (int dz = 0; dz < 2; dz++)
                     for (int dy = 0; dy < 2; dy++) {
                         long zz = lmin(2 * tz0 + dz, od - 1), yy = lmin(2 * ty0 + dy, oh - 1);
@@ -548,7 +547,9 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                 output_group_2d(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
             else
                 output_group(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
-            const long first = t0 + g0, tx0 = first % tW, ty0 = (first / tW) % tH, tz0 = first / (tW * tH);
+            const long first = t0 + g0;
+            long tx0, ty0, tz0;
+            tile_at(first, tW, tH, &tz0, &ty0, &tx0);
             if (tx0 + cnt <= tW) {
                 // One row of tiles: two output rows per (dz, dy), interleaving dx.
                 const int full = 2 * (tx0 + cnt) <= ow;
@@ -578,8 +579,8 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                     }
             } else {
                 for (long l = 0; l < cnt; l++) {
-                    long t = first + l;
-                    long tx = t % tW, ty = (t / tW) % tH, tz = t / (tW * tH);
+                    long tx, ty, tz;
+                    tile_at(first + l, tW, tH, &tz, &ty, &tx);
                     for (int dz = 0; dz < 2; dz++)
                         for (int dy = 0; dy < 2; dy++)
                             for (int dx = 0; dx < 2; dx++) {
@@ -666,13 +667,9 @@ static inline __attribute__((always_inline)) void bww_transform_body(const mvx_f
     if (c1 > c0) input_tiles(p, t0, n, groups, c0, c1, V, vx, vc);
     const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2, plane = (long)p->od * p->oh * p->ow;
     for (long g = 0; g < groups && m1 > m0; g++) {
-        const long g0 = g * WL, cnt = lmin(WL, n - g0);
+        const long g0 = g * WL, cnt = lmin(WL, n - g0);  // >= 1: groups cover n
         long tz[WL], ty[WL], tx[WL];
-        for (int l = 0; l < WL; l++) {
-            long t = t0 + g0 + (cnt > 0 ? lmin(l, cnt - 1) : 0);
-            tx[l] = t % tW, ty[l] = (t / tW) % tH, tz[l] = t / (tW * tH);
-        }
-        const int row = cnt == WL && tx[0] + WL <= tW;
+        const int row = group_tiles(t0 + g0, cnt, tW, tH, tz, ty, tx);
         for (long m = m0; m < m1; m++) {
             grad_group(gy + m * plane, p->od, p->oh, p->ow, tz, ty, tx, row, cnt, GY + m * gm + g0, gx);
         }

@@ -84,6 +84,10 @@ void mvx_pack_weights(const float *w, int M, int C, int taps, int kcc, int mr, i
 /// runs [3 * (ldacc + ldacc/nr + 2)] (gather mode from a padded source).
 void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs);
 
+/// acc[l] += v[i] for every i = l mod 8, in double: the bias gradients' sums (both backward-
+/// weights paths), the same bits on every instruction set.
+void mvx_sum_lanes8(int isa, double *acc, const float *v, long n);
+
 /// Softmax over c channels `inner` apart, for positions [s0, s1): y[k*inner + s] = exp(x - m) /
 /// sum over channels, m the channels' maximum; 16 positions per vector, a vectorised exponential
 /// (within 2 ulp), the same bits on every instruction set. y may be x. A NaN among a position's

@@ -432,8 +432,9 @@ struct FastPass {
 extension FastPass {
     /// Output planes per slab when a direct pass should pad its source a slab at a time (a padded
     /// copy of more than `ConvKernels.slabFloats`, read back from memory, costs more than copying
-    /// each slab's planes, halo included, into a per-thread buffer that stays in cache; 1→16
-    /// @128³ backward-data 38–45 → 30–33 ms); nil otherwise.
+    /// each slab's planes, halo included, into a per-thread buffer that stays in cache: 1→16
+    /// @128³ backward-data went 38–45 → 30–33 ms, before the row kernel took that pass over; large
+    /// direct passes it does not serve still run so); nil otherwise.
     func slabPlanes(threads T: Int) -> Int? {
         let p = padded, plane = p[1] * p[2], halo = dilation[0] * (kernel[0] - 1)
         guard C * chanPitch > ConvKernels.slabFloats, out[0] >= 2 * T else { return nil }
@@ -610,7 +611,7 @@ extension ConvPlan {
     ) {
         if winogradWeights {
             winogradBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, threads: threads)
-            if let gradBias { Self.biasGradient(gradOutput, s, gradBias, threads: threads) }
+            if let gradBias { biasGradient(gradOutput, gradBias, threads: threads) }
         } else {
             directBackwardWeights(input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, threads: threads)
         }
@@ -630,9 +631,9 @@ extension ConvPlan {
     /// the input and output-gradient transforms (split over threads by channels), then the 64
     /// products dU[ξ] = GY[ξ]·V[ξ]ᵀ as matrix products on the forward micro-kernel, each summed
     /// over the chunk's tiles in order, and dW = Gᵀ dU G.
-    /// - One chunk (batch 1, grids up to 16×16×8): the transforms are packed into the kernel's operands (split
-    ///   by ξ), then threads split the output channels, a few kernel rows at a time for all ξ, so
-    ///   their products stay in cache until dW is taken from them.
+    /// - One chunk (batch 1, grids up to 16×16×8): the transforms are packed into the kernel's
+    ///   operands (split by ξ), then threads split the output channels, a few kernel rows at a time
+    ///   for all ξ, so their products stay in cache until dW is taken from them.
     /// - Several: threads split ξ, each packing and multiplying its points in cache and adding them
     ///   to dU in double (chunks in order); dW after the last.
     /// Workspace: 64·(Cin + Cout)·256 floats, twice with one chunk, plus up to 1.5 MB of products per
@@ -830,31 +831,27 @@ extension ConvPlan {
         }
         }
         if let gradBias {
-            for m in 0..<s.co {
-                let l = bsum[(m * 8)..<(m * 8 + 8)].map { $0 }
-                gradBias[m] = Float(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])))
+            bsum.withUnsafeBufferPointer { bs in
+                for m in 0..<s.co { gradBias[m] = Self.foldLanes(bs.baseAddress! + m * 8) }
             }
         }
     }
 
-    /// gradBias[co] = the sum of the output gradient over batch and space.
-    static func biasGradient(_ gradOutput: UnsafePointer<Float>, _ s: Conv3DShape, _ gradBias: UnsafeMutablePointer<Float>, threads: Int) {
+    /// gradBias[co] = the sum of the output gradient over batch and space (8 double lanes per
+    /// channel, as the direct pass sums it alongside its products).
+    func biasGradient(_ gradOutput: UnsafePointer<Float>, _ gradBias: UnsafeMutablePointer<Float>, threads: Int) {
         let per = s.outPlane
         parallelFor(s.co, threads: max(1, threads)) { co in
-            // 16 lanes summed in a fixed order, whatever the thread count.
-            var lanes = SIMD16<Float>()
-            var tail: Float = 0
-            for n in 0..<s.n {
-                let go = gradOutput + (n * s.co + co) * per
-                let raw = UnsafeRawPointer(go)
-                var i = 0
-                while i + 16 <= per {
-                    lanes += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                    i += 16
-                }
-                while i < per { tail += go[i]; i += 1 }
+            var lanes = [Double](repeating: 0, count: 8)
+            lanes.withUnsafeMutableBufferPointer { l in
+                for n in 0..<s.n { mvx_sum_lanes8(info.isa, l.baseAddress!, gradOutput + (n * s.co + co) * per, per) }
+                gradBias[co] = Self.foldLanes(l.baseAddress!)
             }
-            gradBias[co] = lanes.sum() + tail
         }
+    }
+
+    /// The 8 lanes of a bias sum, added pairwise in a fixed order.
+    static func foldLanes(_ l: UnsafePointer<Double>) -> Float {
+        Float(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])))
     }
 }
