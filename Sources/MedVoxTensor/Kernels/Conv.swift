@@ -190,8 +190,11 @@ public enum Conv {
 /// - Winograd F(2³, 3³) passes (3×3×3, stride 1, padding 1, ≥ 16 channels each way; they read the
 ///   source in place, no padded copy): per thread the transformed inputs and the products of one
 ///   block of 48 tiles, `64·48·(Cin + roundup(Cout, mr))` floats (6 MB at 256 channels each way);
-///   Winograd backward-weights: `64·256·(Cin + Cout)` floats of transformed tiles and
-///   `64·Cout·Cin` doubles of sums (34 MB at 256 channels each way).
+///   Winograd backward-weights: `64·256·(Cin + Cout)` floats of transformed tiles, twice for a
+///   grid of one 256-tile chunk (plus ≤ 1.5 MB of products per thread), or with several chunks
+///   `64·Cout·roundup(Cin, 8)` doubles of sums (34 MB at 256 channels each way);
+/// - the one-output-channel row kernel reads the source in place: no workspace.
+/// All of it comes from one pool of 64-byte aligned buffers, every slot a whole number of lines.
 /// Packed weights: `roundup(Cout, mr)·Cin·taps` floats per pass, 64 transform points instead of
 /// the taps in Winograd passes.
 public final class ConvPlan {
@@ -216,8 +219,8 @@ public final class ConvPlan {
 
     /// The instruction set this plan's kernels use.
     public var isa: ConvKernels.ISA { ConvKernels.ISA(rawValue: info.isa) ?? .generic }
-    /// "direct", "gather", "gatherRaw", "winograd" or "phases" for the forward and backward-data passes (for
-    /// benchmarks and tests).
+    /// "direct", "gather", "gatherRaw", "winograd", "rows" or "phases" for the forward and
+    /// backward-data passes (for benchmarks and tests).
     public var modes: (forward: String, backwardData: String) {
         ("\(forwardPass.mode)", backwardDataPass.outStride == nil ? "\(backwardDataPass.mode)" : "phases")
     }
@@ -356,8 +359,8 @@ public final class ConvPlan {
 
     /// Makes the padded copy of the input given as channel groups (pointer, channels) for
     /// `forward(padded:)`; nil where this pass reads no padded copy (plain kernels, gathered
-    /// passes on the raw input, Winograd passes, which read the parts in place) or the batch has
-    /// more than one item — then use `forward(parts:)`.
+    /// passes on the raw input, Winograd and row-kernel passes, which read the parts in place) or
+    /// the batch has more than one item — then use `forward(parts:)`.
     public func padInput(parts: [(UnsafePointer<Float>, Int)], threads: Int = Runtime.threads) -> PaddedInput? {
         precondition(parts.reduce(0) { $0 + $1.1 } == s.ci, "channel groups must add up to \(s.ci) input channels")
         guard weights.isEmpty, forwardPass.usesPadded, s.n == 1 else { return nil }
