@@ -195,10 +195,10 @@ def main():
     make_example()
 
 
-def make_example():
-    """A synthetic head-like phantom (int16, 1×1×1.5 mm, LAS like most scanners' NIfTI output)
-    and a label map of it (1 ventricles, 2 a 'lesion'), for the README's first command."""
-    os.makedirs(EXAMPLE, exist_ok=True)
+def example_phantom():
+    """The example head phantom: (int16 voxels, LAS affine, its tissue masks). The masks are the
+    phantom's truth, by construction: "csf" (the ventricles), "gm" (the outer brain shell) and "wm"
+    (the inner brain), each without the lesion (and the brain without the ventricles), and "lesion"."""
     rng = np.random.default_rng(20261129)
     nx, ny, nz = 96, 112, 72
     sp = np.array([1.0, 1.0, 1.5])
@@ -223,6 +223,17 @@ def make_example():
     data = np.round(img).astype(np.int16)
     aff = np.diag([-sp[0], sp[1], sp[2], 1.0])
     aff[:3, 3] = [(nx - 1) / 2 * sp[0], -(ny - 1) / 2 * sp[1], -(nz - 1) / 2 * sp[2]]
+    other = vent | lesion
+    tissues = {"csf": vent & ~lesion, "gm": brain & (r_brain >= 0.75) & ~other, "wm": brain & (r_brain < 0.75) & ~other,
+               "lesion": lesion}
+    return data, aff, tissues
+
+
+def make_example():
+    """A synthetic head-like phantom (int16, 1×1×1.5 mm, LAS like most scanners' NIfTI output)
+    and a label map of it (1 ventricles, 2 a 'lesion'), for the README's first command."""
+    os.makedirs(EXAMPLE, exist_ok=True)
+    data, aff, tissues = example_phantom()
     t1 = nib.Nifti1Image(data, aff)
     t1.header.set_xyzt_units(xyz="mm")
     t1.header["descrip"] = b"MedVox synthetic head phantom"
@@ -230,8 +241,8 @@ def make_example():
     with open(os.path.join(EXAMPLE, "head.nii.gz"), "wb") as f:
         f.write(gzip.compress(raw, compresslevel=9, mtime=0))
     labels = np.zeros(data.shape, np.uint8)
-    labels[vent] = 1
-    labels[lesion] = 2
+    labels[tissues["csf"]] = 1
+    labels[tissues["lesion"]] = 2
     lab = nib.Nifti1Image(labels, aff)
     lab.header.set_xyzt_units(xyz="mm")
     with open(os.path.join(EXAMPLE, "head_labels.nii.gz"), "wb") as f:

@@ -39,15 +39,3 @@ func temporaryFolder() throws -> String {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return dir
 }
-
-func assertClose(
-    _ a: [Double], _ b: [Double], rtol: Double = 1e-6, atol: Double = 1e-6, _ message: String = "",
-    file: StaticString = #filePath, line: UInt = #line
-) {
-    XCTAssertEqual(a.count, b.count, "count differs \(message)", file: file, line: line)
-    for (i, (x, y)) in zip(a, b).enumerated()
-    where !(abs(x - y) <= atol + rtol * abs(y)) && !(x.isNaN && y.isNaN) && x != y {
-        XCTFail("element \(i): \(x) vs \(y) \(message)", file: file, line: line)
-        return
-    }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import MedVoxCore
 import MedVoxTensor
+import MedVoxTestSupport
 import XCTest
 
 @testable import MedVoxNN
@@ -26,9 +27,8 @@ final class TrainingTests: XCTestCase {
             let recorded = net(Variable(x, requiresGrad: true)).value
             let inference = withoutGradients { net(Variable(x)).value }
             XCTAssertEqual(recorded.shape, inference.shape)
-            let scale = recorded.storage.map { abs($0) }.max()!
-            let err = zip(recorded.storage, inference.storage).map { abs($0 - $1) }.max()!
-            XCTAssertLessThan(err / scale, 1e-5, "\(rank)D winograd \(setting.map { "\($0)" } ?? "auto")")
+            let scale = maxAbsError(recorded.storage, [Float](repeating: 0, count: recorded.count))
+            XCTAssertLessThan(maxAbsError(recorded.storage, inference.storage) / scale, 1e-5, "\(rank)D winograd \(setting.map { "\($0)" } ?? "auto")")
         }
         }
     }

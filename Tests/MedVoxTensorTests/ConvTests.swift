@@ -1,4 +1,5 @@
 import MedVoxCore
+import MedVoxTestSupport
 import XCTest
 
 @testable import MedVoxTensor
@@ -66,16 +67,12 @@ struct ConvCase {
     }
 }
 
-/// Max |a - b| / (atol + max|b|): error relative to the reference's scale.
+/// Max |a - b| / max(1e-6, max|b|): error relative to the reference's scale; +∞ when either
+/// operand holds a NaN or an infinity (see `maxAbsError`).
 func scaledError(_ a: [Float], _ b: [Float]) -> Double {
-    precondition(a.count == b.count)
-    let scale = max(1e-6, b.map { Double(abs($0)) }.max() ?? 0)
-    var worst = 0.0
-    for (x, y) in zip(a, b) {
-        let e = Double(x).isFinite ? abs(Double(x) - Double(y)) / scale : .infinity
-        worst = max(worst, e)
-    }
-    return worst
+    let error = maxAbsError(a, b)
+    guard error.isFinite else { return .infinity }
+    return error / max(1e-6, maxAbsError(b, [Float](repeating: 0, count: b.count)))
 }
 
 func geometry(_ n: Int, _ ci: Int, _ co: Int, _ size: [Int], k: [Int], s: [Int]? = nil, p: [Int]? = nil, d: [Int]? = nil) -> ConvGeometry {
@@ -86,6 +83,11 @@ func geometry(_ n: Int, _ ci: Int, _ co: Int, _ size: [Int], k: [Int], s: [Int]?
 }
 
 final class ConvTests: XCTestCase {
+    override class func tearDown() {
+        ISACoverage.report("ConvTests")
+        super.tearDown()
+    }
+
     func testGeometryOutputSizeAndValidation() throws {
         let g = geometry(1, 2, 3, [7, 8, 9], k: [3, 3, 3], s: [2, 1, 1], p: [1, 0, 2], d: [1, 2, 1])
         XCTAssertEqual(g.outputSize, [4, 4, 11])
@@ -216,8 +218,21 @@ final class ConvTests: XCTestCase {
         for c in Self.configurations {
             (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.enabled) = (c.isa, c.direct, c.winograd, c.enabled)
             ConvKernels.slabFloats = c.slabs ? 0 : saved.3
+            if c.enabled { ISACoverage.record(ConvPlan(geometry(1, 1, 1, [5, 7], k: [1, 1])).isa, in: "ConvTests") }
             body("isa \(c.isa) direct \(c.direct.map { "\($0)" } ?? "auto") winograd \(c.winograd.map { "\($0)" } ?? "auto") slabs \(c.slabs) fast \(c.enabled)")
         }
+    }
+
+    /// The comparison every kernel test uses fails on a NaN or an infinity on either side.
+    func testScaledErrorIsInfiniteOnNonFiniteValues() {
+        XCTAssertEqual(scaledError([1, 2.5], [1, 2.5]), 0)
+        XCTAssertEqual(scaledError([1, 2], [1, 4]), 0.5)
+        for bad: Float in [.nan, .infinity, -.infinity] {
+            XCTAssertEqual(scaledError([1, bad, 3], [1, 2, 3]), .infinity, "\(bad) in the result")
+            XCTAssertEqual(scaledError([1, 2, 3], [1, bad, 3]), .infinity, "\(bad) in the reference")
+            XCTAssertEqual(scaledError([bad, 2], [bad, 2]), .infinity, "\(bad) on both sides")
+        }
+        XCTAssertEqual(scaledError([1], [1, 2]), .infinity, "counts differ")
     }
 
     func testTheBestInstructionSetIsUsedByDefault() {

@@ -32,6 +32,25 @@ func assertGradients(_ inputs: [Variable], tolerance: Double = 2e-2, eps: Float 
 }
 
 final class GradientTests: XCTestCase {
+    override class func tearDown() {
+        ISACoverage.report("GradientTests")
+        super.tearDown()
+    }
+
+    /// A NaN or an infinite gradient, analytic or numeric, is the worst error, never skipped.
+    func testGradientCheckFailsOnNonFiniteGradients() {
+        let a = randomVariable([2, 3], seed: 30)
+        XCTAssertLessThan(gradientCheck(inputs: [a]) { a * 2.5 }.maxRelativeError, 1e-3)
+        // A NaN input: the analytic gradient of 2.5·a is finite, the finite difference is NaN.
+        let withNaN = randomVariable([2, 3], seed: 31)
+        withNaN.value.storage[4] = .nan
+        XCTAssertEqual(gradientCheck(inputs: [withNaN]) { withNaN * 2.5 }.maxRelativeError, .infinity)
+        // An infinite factor: the analytic gradient of a·b with respect to a is infinite there.
+        let b = randomVariable([2, 3], seed: 32)
+        b.value.storage[1] = .infinity
+        XCTAssertEqual(gradientCheck(inputs: [a]) { a * b }.maxRelativeError, .infinity)
+    }
+
     func testElementwiseAndActivations() {
         let a = randomVariable([2, 3, 4], seed: 1), b = randomVariable([2, 3, 4], seed: 2)
         assertGradients([a, b]) { a + b }
@@ -103,6 +122,7 @@ final class GradientTests: XCTestCase {
         for isa in ConvKernels.ISA.allCases where isa <= ConvKernels.best {
             for threads in [1, 3] {
                 (ConvKernels.isa, Runtime.threads) = (isa, threads)
+                ISACoverage.record(isa, in: "GradientTests")
                 XCTAssertEqual(softmax(big).storage.map(\.bitPattern), reference, "\(isa) threads \(threads)")
             }
         }
@@ -141,6 +161,7 @@ final class GradientTests: XCTestCase {
             defer { ConvKernels.isa = saved }
             for isa in ConvKernels.ISA.allCases where isa <= ConvKernels.best {
                 ConvKernels.isa = isa
+                ISACoverage.record(isa, in: "GradientTests")
                 let b = maxPoolValues(x, g)
                 XCTAssertEqual(a.shape, b.shape)
                 XCTAssertEqual(a.storage.map(\.bitPattern), b.storage.map(\.bitPattern), "\(shape) kernel \(kernel) \(isa)")
@@ -170,6 +191,7 @@ final class GradientTests: XCTestCase {
         for isa in ConvKernels.ISA.allCases where isa <= ConvKernels.best {
             for threads in [1, 2, 3] {
                 (ConvKernels.isa, Runtime.threads) = (isa, threads)
+                ISACoverage.record(isa, in: "GradientTests")
                 var y = x
                 _ = normalizeInPlace(&y, .groups(3), gamma: nil, beta: nil, leakySlope: 0.01)
                 outputs.insert(y.storage.map(\.bitPattern))

@@ -4,29 +4,55 @@ import XCTest
 /// Shared helpers for MedVox tests: closeness assertions, scratch folders, and running the Python
 /// oracles (nibabel, scipy, scikit-learn, onnxruntime …) that DESIGN.md names.
 
-/// Asserts |a − e| ≤ atol + rtol·|e| elementwise, reporting the worst element.
-public func assertClose<T: BinaryFloatingPoint>(
-    _ actual: [T], _ expected: [T], rtol: Double = 1e-5, atol: Double = 1e-6, _ message: String = "",
-    file: StaticString = #filePath, line: UInt = #line
-) {
-    guard actual.count == expected.count else {
-        XCTFail("count \(actual.count) != \(expected.count) \(message)", file: file, line: line)
-        return
-    }
+/// Why `actual` is not within atol + rtol·|e| of `expected` elementwise, naming the worst element;
+/// nil when it is. A NaN or an infinity in either operand is never close: it is the failure, unless
+/// `matchingNonFinite` is set and both operands hold the same non-finite value there (NaN and NaN,
+/// +∞ and +∞), for the tests that expect such values. Non-throwing, so tests can check it directly.
+public func closenessFailure<A: BinaryFloatingPoint, E: BinaryFloatingPoint>(
+    _ actual: [A], _ expected: [E], rtol: Double, atol: Double, matchingNonFinite: Bool = false
+) -> String? {
+    guard actual.count == expected.count else { return "count \(actual.count) != \(expected.count)" }
     var worst = 0.0, worstIndex = -1
     for i in actual.indices {
         let a = Double(actual[i]), e = Double(expected[i])
+        if !a.isFinite || !e.isFinite {
+            if matchingNonFinite && (a == e || (a.isNaN && e.isNaN)) { continue }
+            return "element \(i): \(a) vs \(e) (not finite)"
+        }
         let excess = abs(a - e) - (atol + rtol * abs(e))
-        if excess > worst || (a.isNaN != e.isNaN) {
+        // `!(excess <= worst)` also catches a NaN tolerance.
+        if !(excess <= worst) {
             worst = excess.isNaN ? .infinity : excess
             worstIndex = i
         }
     }
-    if worstIndex >= 0 {
-        XCTFail(
-            "element \(worstIndex): \(actual[worstIndex]) vs \(expected[worstIndex]) (rtol \(rtol), atol \(atol)) \(message)",
-            file: file, line: line)
+    guard worstIndex >= 0 else { return nil }
+    return "element \(worstIndex): \(actual[worstIndex]) vs \(expected[worstIndex]) (rtol \(rtol), atol \(atol))"
+}
+
+/// Asserts |a − e| ≤ atol + rtol·|e| elementwise, reporting the worst element; a NaN or an
+/// infinity in either operand fails (see `closenessFailure`).
+public func assertClose<A: BinaryFloatingPoint, E: BinaryFloatingPoint>(
+    _ actual: [A], _ expected: [E], rtol: Double = 1e-5, atol: Double = 1e-6, matchingNonFinite: Bool = false,
+    _ message: String = "", file: StaticString = #filePath, line: UInt = #line
+) {
+    if let failure = closenessFailure(actual, expected, rtol: rtol, atol: atol, matchingNonFinite: matchingNonFinite) {
+        XCTFail("\(failure) \(message)", file: file, line: line)
     }
+}
+
+/// max |a − b| over the elements; +∞ when the counts differ or either operand holds a NaN or an
+/// infinity, so a bound on it fails there (`Array.max()` and `Swift.max` skip a NaN that is not
+/// first, which would let a NaN result pass).
+public func maxAbsError<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ a: [A], _ b: [B]) -> Double {
+    guard a.count == b.count else { return .infinity }
+    var worst = 0.0
+    for (x, y) in zip(a, b) {
+        let (dx, dy) = (Double(x), Double(y))
+        guard dx.isFinite && dy.isFinite else { return .infinity }
+        worst = Swift.max(worst, abs(dx - dy))
+    }
+    return worst
 }
 
 /// A fresh temporary folder removed by `cleanup()`.
@@ -50,18 +76,36 @@ public struct ProcessResult {
     public var output: String { stdout + stderr }
 }
 
+/// An external program a test needs (an oracle such as dciodvfy, dcmdump, dcm2niix, python3, or a
+/// tool such as strace) is not installed: the test fails with this, it is never skipped.
+public struct MissingTool: Error, CustomStringConvertible {
+    public var tool: String
+    public var description: String { "\(tool) is not installed or not on PATH; the tests need it: run Tools/setup.sh" }
+}
+
 /// Runs programs from tests (the built binary, Python oracles, DICOM tools).
 public enum Subprocess {
+    /// The path of `executable`: itself when it contains a "/", else the first match on PATH.
+    /// Throws `MissingTool` when there is no such executable file.
+    public static func locate(_ executable: String) throws -> String {
+        let fm = FileManager.default
+        if executable.contains("/") {
+            guard fm.isExecutableFile(atPath: executable) else { throw MissingTool(tool: executable) }
+            return executable
+        }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") where fm.isExecutableFile(atPath: "\(dir)/\(executable)") {
+            return "\(dir)/\(executable)"
+        }
+        throw MissingTool(tool: executable)
+    }
+
     /// Runs `executable` (a path, or a name looked up on PATH) with `args` and waits for it.
+    /// A missing executable throws `MissingTool`.
     public static func run(_ executable: String, _ args: [String] = []) throws -> ProcessResult {
         let p = Process()
-        if executable.contains("/") {
-            p.executableURL = URL(fileURLWithPath: executable)
-            p.arguments = args
-        } else {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [executable] + args
-        }
+        p.executableURL = URL(fileURLWithPath: try locate(executable))
+        p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -79,11 +123,34 @@ public enum Subprocess {
     }
 }
 
+/// dciodvfy (dicom3tools), the DICOM IOD validator.
+public enum Dciodvfy {
+    public struct DidNotVerify: Error, CustomStringConvertible {
+        public var path: String, output: String
+        public var description: String { "dciodvfy did not verify \(path):\n\(output)" }
+    }
+
+    /// The "Error" lines dciodvfy prints for `path`, which must verify as the IOD `iod` (e.g.
+    /// "Segmentation"). Throws when dciodvfy is missing, aborted, or did not name that IOD: an
+    /// empty list means the file was checked, not that the check was skipped.
+    public static func errors(_ path: String, iod: String) throws -> [String] {
+        let r = try Subprocess.run("dciodvfy", [path])
+        let lines = r.output.split(separator: "\n").map(String.init)
+        guard lines.contains(iod), !lines.contains(where: { $0.hasPrefix("Abort") }) else {
+            throw DidNotVerify(path: path, output: r.output)
+        }
+        return lines.filter { $0.hasPrefix("Error") }
+    }
+}
+
 public enum Python {
     public struct Failure: Error, CustomStringConvertible {
         public var status: Int32
         public var stderr: String
-        public var description: String { "python3 exited \(status): \(stderr)" }
+        public var description: String {
+            let hint = stderr.contains("ModuleNotFoundError") ? " (an oracle module is missing: run Tools/setup.sh)" : ""
+            return "python3 exited \(status)\(hint): \(stderr)"
+        }
     }
 
     /// Runs `python3 -c script args...` and returns its standard output. A missing oracle package

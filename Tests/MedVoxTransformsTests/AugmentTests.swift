@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxCore
+import MedVoxTestSupport
 import XCTest
 
 @testable import MedVoxTransforms
@@ -162,7 +163,8 @@ final class AugmentTests: XCTestCase {
     }
 
     /// k-space: undersampling keeps low frequencies (the mean survives), spike adds a plane wave,
-    /// ghosting keeps the centre plane. Motion with zero movement returns the image.
+    /// ghosting keeps the centre plane. Motion with zero movement returns the image (moves against
+    /// their definition: testMotionEqualsTheKSpaceCompositionOfItsPoses).
     func testKSpaceArtefacts() throws {
         let sample = labelledSample([16, 16, 16])
         var still = AugmentSpec(.motion)
@@ -177,6 +179,53 @@ final class AugmentTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(mean1, mean0 * 0.99)
         let (sp, _) = try run(AugmentSpec(.spike), sample, seed: 4)
         XCTAssertNotEqual(sp.image.voxels, sample.image.voxels)
+    }
+
+    /// Motion with moves, against its definition built with numpy and scipy: k-space planes along
+    /// the last axis (in centred order) from the recorded time of each move on come from the image
+    /// in that move's pose (rotation Rz·Ry·Rx about the centre, then translation; linear
+    /// interpolation, zero outside), the rest from the still image; the result is the magnitude of
+    /// the inverse 3D transform. The object sits inside a zero border, so edge conventions agree.
+    func testMotionEqualsTheKSpaceCompositionOfItsPoses() throws {
+        let n = 16
+        var v = Volume(dims: [n, n, n])
+        for k in 4...11 { for j in 4...11 { for i in 4...11 {
+            let inner: Float = (6...9).contains(i) && (6...9).contains(j) && (6...9).contains(k) ? 0.5 : 0
+            v[i, j, k] = 0.3 + 0.05 * Float(i) + 0.03 * Float(j) - 0.02 * Float(k) + inner
+        } } }
+        var spec = AugmentSpec(.motion)
+        spec.translation = [3]
+        for seed: UInt64 in [4, 5] {
+            let (m, rec) = try run(spec, Sample(image: v), seed: seed)
+            let p = rec[0].parameters
+            let times = p["times"]!, degrees = p["degrees"]!, shifts = p["translation"]!
+            XCTAssertEqual(times.count, 2)
+            XCTAssertEqual(degrees.count, 6)
+            let bounds = [0] + times.map { ($0 * Double(n)).rounded() } + [Double(n)]
+            let script = """
+                from scipy import ndimage
+                x = load(0).reshape((\(n), \(n), \(n)), order='F')
+                deg, tr, bounds = load(1).reshape(-1, 3), load(2).reshape(-1, 3), load(3).astype(int)
+                def rotation(d):
+                    a, b, g = np.radians(d)
+                    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+                    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+                    rz = np.array([[np.cos(g), -np.sin(g), 0], [np.sin(g), np.cos(g), 0], [0, 0, 1]])
+                    return rz @ ry @ rx
+                c = (np.array(x.shape) - 1) / 2
+                k = np.fft.fftshift(np.fft.fftn(x), axes=2)
+                for m in range(len(deg)):
+                    L = rotation(deg[m])
+                    moved = ndimage.affine_transform(x, L, offset=c + tr[m] - L @ c, order=1, mode='constant', cval=0)
+                    km = np.fft.fftshift(np.fft.fftn(moved), axes=2)
+                    k[:, :, bounds[m + 1]:bounds[m + 2]] = km[:, :, bounds[m + 1]:bounds[m + 2]]
+                save(0, np.abs(np.fft.ifftn(np.fft.ifftshift(k, axes=2))))
+                """
+            guard let o = Oracle.run(script, inputs: [v.voxels.map(Double.init), degrees, shifts, bounds], outputs: 1) else { return }
+            assertClose(m.image.voxels, o[0], atol: 1e-3, "motion seed \(seed) vs its definition: \(p)")
+            // The moves changed the image (this is not the identity).
+            XCTAssertGreaterThan(maxAbsError(m.image.voxels, v.voxels), 0.05, "seed \(seed): \(p)")
+        }
     }
 
     /// Spike, ghosting and undersampling take shortcuts (a plane wave; 1D transforms along one

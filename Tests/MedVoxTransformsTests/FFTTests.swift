@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxCore
+import MedVoxTestSupport
 import XCTest
 
 @testable import MedVoxTransforms
@@ -52,6 +53,16 @@ final class FFTTests: XCTestCase {
             c.fft(inverse: true)
             assertClose(c.re, re, atol: 1e-5, "round trip re \(dims)")
             assertClose(c.im, im, atol: 1e-5, "round trip im \(dims)")
+        }
+    }
+
+    /// The oracle comparison fails on a NaN or an infinity in the result or the reference.
+    func testOracleComparisonRejectsNaNAndInfinity() {
+        let reference: [Double] = [0.5, -1, 2]
+        XCTAssertNil(closenessFailure([Float(0.5), -1, 2], reference, rtol: 0, atol: 1e-6))
+        for bad in [Float.nan, .infinity, -.infinity] {
+            XCTAssertNotNil(closenessFailure([0.5, -1, bad], reference, rtol: 0, atol: 1e3), "\(bad) result")
+            XCTAssertNotNil(closenessFailure([Float(0.5), -1, 2], [0.5, Double(bad), 2], rtol: 0, atol: 1e3), "\(bad) reference")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxCore
+import MedVoxTestSupport
 import XCTest
 
 /// Runs a Python oracle (numpy / scipy / SimpleITK) on arrays exchanged as raw files.
@@ -29,7 +30,7 @@ enum Oracle {
         p.waitUntilExit()
         let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         guard p.terminationStatus == 0 else {
-            XCTFail("oracle failed (is numpy/scipy/SimpleITK installed? pip install -r Tools/requirements-dev.txt): \(errText)", file: file, line: line)
+            XCTFail("oracle failed (is numpy/scipy/SimpleITK installed? run Tools/setup.sh): \(errText)", file: file, line: line)
             return nil
         }
         var out = [[Double]]()
@@ -44,16 +45,12 @@ enum Oracle {
     }
 }
 
-/// Max |a − b| ≤ atol + rtol·|b| elementwise.
+/// |a − b| ≤ atol + rtol·|b| elementwise (rtol 0 by default); a NaN or an infinity in either
+/// operand fails (see `closenessFailure`).
 func assertClose(_ a: [Float], _ b: [Double], atol: Double, rtol: Double = 0, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.count, b.count, "count \(message)", file: file, line: line)
-    guard a.count == b.count else { return }
-    var worst = 0.0, at = 0
-    for i in 0..<a.count {
-        let e = abs(Double(a[i]) - b[i]) - rtol * abs(b[i])
-        if e > worst { worst = e; at = i }
+    if let failure = closenessFailure(a, b, rtol: rtol, atol: atol) {
+        XCTFail("\(message): \(failure)", file: file, line: line)
     }
-    XCTAssertLessThanOrEqual(worst, atol, "\(message): worst error at \(at): \(a[at]) vs \(b[at])", file: file, line: line)
 }
 
 /// A reproducible test volume: smooth structure plus seeded noise.

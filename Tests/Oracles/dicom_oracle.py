@@ -24,6 +24,13 @@ import sys
 import numpy as np
 
 
+def run_dcm2niix(args):
+    """dcm2niix with `args`, quietly; a missing dcm2niix fails the calling test with a clear reason."""
+    if shutil.which("dcm2niix") is None:
+        sys.exit("dcm2niix is not installed or not on PATH; the tests need it: run Tools/setup.sh")
+    subprocess.run(["dcm2niix"] + args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def pixels(path, out):
     import pydicom
     from pydicom.pixels import apply_modality_lut
@@ -68,8 +75,7 @@ def dcm2niix(folder, out):
     os.makedirs(out, exist_ok=True)
     raw = os.path.join(out, "raw")
     os.makedirs(raw, exist_ok=True)
-    subprocess.run(["dcm2niix", "-z", "n", "-b", "n", "-f", "%s_%z", "-o", raw, folder], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dcm2niix(["-z", "n", "-b", "n", "-f", "%s_%z", "-o", raw, folder])
     names = []
     for f in sorted(os.listdir(raw)):
         if not f.endswith(".nii"):
@@ -104,8 +110,7 @@ def tilt(folder, mine):
     from scipy.ndimage import map_coordinates
     import tempfile
     out = tempfile.mkdtemp()
-    subprocess.run(["dcm2niix", "-z", "n", "-b", "n", "-f", "ref", "-o", out, folder], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dcm2niix(["-z", "n", "-b", "n", "-f", "ref", "-o", out, folder])
     sheared = nib.load(os.path.join(out, "ref.nii"))
     corrected = nib.as_closest_canonical(nib.load(os.path.join(out, "ref_Tilt_1.nii")))
     m = nib.load(mine)

@@ -26,7 +26,7 @@ final class DICOMCLITests: XCTestCase {
     }
 
     func dump(_ mode: String, _ input: String, _ dir: String) throws -> [String] {
-        let r = try run("/usr/bin/env", ["python3", Self.oracle, mode, input, dir])
+        let r = try run("python3", [Self.oracle, mode, input, dir])
         XCTAssertEqual(r.status, 0, "oracle \(mode) \(input): \(r.err)")
         guard r.status == 0 else { throw NSError(domain: "oracle", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.err]) }
         return r.out.split(separator: "\n").map(String.init)
@@ -52,9 +52,10 @@ final class DICOMCLITests: XCTestCase {
             let mine = try load(dir + "/mine", "nifti"), ref = try load(dir + "/ref", names[0])
             XCTAssertEqual(mine.shape, ref.shape, folder)
             XCTAssertEqual(mine.affine.count, 16)
-            XCTAssertLessThanOrEqual(zip(mine.affine, ref.affine).map { abs($0 - $1) }.max()!, 1e-3, "\(folder): \(mine.affine) vs \(ref.affine)")
+            XCTAssertLessThanOrEqual(maxAbsError(mine.affine, ref.affine), 1e-3, "\(folder): \(mine.affine) vs \(ref.affine)")
             XCTAssertEqual(mine.voxels.count, ref.voxels.count, folder)
-            XCTAssertLessThanOrEqual(zip(mine.voxels, ref.voxels).map { abs($0 - $1) }.max() ?? 1, 1e-3, folder)
+            XCTAssertGreaterThan(mine.voxels.count, 0, folder)
+            XCTAssertLessThanOrEqual(maxAbsError(mine.voxels, ref.voxels), 1e-3, folder)
         }
     }
 
@@ -63,7 +64,7 @@ final class DICOMCLITests: XCTestCase {
         let r = try run(medvox, ["convert", Self.fixtures + "/tilted", out, "--correct-tilt", "--quiet"])
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.err.contains("gantry tilt of 15.00°"), r.err)
-        let check = try run("/usr/bin/env", ["python3", Self.oracle, "tilt", Self.fixtures + "/tilted", out])
+        let check = try run("python3", [Self.oracle, "tilt", Self.fixtures + "/tilted", out])
         XCTAssertEqual(check.status, 0, check.err)
         let j = try JSONSerialization.jsonObject(with: Data(check.out.utf8)) as! [String: Any]
         XCTAssertEqual(j["shape"] as? Bool, true, check.out)
@@ -80,7 +81,7 @@ final class DICOMCLITests: XCTestCase {
             try FileManager.default.copyItem(atPath: Self.fixtures + "/ct/IM000\(i).dcm", toPath: root + "/DATA/IM\(i)")
         }
         let mk = Process()
-        mk.executableURL = URL(fileURLWithPath: "/usr/bin/dcmmkdir")
+        mk.executableURL = URL(fileURLWithPath: try Subprocess.locate("dcmmkdir"))
         mk.currentDirectoryURL = URL(fileURLWithPath: root)
         mk.arguments = ["-q", "+I", "+r", "+id", root, "DATA"]
         try mk.run()

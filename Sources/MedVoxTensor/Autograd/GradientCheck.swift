@@ -2,7 +2,8 @@ import MedVoxCore
 
 /// The result of comparing back-propagated gradients with central finite differences.
 public struct GradientCheckResult: CustomStringConvertible {
-    /// Largest |analytic − numeric| / max(|numeric|, |analytic|, floor) over all checked elements.
+    /// Largest |analytic − numeric| / max(|numeric|, |analytic|, floor) over all checked elements;
+    /// +∞ where either gradient is NaN or infinite, so a check against a tolerance fails there.
     public var maxRelativeError: Double
     public var worst: (input: Int, element: Int, analytic: Double, numeric: Double)
     public var description: String {
@@ -43,7 +44,7 @@ public func gradientCheck(inputs: [Variable], eps: Float = 1e-2, floor: Double =
             x.value.storage[i] = v
             let numeric = (up - down) / (2 * Double(eps))
             let a = Double(analytic.storage[i])
-            let err = abs(a - numeric) / max(abs(numeric), abs(a), floor)
+            let err = a.isFinite && numeric.isFinite ? abs(a - numeric) / max(abs(numeric), abs(a), floor) : .infinity
             if err > result.maxRelativeError { result = GradientCheckResult(maxRelativeError: err, worst: (k, i, a, numeric)) }
         }
     }
