@@ -7,8 +7,9 @@ import XCTest
 #endif
 
 /// Every path the documentation names exists: README.md, docs/*.md, Fuzz/README.md and the
-/// READMEs under Fixtures/ and Tools/ are scanned for relative markdown links and for repository
-/// paths in code (inline spans and fenced blocks), and the test lists each one that is missing.
+/// READMEs under Fixtures/ and Tools/ are scanned for relative markdown links (and the headings
+/// their #anchors name) and for repository paths in code (inline spans and fenced blocks), and
+/// the test lists each one that is missing.
 final class DocsLinkTests: XCTestCase {
     func testEveryPathTheDocsNameExists() throws {
         let documents = DocPaths.documents(root: repositoryRoot)
@@ -26,22 +27,25 @@ final class DocsLinkTests: XCTestCase {
     func testCheckerFindsBrokenLinksAndPaths() {
         let text = """
             See [the CLI](cli.md), [nothing](nope.md#part), [web](https://example.org) and [here](#top).
+            [Exit status](cli.md#exit-status-and-errors), [no such part](cli.md#no-such-part).
             `Tests/medvoxCLITests/DocsLinkTests.swift`, `Tests/NoSuchTests/X.swift`, `Models/<name>.json`,
             `Nowhere/<name>.json` is not a root, `Sources/MedVoxCore/*.swift`, `Sources/MedVoxCore/*.nothing`,
             `architecture.md` and `gone.py`; `run Tools/setup.sh now`.
             ```
             bash Tools/setup.sh && Tools/missing.sh -o Models/brain-tissue
             ```
+            ## Top
             """
         let missing = DocPaths.missing(in: text, document: "docs/example.md", root: repositoryRoot)
         XCTAssertEqual(
             missing,
             [
                 "docs/example.md:1: link nope.md#part",
-                "docs/example.md:2: Tests/NoSuchTests/X.swift",
-                "docs/example.md:3: Sources/MedVoxCore/*.nothing",
-                "docs/example.md:4: gone.py",
-                "docs/example.md:6: Tools/missing.sh",
+                "docs/example.md:2: anchor cli.md#no-such-part",
+                "docs/example.md:3: Tests/NoSuchTests/X.swift",
+                "docs/example.md:4: Sources/MedVoxCore/*.nothing",
+                "docs/example.md:5: gone.py",
+                "docs/example.md:7: Tools/missing.sh",
             ])
     }
 }
@@ -75,11 +79,13 @@ enum DocPaths {
     }
 
     /// Each missing path of `text` (the document at `document`, relative to `root`) as
-    /// "document:line: path" (links as "document:line: link target").
+    /// "document:line: path" (links as "document:line: link target", a heading a link names that
+    /// the target lacks as "document:line: anchor target").
     static func missing(in text: String, document: String, root: String) -> [String] {
         let folder = (document as NSString).deletingLastPathComponent
         let base = folder.isEmpty ? root : root + "/" + folder
         var out = [String]()
+        let own = anchors(in: text)
         var fenced = false
         for (n, line) in text.components(separatedBy: "\n").enumerated() {
             let here = "\(document):\(n + 1): "
@@ -92,8 +98,15 @@ enum DocPaths {
                 for t in tokens(line) where isRooted(t) && hasExtension(t) && !exists(t, from: root) { out.append(here + t) }
                 continue
             }
-            for target in links(line) where !exists(target.components(separatedBy: "#")[0], from: base) {
-                out.append(here + "link " + target)
+            for target in links(line) {
+                let parts = target.components(separatedBy: "#")
+                let file = parts[0]
+                if !file.isEmpty && !exists(file, from: base) {
+                    out.append(here + "link " + target)
+                } else if parts.count > 1, file.isEmpty || file.hasSuffix(".md") {
+                    let headings = file.isEmpty ? own : anchors(in: (try? String(contentsOfFile: base + "/" + file, encoding: .utf8)) ?? "")
+                    if !headings.contains(parts[1]) { out.append(here + "anchor " + target) }
+                }
             }
             for span in codeSpans(line) {
                 let words = tokens(span)
@@ -161,11 +174,34 @@ enum DocPaths {
         return false
     }
 
-    /// Targets of `[text](target)` links that are relative paths (no scheme, not a bare #anchor).
+    /// Targets of `[text](target)` links that are relative paths or #anchors (no scheme).
     static func links(_ line: String) -> [String] {
         matches(of: #"\]\(([^)\s]+)(?:\s+"[^"]*")?\)"#, in: line).filter { t in
-            !t.hasPrefix("#") && t.range(of: #"^[A-Za-z][A-Za-z0-9+.-]*:"#, options: .regularExpression) == nil
+            t.range(of: #"^[A-Za-z][A-Za-z0-9+.-]*:"#, options: .regularExpression) == nil
         }
+    }
+
+    /// The anchors GitHub gives the headings of a markdown text: lower case, punctuation other
+    /// than '-' and '_' dropped, spaces as '-', repeats numbered '-1', '-2' …
+    static func anchors(in text: String) -> Set<String> {
+        var out = Set<String>(), seen = [String: Int]()
+        var fenced = false
+        for line in text.components(separatedBy: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("```") || trimmed.hasPrefix("~~~") { fenced.toggle() }
+            guard !fenced, let heading = matches(of: #"^#{1,6}\s+(.*)$"#, in: line).first else { continue }
+            let slug = heading.trimmingCharacters(in: .whitespaces).lowercased()
+                .replacingOccurrences(of: #"[^\w\- ]"#, with: "", options: .regularExpression)
+                .replacingOccurrences(of: " ", with: "-")
+            if let n = seen[slug] {
+                seen[slug] = n + 1
+                out.insert("\(slug)-\(n + 1)")
+            } else {
+                seen[slug] = 0
+                out.insert(slug)
+            }
+        }
+        return out
     }
 
     /// The contents of each `code span` of a line.
