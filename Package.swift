@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// MedVox — medical image analysis on the CPU. Layout and dependency rules: ../shared/DESIGN.md.
+// MedVox — medical image analysis on the CPU. Layout and dependency rules: docs/architecture.md.
 import PackageDescription
 
 let package = Package(
@@ -26,7 +26,7 @@ let package = Package(
         // Convolution micro-kernels in C (AVX-512 / AVX2+FMA / plain, chosen at run time).
         .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
 
-        // Libraries, in dependency order (DESIGN.md): each may use only those above it.
+        // Libraries, in dependency order (docs/architecture.md): each may use only those above it.
         .target(name: "MedVoxCore"),
         .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CDeflate", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),

@@ -4,7 +4,10 @@
 # Builds into .build-fuzz (outside the main build), corpora in Fuzz/corpus/<Target> (seeded from
 # Fixtures by make_corpus.py, grown by the runs, not committed), crashes in Fuzz/crashes/<Target>.
 # A crash: reduce it, copy it to Fixtures/fuzz-regressions/, fix the reader and add a test that
-# reads it (Tests/MedVoxIOTests/FuzzRegressionTests.swift expects a clean MedVoxError).
+# reads it (Tests/medvoxCLITests/FuzzRegressionCLITests.swift expects exit 1 and a one-line error
+# from `medvox convert` on each DICOM; Tests/MedVoxTransformsTests/FuzzRegressionTests.swift a clean
+# MedVoxError from each config). make_corpus.py runs on the test oracles' Python: $MEDVOX_PYTHON,
+# default .venv/bin/python3 (made by Tools/setup.sh).
 # Prints one line per target: executions, seconds, exec/s, crashes; exits 1 if any target crashed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +33,7 @@ for t in "${targets[@]}"; do
         --product "$t" >"$scratch/fuzz-$t.build.log" 2>&1 || { echo "$t: build failed, see $scratch/fuzz-$t.build.log"; exit 2; }
 done
 bin=$(swift build -c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --show-bin-path)
-[ -d corpus ] || python3 make_corpus.py corpus >/dev/null
+[ -d corpus ] || "${MEDVOX_PYTHON:-$root/.venv/bin/python3}" make_corpus.py corpus >/dev/null
 mkdir -p crashes
 export TMPDIR=${TMPDIR:-/tmp}
 # The Swift runtime's backtracer, under ASan, hangs or reports its own memory reads: off.

@@ -3,7 +3,7 @@
 dictionary (pydicom._dicom_dict.DicomDictionary, itself generated from DICOM PS3.6) and its UID
 dictionary (transfer syntax names).
 
-Usage: python3 Tools/generate_dicom_dictionary.py   (run from the repository root)
+Usage: .venv/bin/python3 Tools/generate_dicom_dictionary.py   (run from the repository root)
 
 The Swift file holds the tables as one text blob per table, parsed once at first use: a
 5,000-entry array literal would take the Swift type checker minutes, a string literal takes none.

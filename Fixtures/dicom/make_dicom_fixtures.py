@@ -2,8 +2,8 @@
 """Makes the DICOM test fixtures in Fixtures/dicom/ (tiny series: few slices, small matrices).
 
 Usage:
-  python3 Fixtures/dicom/make_dicom_fixtures.py            # (re)writes the committed fixtures
-  python3 Fixtures/dicom/make_dicom_fixtures.py --bench DIR [--size 512 --slices 300]
+  .venv/bin/python3 Fixtures/dicom/make_dicom_fixtures.py            # (re)writes the committed fixtures
+  .venv/bin/python3 Fixtures/dicom/make_dicom_fixtures.py --bench DIR [--size 512 --slices 300]
                                                            # a big synthetic CT series for benchmarks (not committed)
 
 Needs pydicom and numpy (Tools/requirements-dev.txt) and dcmtk's dcmconv (Tools/apt-packages.txt) for

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates the NIfTI test fixtures in Fixtures/nifti/ and the example volume in Fixtures/example/.
 
-Run from the repository root:  python3 Fixtures/nifti/make_fixtures.py
+Run from the repository root:  .venv/bin/python3 Fixtures/nifti/make_fixtures.py
 Needs numpy and nibabel (Tools/requirements-dev.txt). Output is deterministic (fixed seeds, no
 timestamps: gzip members are written with mtime 0), so re-running reproduces the committed files.
 """

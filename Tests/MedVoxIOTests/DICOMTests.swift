@@ -95,7 +95,7 @@ final class DICOMTests: XCTestCase {
                      "multiframe/MF0001.dcm", "enhanced/ENH0001.dcm", "raw/IM0001"]
         for file in files {
             let dir = tempDir()
-            _ = try run("python3", [Self.oracle, "pixels", fx(file), dir])
+            _ = try run(try Python.interpreter(), [Self.oracle, "pixels", fx(file), dir])
             let shape = try jsonObject(dir + "/pixels.json")["shape"] as! [Int]
             let expected = try floats(dir + "/pixels.f32")
             let f = try DICOMFile(path: fx(file))
@@ -116,7 +116,7 @@ final class DICOMTests: XCTestCase {
         for folder in ["ct", "mr", "oblique", "bigendian", "deflated", "duplicates", "localizer", "enhanced", "multiframe", "tilted", "mosaic"] {
             let dir = tempDir()
             // dcm2niix cannot read deflated files: its oracle is the same series uncompressed.
-            let names = try run("python3", [Self.oracle, "dcm2niix", fx(folder == "deflated" ? "ct" : folder), dir])
+            let names = try run(try Python.interpreter(), [Self.oracle, "dcm2niix", fx(folder == "deflated" ? "ct" : folder), dir])
                 .split(separator: "\n").map(String.init).filter { !$0.contains("Tilt") }
             let scan = try DICOMScanner.scan(fx(folder))
             let series = scan.series.filter { !$0.slices.isEmpty }
@@ -146,7 +146,7 @@ final class DICOMTests: XCTestCase {
     func testEchoSplitAndTimeSeriesMatchDcm2niix() throws {
         for folder in ["multiecho", "timeseries"] {
             let dir = tempDir()
-            let names = try run("python3", [Self.oracle, "dcm2niix", fx(folder), dir]).split(separator: "\n").map(String.init)
+            let names = try run(try Python.interpreter(), [Self.oracle, "dcm2niix", fx(folder), dir]).split(separator: "\n").map(String.init)
             let series = try DICOMScanner.scan(fx(folder)).series
             XCTAssertEqual(series.count, names.count, "\(folder): \(names)")
             for s in series {

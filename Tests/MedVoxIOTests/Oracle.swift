@@ -9,9 +9,10 @@ enum Oracle {
         var description: String
     }
 
-    /// Runs `python3 -c script args...` and returns stdout; throws with stderr on failure.
+    /// Runs `python -c script args...` (`Python.executable`) and returns stdout; throws with
+    /// stderr on failure.
     static func python(_ script: String, _ args: [String] = []) throws -> String {
-        let r = try Subprocess.run("python3", ["-c", script] + args)
+        let r = try Python.process(["-c", script] + args)
         guard r.status == 0 else {
             throw Failure(description: "python oracle failed (\(r.status)): " + r.stderr)
         }

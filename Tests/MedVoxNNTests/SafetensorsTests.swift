@@ -6,16 +6,16 @@ import XCTest
 
 @testable import MedVoxNN
 
-/// Runs `python3 -c script args…` and returns its standard output; fails the test (never skips)
-/// when Python or its `safetensors`/`numpy` packages are missing.
+/// Runs `python -c script args…` (`Python.executable`) and returns its standard output; fails the
+/// test (never skips) when Python or its `safetensors`/`numpy` packages are missing.
 func runPython(_ script: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) -> String? {
     let r: ProcessResult
-    do { r = try Subprocess.run("python3", ["-c", script] + args) } catch {
-        XCTFail("cannot run python3 (the safetensors oracle): \(error)", file: file, line: line)
+    do { r = try Python.process(["-c", script] + args) } catch {
+        XCTFail("cannot run the safetensors oracle: \(error)", file: file, line: line)
         return nil
     }
     guard r.status == 0 else {
-        XCTFail("python3 failed (is `pip install -r Tools/requirements-dev.txt` done?): \(r.stderr)", file: file, line: line)
+        XCTFail("\(Python.executable) failed (did Tools/setup.sh run?): \(r.stderr)", file: file, line: line)
         return nil
     }
     return r.stdout

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// Shared helpers for MedVox tests: closeness assertions, scratch folders, and running the Python
-/// oracles (nibabel, scipy, scikit-learn, onnxruntime …) that DESIGN.md names.
+/// oracles (nibabel, scipy, scikit-learn, onnxruntime …) that docs/architecture.md names.
 
 /// Why `actual` is not within atol + rtol·|e| of `expected` elementwise, naming the worst element;
 /// nil when it is. A NaN or an infinity in either operand is never close: it is the failure, unless
@@ -66,6 +66,13 @@ public struct ScratchDirectory {
     public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
     public func cleanup() { try? FileManager.default.removeItem(at: url) }
 }
+
+/// The repository's root folder (this file is Tests/MedVoxTestSupport/TestSupport.swift).
+public let repositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
 
 /// What a finished child process printed and returned.
 public struct ProcessResult {
@@ -143,21 +150,53 @@ public enum Dciodvfy {
     }
 }
 
+/// The Python interpreter of the test oracles (numpy, nibabel, pydicom, onnxruntime … from
+/// Tools/requirements-dev.txt): `$MEDVOX_PYTHON` when set (a path, or a name looked up on PATH),
+/// else `.venv/bin/python3` in the repository, the virtual environment Tools/setup.sh makes. Every
+/// test that runs Python goes through it; when the interpreter is missing the test fails with a
+/// message naming Tools/setup.sh (oracles are required, never skipped).
 public enum Python {
     public struct Failure: Error, CustomStringConvertible {
         public var status: Int32
         public var stderr: String
         public var description: String {
             let hint = stderr.contains("ModuleNotFoundError") ? " (an oracle module is missing: run Tools/setup.sh)" : ""
-            return "python3 exited \(status)\(hint): \(stderr)"
+            return "\(Python.executable) exited \(status)\(hint): \(stderr)"
         }
     }
 
-    /// Runs `python3 -c script args...` and returns its standard output. A missing oracle package
+    /// No interpreter where `executable` points.
+    public struct Missing: Error, CustomStringConvertible {
+        public var path: String
+        public var description: String {
+            "no Python for the test oracles at \(path): run Tools/setup.sh (it makes .venv), or set MEDVOX_PYTHON"
+        }
+    }
+
+    /// `$MEDVOX_PYTHON`, else `<repository>/.venv/bin/python3`.
+    public static var executable: String {
+        if let p = ProcessInfo.processInfo.environment["MEDVOX_PYTHON"], !p.isEmpty { return p }
+        return repositoryRoot + "/.venv/bin/python3"
+    }
+
+    /// `executable`, checked: throws `Missing` when no such file is executable (a bare name is
+    /// left to the PATH lookup of `Subprocess.run`).
+    public static func interpreter() throws -> String {
+        let p = executable
+        if p.contains("/") && !FileManager.default.isExecutableFile(atPath: p) { throw Missing(path: p) }
+        return p
+    }
+
+    /// Runs the interpreter with `args` (a script and its arguments, or `-c`, code, arguments).
+    public static func process(_ args: [String]) throws -> ProcessResult {
+        try Subprocess.run(try interpreter(), args)
+    }
+
+    /// Runs `python -c script args...` and returns its standard output. A missing oracle package
     /// makes the script fail, and with it the test: oracles are required, never skipped.
     @discardableResult
     public static func run(_ script: String, _ args: [String] = []) throws -> String {
-        let r = try Subprocess.run("python3", ["-c", script] + args)
+        let r = try process(["-c", script] + args)
         guard r.status == 0 else { throw Failure(status: r.status, stderr: r.stderr) }
         return r.stdout
     }

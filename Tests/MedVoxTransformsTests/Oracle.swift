@@ -17,20 +17,25 @@ enum Oracle {
             let data = a.withUnsafeBufferPointer { Data(buffer: $0) }
             try? data.write(to: dir.appendingPathComponent("in\(k).bin"))
         }
+        let python: String
+        do { python = try Python.interpreter() } catch {
+            XCTFail("oracle: \(error)", file: file, line: line)
+            return nil
+        }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import numpy as np\ndef load(k): return np.fromfile(f'in{k}.bin', dtype=np.float64)\ndef save(k, a): np.asarray(a, dtype=np.float64).ravel(order='F').tofile(f'out{k}.bin')\n" + script]
+        p.arguments = [python, "-c", "import numpy as np\ndef load(k): return np.fromfile(f'in{k}.bin', dtype=np.float64)\ndef save(k, a): np.asarray(a, dtype=np.float64).ravel(order='F').tofile(f'out{k}.bin')\n" + script]
         p.currentDirectoryURL = dir
         let err = Pipe()
         p.standardError = err
         do { try p.run() } catch {
-            XCTFail("oracle: cannot start python3: \(error)", file: file, line: line)
+            XCTFail("oracle: cannot start \(python): \(error)", file: file, line: line)
             return nil
         }
         p.waitUntilExit()
         let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         guard p.terminationStatus == 0 else {
-            XCTFail("oracle failed (is numpy/scipy/SimpleITK installed? run Tools/setup.sh): \(errText)", file: file, line: line)
+            XCTFail("oracle failed (numpy/scipy/SimpleITK missing from \(python)? run Tools/setup.sh): \(errText)", file: file, line: line)
             return nil
         }
         var out = [[Double]]()

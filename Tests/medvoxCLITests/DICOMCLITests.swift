@@ -26,7 +26,7 @@ final class DICOMCLITests: XCTestCase {
     }
 
     func dump(_ mode: String, _ input: String, _ dir: String) throws -> [String] {
-        let r = try run("python3", [Self.oracle, mode, input, dir])
+        let r = try run(try Python.interpreter(), [Self.oracle, mode, input, dir])
         XCTAssertEqual(r.status, 0, "oracle \(mode) \(input): \(r.err)")
         guard r.status == 0 else { throw NSError(domain: "oracle", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.err]) }
         return r.out.split(separator: "\n").map(String.init)
@@ -64,7 +64,7 @@ final class DICOMCLITests: XCTestCase {
         let r = try run(medvox, ["convert", Self.fixtures + "/tilted", out, "--correct-tilt", "--quiet"])
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.err.contains("gantry tilt of 15.00°"), r.err)
-        let check = try run("python3", [Self.oracle, "tilt", Self.fixtures + "/tilted", out])
+        let check = try run(try Python.interpreter(), [Self.oracle, "tilt", Self.fixtures + "/tilted", out])
         XCTAssertEqual(check.status, 0, check.err)
         let j = try JSONSerialization.jsonObject(with: Data(check.out.utf8)) as! [String: Any]
         XCTAssertEqual(j["shape"] as? Bool, true, check.out)

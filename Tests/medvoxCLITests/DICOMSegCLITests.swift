@@ -15,7 +15,7 @@ final class DICOMSegCLITests: XCTestCase {
 
     func check(seg: String, folder: String, mask: String, card: String, slices: Int, file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(try Dciodvfy.errors(seg, iod: "Segmentation"), [], file: file, line: line)
-        let r = try tool(["python3", Self.oracle, seg, folder, mask, card])
+        let r = try tool([try Python.interpreter(), Self.oracle, seg, folder, mask, card])
         XCTAssertEqual(r.status, 0, r.output, file: file, line: line)
         let j = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as! [String: Any]
         XCTAssertEqual(j["nifti_mismatch"] as? [String], [], file: file, line: line)

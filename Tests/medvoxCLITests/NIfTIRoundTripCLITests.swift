@@ -32,7 +32,7 @@ final class NIfTIRoundTripCLITests: XCTestCase {
                 if not same: bad.append(src)
             print("bad:", " ".join(bad))
             """
-        let r = try Subprocess.run("python3", ["-c", script] + pairs)
+        let r = try Python.process(["-c", script] + pairs)
         let text = r.output
         XCTAssertEqual(r.status, 0, text)
         XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "bad:", text)

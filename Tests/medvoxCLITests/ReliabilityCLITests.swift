@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxTestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -283,7 +284,7 @@ final class ReliabilityCLITests: XCTestCase {
                 d.save_as(os.path.join(sys.argv[2], os.path.basename(f)))
             """
         try script.write(toFile: root + "/phi.py", atomically: true, encoding: .utf8)
-        let (s, o) = Self.sh("python3 '\(root)/phi.py' '\(CLITests.fixtures)/dicom/oblique' '\(study)' '\(name)' '\(id)'")
+        let (s, o) = Self.sh("'\(try Python.interpreter())' '\(root)/phi.py' '\(CLITests.fixtures)/dicom/oblique' '\(study)' '\(name)' '\(id)'")
         XCTAssertEqual(s, 0, "pydicom (the oracle) is required: \(o)")
         XCTAssertFalse(Self.files(study).isEmpty)
         let model = try Self.tinyModel(root)

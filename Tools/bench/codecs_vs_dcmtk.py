@@ -8,7 +8,7 @@ each toolkit's decompressor on the same multi-frame file (wall time, median of 3
 process start-up and writing the output, so `dcmconv` of the uncompressed file is timed too as
 the toolkit's fixed cost).
 
-Usage: python3 Tools/bench/codecs_vs_dcmtk.py [--medvox .build/release/medvox] [--frames 20] [--size 512]
+Usage: .venv/bin/python3 Tools/bench/codecs_vs_dcmtk.py [--medvox .build/release/medvox] [--frames 20] [--size 512]
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 import numpy as np

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A compressed CT series -> NIfTI: MedVox beside dcm2niix, wall time, CPU time and peak memory.
 
-Usage: python3 Tools/bench/compressed_series_vs_dcm2niix.py [--codec jpll|rle|jls|j2k|jpeg12]
+Usage: .venv/bin/python3 Tools/bench/compressed_series_vs_dcm2niix.py [--codec jpll|rle|jls|j2k|jpeg12]
            [--size 512] [--slices 300] [--repeat 3] [--medvox .build/release/medvox] [--dir /tmp]
 
 Makes the synthetic CT series of Fixtures/dicom/make_dicom_fixtures.py --bench in a temporary

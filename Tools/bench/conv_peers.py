@@ -10,7 +10,7 @@ default on AVX-512 BF16 CPUs is bf16) and prints GFLOP/s and MedVox's ratio to e
 
 Development only (onnx, onnxruntime, openvino from PyPI: Tools/requirements-dev.txt).
 
-    swift build -c release && python3 Tools/bench/conv_peers.py [--repeat 5] [--sizes 128,64]
+    swift build -c release && .venv/bin/python3 Tools/bench/conv_peers.py [--repeat 5] [--sizes 128,64]
 
 The whole 3D U-Net comparison is Tools/bench/unet_peers.py.
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """MedVox vs dcm2niix: DICOM series -> NIfTI, wall time and peak memory, side by side.
 
-Usage: python3 Tools/bench/dicom_vs_dcm2niix.py [--size 512] [--slices 300] [--repeat 3]
+Usage: .venv/bin/python3 Tools/bench/dicom_vs_dcm2niix.py [--size 512] [--slices 300] [--repeat 3]
                                                  [--medvox .build/release/medvox] [--dir /tmp]
 
 Makes a synthetic CT series (size x size x slices, uint16, one explicit-VR-LE file per slice) with

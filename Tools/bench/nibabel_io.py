@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times MedVox beside nibabel and zcat on the same NIfTI files, in one run.
 
-    python3 Tools/bench/nibabel_io.py [--medvox .build/release/medvox] [--size 256] [--repeat 5] [--dir DIR]
+    .venv/bin/python3 Tools/bench/nibabel_io.py [--medvox .build/release/medvox] [--size 256] [--repeat 5] [--dir DIR]
 
 1. nibabel writes a head-like 256³ int16 volume (numpy, seeded, ±8 noise) as nibabel.nii and
    nibabel.nii.gz (timed: nibabel's write speed, its default gzip level).

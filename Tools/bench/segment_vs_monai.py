@@ -16,7 +16,7 @@ mapped onto MONAI's parameter names here.
    (where MONAI's and MedVox's window starts coincide: 0, 48, 96, ...), MONAI given MedVox's Gaussian
    as roi_weight_map; the probabilities must agree within 1e-4.
 
-    python3 Tools/bench/segment_vs_monai.py --repeat 1
+    .venv/bin/python3 Tools/bench/segment_vs_monai.py --repeat 1
 """
 import argparse
 import json

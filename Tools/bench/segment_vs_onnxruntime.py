@@ -13,7 +13,7 @@ time (forward plus window gather, blending and argmax) is compared with onnxrunt
 (forward only). Probabilities must agree within 1e-4. Reports medians over --repeat runs, the peak
 memory of each side, and how busy the machine was (/proc/stat).
 
-    python3 Tools/bench/segment_vs_onnxruntime.py --size 96 --repeat 3
+    .venv/bin/python3 Tools/bench/segment_vs_onnxruntime.py --size 96 --repeat 3
 """
 import argparse
 import os

@@ -2,7 +2,7 @@
 """Times MedVox's transforms against scipy.ndimage, SimpleITK (and TorchIO when installed) on the
 same inputs in the same run, and prints the ratio fastest-peer / medvox for each case.
 
-    python3 Tools/bench/transforms_peers.py [--medvox .build/release/medvox] [--size 256] [--repeat 3]
+    .venv/bin/python3 Tools/bench/transforms_peers.py [--medvox .build/release/medvox] [--size 256] [--repeat 3]
 
 The phantom is the one `medvox bench transforms` builds (MedVoxTransforms/Benchmark.swift).
 Peers run with 2 threads where they are threaded (SimpleITK, torch); scipy.ndimage is single-threaded.

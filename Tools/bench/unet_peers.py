@@ -14,7 +14,7 @@ library included) is its own; MedVox's peak is the VmHWM of the medvox process.
 
 Development only (numpy, safetensors, onnx, onnxruntime, openvino: Tools/requirements-dev.txt).
 
-    swift build -c release && python3 Tools/bench/unet_peers.py [--size 128] [--repeat 3]
+    swift build -c release && .venv/bin/python3 Tools/bench/unet_peers.py [--size 128] [--repeat 3]
 """
 import argparse
 import json

@@ -5,15 +5,18 @@
 #
 #   bash Tools/slurm/test_slurm_array.sh [MEDVOX_BINARY]
 #
-# Needs root (it starts munged, slurmctld and slurmd) and installs slurm-wlm and munge when absent.
+# Needs root (it starts munged, slurmctld and slurmd), Debian's slurm-wlm and munge, and the test
+# oracles' Python ($MEDVOX_PYTHON, default .venv/bin/python3); Tools/setup.sh installs the last two.
 # Prints "N passed, M failed" at the end; exit status 0 only when all checks passed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MEDVOX=$(readlink -f "${1:-.build/release/medvox}")
 test -x "$MEDVOX" || { echo "no medvox binary at $MEDVOX (build first)"; exit 1; }
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
-fi
+for tool in slurmctld slurmd sbatch munged; do
+    command -v "$tool" >/dev/null || { echo "no $tool on PATH (slurm-wlm and munge: run Tools/setup.sh)"; exit 1; }
+done
+PYTHON=${MEDVOX_PYTHON:-$PWD/.venv/bin/python3}
+command -v "$PYTHON" >/dev/null || { echo "no Python for the test oracles at $PYTHON (run Tools/setup.sh, or set MEDVOX_PYTHON)"; exit 1; }
 WORK=$(mktemp -d /tmp/medvox-slurm.XXXXXX)
 CONF=$WORK/slurm.conf
 pids=()
@@ -106,7 +109,7 @@ check "the array finished" test -z "$(squeue -h -j "$JOB" 2>/dev/null)"
 for a in 0 1 2; do check "shard $a ran" grep -q "index.html" "$WORK/array-$a.log"; done
 "$MEDVOX" batch --merge "$WORK/array" || true
 
-strip() { python3 -c '
+strip() { "$PYTHON" -c '
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 for r in rows: r.pop("seconds", None)

@@ -10,7 +10,7 @@ compressed by dcmtk or GDCM, and decompressed again by the SAME toolkit. Written
 and manifest.json lists the cases with their PixelFrameInfo, transfer syntax, whether the codec
 is lossless, the tools used and the photometric interpretation after decoding.
 
-Usage: python3 make_codec_fixtures.py   (needs pydicom, numpy, imagecodecs, dcmtk, libgdcm-tools,
+Usage: ../../../.venv/bin/python3 make_codec_fixtures.py   (needs pydicom, numpy, imagecodecs, dcmtk, libgdcm-tools,
                                          libopenjp2-tools)
 """
 import json, os, shutil, subprocess, sys, tempfile
