@@ -25,6 +25,16 @@ public enum BatchIndex {
         return (Array(done.values) + failed).sorted { $0.id < $1.id }
     }
 
+    /// The cases under `outDir` whose report includes patient-identifying data (made with `--phi`).
+    public static func casesWithPHI(_ outDir: String) -> [String] {
+        records(outDir).filter { r in
+            guard r.status == "done", let d = FileManager.default.contents(atPath: "\(outDir)/\(r.id)/\(ReportWriter.jsonName)"),
+                let report = try? JSONDecoder().decode(CaseReport.self, from: d)
+            else { return false }
+            return report.input.phiIncluded
+        }.map(\.id)
+    }
+
     /// Writes summary.csv, summary.json and index.html into `outDir` (atomically) and returns the
     /// records they list.
     @discardableResult
