@@ -398,6 +398,8 @@ final class ReliabilityCLITests: XCTestCase {
             XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: big)[.size] as? Int, size)
         }
         try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: big)
+        let help = try cli.medvox(["help", "batch"]).stdout
+        XCTAssertTrue(help.contains("SHA-256 of its first and last MiB") && help.contains("--verify"), help)
         let model = try Self.tinyModel(root)
         let out = root + "/out"
         func batch(_ extra: [String] = [], status: Int32 = 0) throws -> String {
