@@ -23,12 +23,18 @@ struct BatchCommand: Command {
             .flag("merge", "rebuild summary.csv, summary.json and index.html of the output folder STUDY_DIR from its cases"),
             .flag("phi", "DICOM: include patient-identifying attributes in reports"),
             .flag("dicom-seg", "DICOM cases: also write the mask as a DICOM Segmentation, CASE/seg.dcm"),
+            .flag("verify", "count a case as done only when the SHA-256 of its whole input files matches"),
         ],
         discussion: """
             Examples:
               medvox batch study/ -o out/ --segment brain-tissue --classify brain-qc --jobs 2
               medvox batch study/ -o out/ --segment brain-tissue --shard 3/8
               medvox batch --merge out/
+            A rerun skips a case only when its input fingerprint (each file's path, size,
+            modification time and the SHA-256 of its first and last MiB), the models (weights
+            and card) and the options that change its outputs (--phi, --dicom-seg) all match
+            the case's record; otherwise the case is redone. --verify compares the SHA-256 of
+            the whole input files instead of the fingerprint.
             Exit status 0 when every case succeeded, 1 when any failed (the count goes to stderr).
             """
     )
@@ -56,6 +62,7 @@ struct BatchCommand: Command {
         o.classifyModel = args.value("classify")
         o.phi = args.flag("phi")
         o.dicomSeg = args.flag("dicom-seg")
+        o.verify = args.flag("verify")
         o.jobs = try args.int("jobs", range: 1...256) ?? 1
         o.maxMemory = Runtime.maxMemory
         o.version = version
@@ -101,12 +108,16 @@ struct BatchCommand: Command {
             throw FileError.cannotWrite(path: out, reason: "the output folder holds the study \(study); choose one apart from it or inside it")
         }
         let runner = try BatchRunner(plan: plan, outDir: out, options: options)
-        let todo = cases.filter { !runner.isDone($0) }
+        let todo = runner.pending(cases)
         if todo.count < cases.count { printErr("medvox batch: \(cases.count - todo.count) case(s) already done, skipped") }
         let progress = Progress("batch", total: todo.count)
-        let records = runner.run(cases, progress: progress)
+        let records = runner.run(cases, pending: todo, progress: progress)
         progress.finish()
         try BatchIndex.write(out, skipped: plan.skipped)
+        let withPHI = options.phi ? [] : BatchIndex.casesWithPHI(out)
+        if !withPHI.isEmpty {
+            printErr("medvox batch: warning: \(withPHI.count) case(s) outside this run still hold patient-identifying data (made with --phi): \(withPHI.joined(separator: ", "))")
+        }
         let failed = records.filter { $0.status != "done" }
         for f in failed { printErr("medvox: \(f.id): \(f.error ?? "failed")") }
         print("\(out)/index.html: \(records.count - failed.count) done, \(failed.count) failed, \(cases.count - todo.count) already done")

@@ -266,15 +266,14 @@ final class ReliabilityCLITests: XCTestCase {
 
     // MARK: Privacy
 
-    /// A DICOM series whose patient name and ID are distinctive strings goes through a batch
-    /// with reports: no output file's name or content (gzip members decompressed) contains them,
-    /// nor stdout/stderr; with --phi the report does.
-    func testNoPatientIdentifiersInAnyBatchOutput() throws {
-        let root = try cli.temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let name = "Zyxwvut^Qponmlk", id = "PID8675309XQ"
-        let study = root + "/study/series"
-        try FileManager.default.createDirectory(atPath: study, withIntermediateDirectories: true)
+    /// The distinctive patient attributes `phiStudy` writes, and pieces of them.
+    static let phiNeedles = ["Zyxwvut^Qponmlk", "PID8675309XQ", "Zyxwvut", "Qponmlk", "8675309", "19010203"]
+
+    /// A study folder `root/study` with the oblique DICOM fixture series (in `series/`) whose
+    /// patient name, ID and birth date are the distinctive `phiNeedles`, written by pydicom.
+    static func phiStudy(_ root: String) throws -> String {
+        let study = root + "/study"
+        try FileManager.default.createDirectory(atPath: study + "/series", withIntermediateDirectories: true)
         let script = """
             import glob, os, sys, pydicom
             for f in sorted(glob.glob(sys.argv[1] + '/*.dcm')):
@@ -284,32 +283,165 @@ final class ReliabilityCLITests: XCTestCase {
                 d.save_as(os.path.join(sys.argv[2], os.path.basename(f)))
             """
         try script.write(toFile: root + "/phi.py", atomically: true, encoding: .utf8)
-        let (s, o) = Self.sh("'\(try Python.interpreter())' '\(root)/phi.py' '\(CLITests.fixtures)/dicom/oblique' '\(study)' '\(name)' '\(id)'")
+        let (s, o) = sh("'\(try Python.interpreter())' '\(root)/phi.py' '\(CLITests.fixtures)/dicom/oblique' '\(study)/series' '\(phiNeedles[0])' '\(phiNeedles[1])'")
         XCTAssertEqual(s, 0, "pydicom (the oracle) is required: \(o)")
-        XCTAssertFalse(Self.files(study).isEmpty)
+        XCTAssertFalse(files(study + "/series").isEmpty)
+        return study
+    }
+
+    /// Every file under `dir` whose name or content (gzip members decompressed) holds one of the
+    /// `phiNeedles`, as "file: needle".
+    static func phiLeaks(_ dir: String) throws -> [String] {
+        var found = [String]()
+        for f in files(dir) {
+            var data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f))
+            if data.starts(with: [0x1f, 0x8b]) {
+                let (st, text) = sh("gzip -dc '\(dir)/\(f)' | strings -n 4")
+                XCTAssertEqual(st, 0)
+                data = Data(text.utf8)
+            }
+            let text = String(decoding: data, as: UTF8.self) + String(decoding: data.filter { $0 != 0 }, as: UTF8.self)
+            for n in phiNeedles where f.contains(n) || text.contains(n) { found.append("\(f): \(n)") }
+        }
+        return found
+    }
+
+    /// A DICOM series whose patient name and ID are distinctive strings goes through a batch
+    /// with reports: no output file's name or content (gzip members decompressed) contains them,
+    /// nor stdout/stderr; with --phi the report does.
+    func testNoPatientIdentifiersInAnyBatchOutput() throws {
+        let root = try cli.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let study = try Self.phiStudy(root)
         let model = try Self.tinyModel(root)
         let out = root + "/out"
-        let r = try cli.medvox(["batch", root + "/study", "-o", out, "--segment", model])
+        let r = try cli.medvox(["batch", study, "-o", out, "--segment", model])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let needles = [name, id, "Zyxwvut", "Qponmlk", "8675309", "19010203"]
-        func leaks(_ dir: String) throws -> [String] {
-            var found = [String]()
-            for f in Self.files(dir) {
-                var data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f))
-                if data.starts(with: [0x1f, 0x8b]) {
-                    let (st, text) = Self.sh("gzip -dc '\(dir)/\(f)' | strings -n 4")
-                    XCTAssertEqual(st, 0)
-                    data = Data(text.utf8)
-                }
-                let text = String(decoding: data, as: UTF8.self) + String(decoding: data.filter { $0 != 0 }, as: UTF8.self)
-                for n in needles where f.contains(n) || text.contains(n) { found.append("\(f): \(n)") }
-            }
-            return found
-        }
-        XCTAssertEqual(try leaks(out), [])
-        for n in needles { XCTAssertFalse(r.stdout.contains(n) || r.stderr.contains(n), "console shows \(n)") }
+        XCTAssertEqual(try Self.phiLeaks(out), [])
+        for n in Self.phiNeedles { XCTAssertFalse(r.stdout.contains(n) || r.stderr.contains(n), "console shows \(n)") }
         let withPHI = root + "/phi"
-        XCTAssertEqual(try cli.medvox(["batch", root + "/study", "-o", withPHI, "--segment", model, "--phi", "--quiet"]).status, 0)
-        XCTAssertFalse(try leaks(withPHI).isEmpty, "--phi should put the patient's name in the report (the scan must be able to find it)")
+        XCTAssertEqual(try cli.medvox(["batch", study, "-o", withPHI, "--segment", model, "--phi", "--quiet"]).status, 0)
+        XCTAssertFalse(try Self.phiLeaks(withPHI).isEmpty, "--phi should put the patient's name in the report (the scan must be able to find it)")
+    }
+
+    /// The options that change outputs belong to a case's record: a batch made with --phi and
+    /// rerun without it is redone and leaves no patient attribute anywhere under OUT (reports,
+    /// JSON, index, summaries, seg.dcm); --dicom-seg redoes the DICOM case only; a case made with
+    /// --phi that the rerun leaves out is named in a warning.
+    func testRerunWithoutPHIRedoesTheCasesAndLeavesNoPatientData() throws {
+        let root = try cli.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let study = try Self.phiStudy(root)
+        try FileManager.default.createDirectory(atPath: study + "/nifti", withIntermediateDirectories: true)
+        try Self.blob(seed: 3).write(to: URL(fileURLWithPath: study + "/nifti/blob.nii"))
+        let model = try Self.tinyModel(root)
+        let out = root + "/out"
+        func batch(_ extra: [String], status: Int32 = 0) throws -> String {
+            let r = try cli.medvox(["batch", study, "-o", out, "--segment", model, "--quiet"] + extra)
+            XCTAssertEqual(r.status, status, "\(extra): \(r.stderr)")
+            for n in Self.phiNeedles { XCTAssertFalse(r.stdout.contains(n) || r.stderr.contains(n), "\(extra): console shows \(n)") }
+            return r.stderr
+        }
+        func phiIncluded() throws -> [Bool] {
+            try Self.files(out).filter { $0.hasSuffix("/report.json") }.sorted().map { f in
+                let d = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/" + f))) as! [String: Any]
+                return (d["input"] as! [String: Any])["phiIncluded"] as! Bool
+            }
+        }
+        _ = try batch(["--phi", "--dicom-seg"])
+        XCTAssertFalse(try Self.phiLeaks(out).isEmpty, "--phi should put the patient's name in the outputs")
+        XCTAssertTrue(Self.files(out).contains { $0.hasSuffix("/seg.dcm") })
+        // Without --phi (and --dicom-seg) both cases are redone: no patient data, no seg.dcm.
+        XCTAssertFalse(try batch([]).contains("already done"))
+        XCTAssertEqual(try Self.phiLeaks(out), [])
+        XCTAssertEqual(try phiIncluded(), [false, false])
+        XCTAssertFalse(Self.files(out).contains { $0.hasSuffix("/seg.dcm") })
+        XCTAssertTrue(try batch([]).contains("2 case(s) already done"))
+        // --dicom-seg changes only the DICOM case's outputs.
+        XCTAssertTrue(try batch(["--dicom-seg"]).contains("1 case(s) already done"))
+        XCTAssertTrue(Self.files(out).contains { $0.hasSuffix("/seg.dcm") })
+        XCTAssertEqual(try Self.phiLeaks(out), [])
+        // A case made with --phi that a rerun without it leaves out is named.
+        XCTAssertFalse(try batch(["--phi", "--dicom-seg"]).contains("already done"))
+        let partial = try batch(["--dicom-seg", "--exclude", "series/*"])
+        XCTAssertTrue(partial.contains("1 case(s) outside this run still hold patient-identifying data"), partial)
+        let dicomCase = try FileManager.default.contentsOfDirectory(atPath: out).filter {
+            $0 != "nifti_blob" && FileManager.default.fileExists(atPath: "\(out)/\($0)/case.json")
+        }
+        XCTAssertEqual(dicomCase.count, 1)
+        XCTAssertTrue(partial.contains(dicomCase.first ?? "?"), partial)
+        XCTAssertFalse(try batch(["--dicom-seg"]).contains("outside this run"))
+        XCTAssertEqual(try Self.phiLeaks(out), [])
+        XCTAssertEqual(try phiIncluded(), [false, false])
+    }
+
+    /// The input fingerprint samples the content: a file replaced by one of the same size and
+    /// modification time is redone when its first or last MiB changed, and with --verify when any
+    /// byte changed; a case that fails on a rerun leaves no earlier outputs behind.
+    func testReplacedInputWithSameSizeAndTimeIsRedone() throws {
+        let root = try cli.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let study = root + "/study"
+        try FileManager.default.createDirectory(atPath: study, withIntermediateDirectories: true)
+        // 128 × 128 × 40 float32: 2.5 MiB of voxels after the 352-byte header.
+        let dims = [128, 128, 40]
+        let count = dims.reduce(1, *)
+        var voxels = [Float](repeating: 0, count: count)
+        for i in 0..<count { voxels[i] = Float((i * 7919) % 1000) / 10 }
+        let big = study + "/big.nii"
+        try Self.nifti(dims: dims, voxels: voxels).write(to: URL(fileURLWithPath: big))
+        try Self.blob(seed: 1).write(to: URL(fileURLWithPath: study + "/small.nii"))
+        let size = try FileManager.default.attributesOfItem(atPath: big)[.size] as! Int
+        XCTAssertGreaterThan(size, 2 << 20)
+        let time = Date(timeIntervalSince1970: 1_700_000_000)
+        /// Overwrites the float at byte `offset` in place and restores the modification time.
+        func poke(_ offset: Int, _ value: Float) throws {
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
+            try h.seek(toOffset: UInt64(offset))
+            try h.write(contentsOf: withUnsafeBytes(of: value) { Data($0) })
+            try h.close()
+            try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: big)
+            XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: big)[.size] as? Int, size)
+        }
+        try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: big)
+        let help = try cli.medvox(["help", "batch"]).stdout
+        XCTAssertTrue(help.contains("SHA-256 of its first and last MiB") && help.contains("--verify"), help)
+        let model = try Self.tinyModel(root)
+        let out = root + "/out"
+        func batch(_ extra: [String] = [], status: Int32 = 0) throws -> String {
+            let r = try cli.medvox(["batch", study, "-o", out, "--segment", model, "--quiet"] + extra)
+            XCTAssertEqual(r.status, status, "\(extra): \(r.stderr)")
+            return r.stderr
+        }
+        func fingerprint() throws -> String {
+            let d = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/big/case.json"))) as! [String: Any]
+            return d["fingerprint"] as! String
+        }
+        XCTAssertFalse(try batch().contains("already done"))
+        let first = try fingerprint()
+        XCTAssertTrue(try batch().contains("2 case(s) already done"))
+        // A changed voxel in the first MiB: same size and time, redone.
+        try poke(352 + 4 * 1000, 12345)
+        XCTAssertTrue(try batch().contains("1 case(s) already done"))
+        let second = try fingerprint()
+        XCTAssertNotEqual(first, second)
+        // In the last MiB: redone.
+        try poke(size - 4 * 1000, 23456)
+        XCTAssertTrue(try batch().contains("1 case(s) already done"))
+        // Between them the fast fingerprint cannot see it; --verify (whole files) does.
+        let middle = 352 + 4 * (count / 2)
+        XCTAssertTrue(middle > 1 << 20 && middle < size - (1 << 20))
+        try poke(middle, 34567)
+        XCTAssertTrue(try batch().contains("2 case(s) already done"))
+        XCTAssertTrue(try batch(["--verify"]).contains("1 case(s) already done"))
+        XCTAssertTrue(try batch(["--verify"]).contains("2 case(s) already done"))
+        // Garbage of the same size: the case fails, and its earlier outputs are gone.
+        try Data(repeating: 0x5a, count: size).write(to: URL(fileURLWithPath: big))
+        try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: big)
+        XCTAssertTrue(try batch(status: 1).contains("1 case(s) already done"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/big"))
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
+        XCTAssertEqual(summary["done"] as? Int, 1)
+        XCTAssertEqual(summary["failed"] as? Int, 1)
     }
 }

@@ -25,6 +25,16 @@ public enum BatchIndex {
         return (Array(done.values) + failed).sorted { $0.id < $1.id }
     }
 
+    /// The cases under `outDir` whose report includes patient-identifying data (made with `--phi`).
+    public static func casesWithPHI(_ outDir: String) -> [String] {
+        records(outDir).filter { r in
+            guard r.status == "done", let d = FileManager.default.contents(atPath: "\(outDir)/\(r.id)/\(ReportWriter.jsonName)"),
+                let report = try? JSONDecoder().decode(CaseReport.self, from: d)
+            else { return false }
+            return report.input.phiIncluded
+        }.map(\.id)
+    }
+
     /// Writes summary.csv, summary.json and index.html into `outDir` (atomically) and returns the
     /// records they list.
     @discardableResult
@@ -76,14 +86,14 @@ public enum BatchIndex {
         h += " .failed{background:#fde8e8} img.thumb{height:96px;border:0}</style></head><body>\n"
         h += "<h1>MedVox batch</h1>\n<p>\(rs.count) case(s): \(done) done, \(rs.count - done) failed. "
         h += "Summary: <a href=\"summary.csv\">summary.csv</a>, <a href=\"summary.json\">summary.json</a>.</p>\n"
-        h += "<table><tr><th></th><th>Case</th><th>Input</th><th>Status</th><th>Top class</th>"
+        h += "<table><tr><th>Preview</th><th>Case</th><th>Input</th><th>Status</th><th>Top class</th>"
         for l in labels { h += "<th>\(htmlEscape(l)) (mL)</th>" }
         h += "<th>Warnings</th><th>Time</th></tr>\n"
         for r in rs {
             let ok = r.status == "done"
             h += "<tr\(ok ? "" : " class=\"failed\"")><td>"
             if ok, let png = FileManager.default.contents(atPath: "\(outDir)/\(r.id)/thumbnail.png") {
-                h += "<a href=\"\(htmlEscape(r.id))/report.html\"><img class=\"thumb\" alt=\"\" src=\"data:image/png;base64,\(png.base64EncodedString())\"></a>"
+                h += "<a href=\"\(htmlEscape(r.id))/report.html\"><img class=\"thumb\" alt=\"Axial slice of \(htmlEscape(r.id))\(r.volumesML == nil ? "" : " with its segmentation")\" src=\"data:image/png;base64,\(png.base64EncodedString())\"></a>"
             }
             h += "</td><td>" + (ok ? "<a href=\"\(htmlEscape(r.id))/report.html\">\(htmlEscape(r.id))</a>" : htmlEscape(r.id)) + "</td>"
             h += "<td>\(htmlEscape(r.input))</td><td>" + (ok ? "done" : "failed: \(htmlEscape(r.error ?? ""))") + "</td>"

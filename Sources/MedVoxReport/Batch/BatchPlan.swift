@@ -17,9 +17,17 @@ public struct BatchCase: Sendable {
     public var display: String
     /// The files the case reads (for the fingerprint).
     public var files: [String]
-    /// SHA-256 over each file's relative path, size and modification time: a rerun redoes a case
-    /// whose inputs changed.
-    public var fingerprint: String
+    /// The study folder the files are under (fingerprints use paths relative to it).
+    public var root: String
+
+    /// The fast input fingerprint, recorded in `case.json`: SHA-256 over each file's path relative
+    /// to the study, size, modification time and the SHA-256 of its first and last MiB (the whole
+    /// file when it is 2 MiB or smaller). A rerun redoes a case whose fingerprint changed, so a
+    /// file replaced by one of the same size and time is redone too. Reads at most 2 MiB per file.
+    public func fingerprint() -> String { BatchPlanner.fingerprint(files, root: root) }
+
+    /// SHA-256 over each file's relative path and whole content (what `--verify` compares).
+    public func contentHash() -> String { BatchPlanner.contentHash(files, root: root) }
 }
 
 /// What discovering a study folder found.
@@ -49,10 +57,7 @@ public enum BatchPlanner {
             throw FileError.cannotRead(path: root, reason: "not a folder")
         }
         let base = URL(fileURLWithPath: root).standardizedFileURL.path
-        func rel(_ p: String) -> String {
-            let s = URL(fileURLWithPath: p).standardizedFileURL.path
-            return s.hasPrefix(base + "/") ? String(s.dropFirst(base.count + 1)) : s
-        }
+        func rel(_ p: String) -> String { relative(p, to: base) }
         func wanted(_ p: String) -> Bool {
             let r = rel(p)
             if !include.isEmpty && !include.contains(where: { glob($0, r) }) { return false }
@@ -96,7 +101,7 @@ public enum BatchPlanner {
             }
             cases.append(BatchCase(
                 id: unique(safeName(stem.replacingOccurrences(of: "/", with: "_"))), kind: .nifti(path: f), display: r,
-                files: caseFiles, fingerprint: fingerprint(caseFiles, rel: rel)))
+                files: caseFiles, root: base))
         }
         let others = files.filter { f in !niftiFiles.contains(f) && !imgFiles.contains(f) && wanted(f) }
         var scan: DICOMScan?
@@ -126,19 +131,64 @@ public enum BatchPlanner {
             let hash = String(SHA256.hash(Array(s.selector.utf8)).hex.prefix(8))
             cases.append(BatchCase(
                 id: unique("\(s.outputBaseName)_\(hash)"), kind: .dicom(selector: s.selector), display: line,
-                files: paths, fingerprint: fingerprint(paths, rel: rel)))
+                files: paths, root: base))
         }
         cases.sort { $0.id < $1.id }
         return BatchPlan(cases: cases, skipped: skipped, scan: scan, root: base)
     }
 
-    static func fingerprint(_ files: [String], rel: (String) -> String) -> String {
+    /// Bytes hashed at each end of a file by the fast fingerprint.
+    static let fingerprintSpan = 1 << 20
+
+    /// `file` relative to `root` (unchanged when it is not under it).
+    static func relative(_ file: String, to root: String) -> String {
+        let s = URL(fileURLWithPath: file).standardizedFileURL.path
+        return s.hasPrefix(root + "/") ? String(s.dropFirst(root.count + 1)) : s
+    }
+
+    /// See `BatchCase.fingerprint()`. An unreadable file contributes its path and a marker (the case
+    /// then fails when it is processed).
+    static func fingerprint(_ files: [String], root: String) -> String {
         var h = SHA256()
         for f in files.sorted() {
             let a = try? FileManager.default.attributesOfItem(atPath: f)
             let size = (a?[.size] as? NSNumber)?.int64Value ?? -1
             let mtime = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            h.update(Array("\(rel(f))\u{0}\(size)\u{0}\(mtime)\n".utf8))
+            h.update(Array("\(relative(f, to: root))\u{0}\(size)\u{0}\(mtime)\u{0}".utf8))
+            var ends = SHA256()
+            if let file = FileHandle(forReadingAtPath: f) {
+                defer { try? file.close() }
+                let span = UInt64(fingerprintSpan)
+                if size >= 0 && UInt64(size) > 2 * span {
+                    ends.update([UInt8]((try? file.read(upToCount: Int(span))) ?? Data()))
+                    try? file.seek(toOffset: UInt64(size) - span)
+                }
+                ends.update([UInt8]((try? file.read(upToCount: 2 * Int(span))) ?? Data()))
+                h.update(Array(ends.finalize().hex.utf8))
+            } else {
+                h.update(Array("unreadable".utf8))
+            }
+            h.update([0x0a])
+        }
+        return h.finalize().hex
+    }
+
+    /// See `BatchCase.contentHash()`: every byte of every file, read in 4 MiB pieces.
+    static func contentHash(_ files: [String], root: String) -> String {
+        var h = SHA256()
+        for f in files.sorted() {
+            h.update(Array("\(relative(f, to: root))\u{0}".utf8))
+            var content = SHA256()
+            if let file = FileHandle(forReadingAtPath: f) {
+                defer { try? file.close() }
+                while let piece = try? file.read(upToCount: 4 << 20), !piece.isEmpty {
+                    piece.withUnsafeBytes { content.update($0) }
+                }
+                h.update(Array(content.finalize().hex.utf8))
+            } else {
+                h.update(Array("unreadable".utf8))
+            }
+            h.update([0x0a])
         }
         return h.finalize().hex
     }

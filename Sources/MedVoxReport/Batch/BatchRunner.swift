@@ -14,6 +14,9 @@ public struct BatchOptions: Sendable {
     public var phi = false
     /// DICOM cases with a segmentation: also write CASE/seg.dcm (a DICOM Segmentation object).
     public var dicomSeg = false
+    /// Decide whether a case is done by the SHA-256 of its whole input files (recorded when the
+    /// case was made) instead of the fast fingerprint.
+    public var verify = false
     /// Cases processed at once.
     public var jobs = 1
     /// Memory the concurrent cases may use together (bytes).
@@ -31,22 +34,31 @@ public struct CaseRecord: Codable, Sendable, Equatable {
     /// "done" or "failed".
     public var status: String
     public var error: String?
+    /// The fast input fingerprint (`BatchCase.fingerprint()`).
     public var fingerprint: String
+    /// SHA-256 of the whole input files (`BatchCase.contentHash()`), compared by `--verify`.
+    public var contentSHA256: String?
     /// Weights SHA-256 by model name: a rerun redoes cases made with other weights.
     public var models: [String: String]
+    /// Every option that changes the case's outputs (`BatchRunner.settings(for:)`): a rerun
+    /// redoes a case made with other settings. Absent in records older than this field, which
+    /// are therefore redone.
+    public var settings: [String: String]?
     public var seconds: Double
     /// Segmentation: volume in mL by label name.
     public var volumesML: [String: Double]?
     public var topClass: String?
     public var confidence: Double?
     public var warnings: [String]
-    public init(id: String, input: String, status: String, error: String? = nil, fingerprint: String, models: [String: String], seconds: Double, warnings: [String] = []) {
+    public init(id: String, input: String, status: String, error: String? = nil, fingerprint: String, models: [String: String],
+                settings: [String: String]? = nil, seconds: Double, warnings: [String] = []) {
         self.id = id
         self.input = input
         self.status = status
         self.error = error
         self.fingerprint = fingerprint
         self.models = models
+        self.settings = settings
         self.seconds = seconds
         self.warnings = warnings
     }
@@ -55,7 +67,8 @@ public struct CaseRecord: Codable, Sendable, Equatable {
 /// Runs a batch: each case converted, segmented and/or classified, with its report, written to
 /// `OUT_DIR/CASE/` as a whole (built in a hidden folder, then renamed into place), so a run killed
 /// at any moment leaves complete cases and nothing half-written; a rerun skips cases whose
-/// record matches the input fingerprint and model hashes.
+/// record matches the input fingerprint (or, with `verify`, the whole-content hash), the model
+/// hashes and every output-affecting option, and redoes the others.
 public final class BatchRunner {
     public let options: BatchOptions
     public let outDir: String
@@ -64,6 +77,9 @@ public final class BatchRunner {
     var segmenters: [Segmenter] = []
     var classifiers: [Classifier] = []
     var modelHashes: [String: String] = [:]
+    /// SHA-256 of each model's card (its JSON re-encoded with sorted keys) by task: the card holds
+    /// the preprocessing, labels and post-processing that shape the outputs.
+    var cardHashes: [String: String] = [:]
 
     public init(plan: BatchPlan, outDir: String, options: BatchOptions) throws {
         guard options.segmentModel != nil || options.classifyModel != nil else { throw BatchError.noModel }
@@ -75,11 +91,13 @@ public final class BatchRunner {
             if let m = options.segmentModel {
                 let model = try LoadedModel.load(m)
                 modelHashes[model.card.name] = model.card.weights.sha256
+                cardHashes["segment"] = try Self.cardHash(model.card)
                 segmenters.append(try Segmenter(model: model))
             }
             if let m = options.classifyModel {
                 let model = try LoadedModel.load(m)
                 modelHashes[model.card.name] = model.card.weights.sha256
+                cardHashes["classify"] = try Self.cardHash(model.card)
                 classifiers.append(try Classifier(model: model))
             }
         }
@@ -92,18 +110,43 @@ public final class BatchRunner {
 
     public var caseRecordName: String { "case.json" }
 
-    /// True when `c` has a finished record made from the same input and the same models.
-    public func isDone(_ c: BatchCase) -> Bool {
-        guard let d = FileManager.default.contents(atPath: "\(outDir)/\(c.id)/case.json"),
-            let r = try? JSONDecoder().decode(CaseRecord.self, from: d)
-        else { return false }
-        return r.status == "done" && r.fingerprint == c.fingerprint && r.models == modelHashes
+    static func cardHash(_ card: ModelCard) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return SHA256.hash([UInt8](try e.encode(card))).hex
     }
 
-    /// Processes `cases` (skipping those already done) and returns every record of this run.
-    public func run(_ cases: [BatchCase], progress: MedVoxCore.Progress? = nil) -> [CaseRecord] {
+    /// The options that change `c`'s outputs, recorded in its `case.json`: `phi` (patient
+    /// attributes in the report, JSON and DICOM outputs), `dicomSeg` (DICOM cases only: whether
+    /// `seg.dcm` is written) and the card hash of each model by task (`segment`, `classify`; the
+    /// weights are in `models`). An option added to `BatchOptions` that changes outputs belongs
+    /// here, so that a rerun with another value redoes the case.
+    public func settings(for c: BatchCase) -> [String: String] {
+        var s = cardHashes
+        s["phi"] = options.phi ? "yes" : "no"
+        if case .dicom = c.kind { s["dicomSeg"] = options.dicomSeg ? "yes" : "no" }
+        return s
+    }
+
+    /// True when `c` has a finished record made from the same input (the fast fingerprint, or
+    /// with `verify` the SHA-256 of the whole files), the same models and the same settings.
+    public func isDone(_ c: BatchCase) -> Bool {
+        guard let d = FileManager.default.contents(atPath: "\(outDir)/\(c.id)/case.json"),
+            let r = try? JSONDecoder().decode(CaseRecord.self, from: d),
+            r.status == "done", r.models == modelHashes, r.settings == settings(for: c)
+        else { return false }
+        if options.verify { return r.contentSHA256 == c.contentHash() }
+        return r.fingerprint == c.fingerprint()
+    }
+
+    /// The cases of `cases` that are not done (`isDone`).
+    public func pending(_ cases: [BatchCase]) -> [BatchCase] { cases.filter { !isDone($0) } }
+
+    /// Processes `cases` (skipping those already done; `pending` when the caller has already
+    /// worked them out) and returns every record of this run.
+    public func run(_ cases: [BatchCase], pending: [BatchCase]? = nil, progress: MedVoxCore.Progress? = nil) -> [CaseRecord] {
         removeLeftovers(cases)
-        let todo = cases.filter { !isDone($0) }
+        let todo = pending ?? self.pending(cases)
         let jobs = max(1, min(options.jobs, todo.count))
         let threadsPerJob = max(1, Runtime.threads / jobs)
         let savedThreads = Runtime.threads
@@ -168,9 +211,13 @@ public final class BatchRunner {
         let start = Date()
         let work = "\(outDir)/.\(c.id).partial-\(getpid())-\(slot)"
         try? FileManager.default.removeItem(atPath: work)
+        // Taken before the input is read, so an input changed during the run is redone next time.
+        let fingerprint = c.fingerprint(), content = c.contentHash()
         do {
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             var record = try build(c, in: work, slot: slot)
+            record.fingerprint = fingerprint
+            record.contentSHA256 = content
             record.seconds = Date().timeIntervalSince(start)
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -180,10 +227,13 @@ public final class BatchRunner {
             return record
         } catch {
             try? FileManager.default.removeItem(atPath: work)
+            // An earlier output of this case no longer matches its input or options (it may
+            // hold patient data this run leaves out): the failure replaces it.
+            removeCase(c.id)
             let message = (error as? MedVoxError)?.description ?? "\(error)"
             let record = CaseRecord(
-                id: c.id, input: c.display, status: "failed", error: message, fingerprint: c.fingerprint,
-                models: modelHashes, seconds: Date().timeIntervalSince(start))
+                id: c.id, input: c.display, status: "failed", error: message, fingerprint: fingerprint,
+                models: modelHashes, settings: settings(for: c), seconds: Date().timeIntervalSince(start))
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
             if let data = try? e.encode(record) {
@@ -191,6 +241,15 @@ public final class BatchRunner {
             }
             return record
         }
+    }
+
+    /// Removes `OUT_DIR/id` (renamed to a hidden name first, so no half-removed case folder is
+    /// ever listed).
+    func removeCase(_ id: String) {
+        let final = "\(outDir)/\(id)"
+        guard FileManager.default.fileExists(atPath: final) else { return }
+        let old = "\(outDir)/.\(id).old-\(getpid())"
+        if rename(final, old) == 0 { try? FileManager.default.removeItem(atPath: old) }
     }
 
     /// Moves a finished work folder to `OUT_DIR/id`, replacing an older one.
@@ -216,7 +275,8 @@ public final class BatchRunner {
         try ImageFile.write(volume, to: "\(work)/image.nii.gz")
         let modality = source.metadata.first { $0.key.lowercased() == "modality" }.map { $0.value.plain }
         var builder = ReportBuilder(source: source, image: volume, phi: options.phi, version: options.version)
-        var record = CaseRecord(id: c.id, input: c.display, status: "done", fingerprint: c.fingerprint, models: modelHashes, seconds: 0)
+        var record = CaseRecord(
+            id: c.id, input: c.display, status: "done", fingerprint: "", models: modelHashes, settings: settings(for: c), seconds: 0)
         var overlay: Volume?
         if !segmenters.isEmpty {
             let s = segmenters[slot]
