@@ -14,14 +14,6 @@ public enum SlidingWindow {
         return (0..<steps).map { Int((Double($0) * actual).rounded()) }
     }
 
-    /// Every window origin (i fastest) for a 3D grid.
-    public static func origins(dims: [Int], patch: [Int], overlap: Double) -> [[Int]] {
-        let s = (0..<3).map { starts(size: dims[$0], patch: patch[$0], overlap: overlap) }
-        var out: [[Int]] = []
-        for k in s[2] { for j in s[1] { for i in s[0] { out.append([i, j, k]) } } }
-        return out
-    }
-
     /// Gaussian importance weights over a patch (i fastest), σ = `sigmaScale` × patch size per
     /// axis, centred, scaled to a maximum of 1, with zeros raised to the smallest positive
     /// value so every voxel keeps some weight (as nnU-Net does).

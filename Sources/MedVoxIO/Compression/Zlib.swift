@@ -718,16 +718,6 @@ public final class GzipReader {
     public var isAtEnd: Bool { finished }
 }
 
-/// Reads a whole gzip file into memory with `maxOutput` as the cap, using parallel inflation when
-/// every member carries MedVox's size subfield, otherwise one sequential stream.
-public func readGzipFile(_ path: String, maxOutput: Int) throws -> [UInt8] {
-    let data = try readWholeFile(path)
-    if let out = try data.withUnsafeBytes({ try Gzip.decompressIndexed($0, maxOutput: maxOutput, source: path) }) {
-        return out
-    }
-    return try GzipReader(bytes: data, source: path).readAll(maxOutput: maxOutput)
-}
-
 /// The bytes of a file (a typed error when it cannot be read).
 public func readWholeFile(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY)
