@@ -44,35 +44,37 @@ public func predictLogits(_ net: Module, _ image: Volume, spatialRank: Int) -> [
     return z.storage.map(Double.init)
 }
 
-/// softmax(z / temperature).
-public func softmax(_ z: [Double], temperature: Double = 1) -> [Double] {
-    let m = z.max() ?? 0
-    let e = z.map { Foundation.exp(($0 - m) / temperature) }
-    let s = e.reduce(0, +)
-    return e.map { $0 / s }
+/// Softmax of each item's class logits divided by `temperature` (MedVox's one softmax, as the
+/// classifier applies a card's calibration).
+public func classProbabilities(logits: [[Double]], temperature: Double = 1) -> [[Double]] {
+    guard let k = logits.first?.count, k > 0 else { return logits.map { _ in [] } }
+    let z = Tensor(shape: [logits.count, k], storage: logits.flatMap { $0.map(Float.init) })
+    let p = softmax(z, temperature: Float(temperature)).storage.map(Double.init)
+    return logits.indices.map { Array(p[($0 * k)..<(($0 + 1) * k)]) }
 }
 
 /// Temperature scaling (Guo et al. 2017): the T > 0 minimising the mean negative log-likelihood of
-/// softmax(z / T) on held-out logits, by golden-section search over log T in [log 0.05, log 20].
+/// softmax(z / T) on held-out logits, searched over T in [0.05, 20] (1 without logits).
+///
+/// The likelihood is convex in β = 1/T, with derivative mean(Σ_c p_c·z_c − z_y), p = softmax(z / T)
+/// from `classProbabilities`: bisection on that derivative's sign over log T finds the minimum to
+/// the precision of the probabilities, where a search on the likelihood itself would stop at the
+/// square root of it.
 public func fitTemperature(logits: [[Double]], truth: [Int]) -> Double {
-    func nll(_ logT: Double) -> Double {
-        let t = Foundation.exp(logT)
+    guard !logits.isEmpty else { return 1 }
+    func slope(_ logT: Double) -> Double {
+        let p = classProbabilities(logits: logits, temperature: Foundation.exp(logT))
         var total = 0.0
-        for (z, y) in zip(logits, truth) { total -= Foundation.log(max(softmax(z, temperature: t)[y], 1e-300)) }
-        return total / Double(max(truth.count, 1))
+        for (i, y) in truth.enumerated() {
+            for (pc, zc) in zip(p[i], logits[i]) { total += pc * zc }
+            total -= logits[i][y]
+        }
+        return total / Double(truth.count)
     }
     var a = Foundation.log(0.05), b = Foundation.log(20.0)
-    let g = (5.0.squareRoot() - 1) / 2
-    var c = b - g * (b - a), d = a + g * (b - a)
-    var fc = nll(c), fd = nll(d)
     for _ in 0..<60 {
-        if fc < fd {
-            b = d; d = c; fd = fc
-            c = b - g * (b - a); fc = nll(c)
-        } else {
-            a = c; c = d; fc = fd
-            d = a + g * (b - a); fd = nll(d)
-        }
+        let m = (a + b) / 2
+        if slope(m) > 0 { a = m } else { b = m }
     }
     return Foundation.exp((a + b) / 2)
 }
@@ -128,7 +130,7 @@ public func evaluateSegmentation(_ net: UNet, items: [HeldOutItem], labelNames: 
 public func evaluateClassification(_ net: Module, items: [HeldOutItem], classNames: [String], spatialRank: Int, temperature: Double = 1)
     -> (metrics: [String: Double], confusion: [[Int]])
 {
-    let probs = items.map { softmax(predictLogits(net, $0.image, spatialRank: spatialRank), temperature: temperature) }
+    let probs = classProbabilities(logits: items.map { predictLogits(net, $0.image, spatialRank: spatialRank) }, temperature: temperature)
     let s = classificationScores(truth: items.map { $0.classIndex! }, probabilities: probs, classes: classNames.count)
     var m: [String: Double] = ["accuracy": s.accuracy, "balanced_accuracy": s.balancedAccuracy, "ece": s.expectedCalibrationError]
     if let a = s.macroAUC { m["auc"] = a }

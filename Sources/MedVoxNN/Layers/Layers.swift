@@ -1,8 +1,8 @@
 import MedVoxCore
 import MedVoxTensor
 
-// Thin layer objects around the free functions of MedVoxTensor (STYLE #5). Normalisation works
-// for any number of spatial axes (BatchNorm serves 1D/2D/3D alike).
+// Thin layer objects around the free functions of MedVoxTensor (STYLE #5). Normalisation and
+// pooling layers work for any number of spatial axes (BatchNorm serves 1D/2D/3D alike).
 
 /// Batch normalisation (Ioffe & Szegedy 2015): batch statistics in training (and running
 /// averages updated with `momentum`, unbiased variance), running statistics in inference.
@@ -93,6 +93,11 @@ public final class Lambda: Module {
 }
 
 public func ReLU() -> Lambda { Lambda("ReLU") { relu($0) } }
+public func ELU(alpha: Float = 1) -> Lambda { Lambda("ELU") { elu($0, alpha: alpha) } }
+public func Sigmoid() -> Lambda { Lambda("Sigmoid") { sigmoid($0) } }
+public func Tanh() -> Lambda { Lambda("Tanh") { tanh($0) } }
+/// `[N, C, …]` → `[N, C]`.
+public func GlobalAvgPool() -> Lambda { Lambda("GlobalAvgPool") { globalAvgPool($0) } }
 
 /// Parametric ReLU with one learnt slope per channel (or one shared), initialised to 0.25.
 public final class PReLU: Module {
@@ -104,6 +109,26 @@ public final class PReLU: Module {
     public var localParameters: [(String, Variable)] { [("weight", weight)] }
     public func callAsFunction(_ x: Variable) -> Variable { prelu(x, slopes: weight) }
 }
+
+/// Max or average pooling over the spatial axes (rank from `kernel.count`).
+public final class Pool: Module {
+    public enum Kind: Sendable { case max, average }
+    public let kind: Kind
+    public let kernel: [Int], stride: [Int]?, padding: [Int]?
+    public var training = true
+    public init(_ kind: Kind, kernel: [Int], stride: [Int]? = nil, padding: [Int]? = nil) {
+        self.kind = kind
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+    public func callAsFunction(_ x: Variable) -> Variable {
+        let g = PoolGeometry(inputShape: x.shape, kernel: kernel, stride: stride, padding: padding)
+        return kind == .max ? maxPool(x, g) : avgPool(x, g)
+    }
+}
+
+public func AvgPool(kernel: [Int], stride: [Int]? = nil, padding: [Int]? = nil) -> Pool { Pool(.average, kernel: kernel, stride: stride, padding: padding) }
 
 /// Nearest or (bi/tri)linear up-sampling by integer factors.
 public final class Upsample: Module {
