@@ -69,17 +69,13 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
 
 /// Takes the forward output y = softmax(x): dx = y ⊙ (dy − Σ_c dy·y).
 public func softmaxBackward(_ gy: Tensor, output y: Tensor) -> Tensor {
-    let (n, c, inner) = channelBlocks(y.shape)
     var gx = gy
-    for b in 0..<n {
-        let base = b * c * inner
-        for s in 0..<inner {
-            var dot: Float = 0
-            for k in 0..<c { dot += gy.storage[base + k * inner + s] * y.storage[base + k * inner + s] }
-            for k in 0..<c {
-                let i = base + k * inner + s
-                gx.storage[i] = y.storage[i] * (gy.storage[i] - dot)
-            }
+    forEachChannelColumn(y.shape) { base, stride, c in
+        var dot: Float = 0
+        for k in 0..<c { dot += gy.storage[base + k * stride] * y.storage[base + k * stride] }
+        for k in 0..<c {
+            let i = base + k * stride
+            gx.storage[i] = y.storage[i] * (gy.storage[i] - dot)
         }
     }
     return gx
@@ -87,18 +83,23 @@ public func softmaxBackward(_ gy: Tensor, output y: Tensor) -> Tensor {
 
 /// Takes the forward output y = logSoftmax(x): dx = dy − exp(y) Σ_c dy.
 public func logSoftmaxBackward(_ gy: Tensor, output y: Tensor) -> Tensor {
-    let (n, c, inner) = channelBlocks(y.shape)
     var gx = gy
-    for b in 0..<n {
-        let base = b * c * inner
-        for s in 0..<inner {
-            var total: Float = 0
-            for k in 0..<c { total += gy.storage[base + k * inner + s] }
-            for k in 0..<c {
-                let i = base + k * inner + s
-                gx.storage[i] = gy.storage[i] - Foundation.exp(y.storage[i]) * total
-            }
+    forEachChannelColumn(y.shape) { base, stride, c in
+        var total: Float = 0
+        for k in 0..<c { total += gy.storage[base + k * stride] }
+        for k in 0..<c {
+            let i = base + k * stride
+            gx.storage[i] = gy.storage[i] - Foundation.exp(y.storage[i]) * total
         }
     }
     return gx
+}
+
+/// Calls `body(base, stride, channels)` for every batch item and position of a tensor
+/// `[N, C, …]`, in order: the position's C values are at `base + k·stride`, k in 0..<C.
+func forEachChannelColumn(_ shape: [Int], _ body: (_ base: Int, _ stride: Int, _ channels: Int) -> Void) {
+    let (n, c, inner) = channelBlocks(shape)
+    for b in 0..<n {
+        for s in 0..<inner { body(b * c * inner + s, inner, c) }
+    }
 }
