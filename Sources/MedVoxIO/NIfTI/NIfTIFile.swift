@@ -49,7 +49,35 @@ public struct NIfTIFile: Sendable {
         let gz = Gzip.isGzip(path: path)
         var prefix = try readPrefix(path, count: 544, gzip: gz)
         var h = try NIfTIHeader.parse(prefix, path: path)
-        // dim, datatype: validate before anything is allocated.
+        let (shape, type, bytes) = try voxelLayout(h, path: path)
+        var offset = Int(h.voxOffset)
+        // Single files keep the data after the header and its 4-byte extension flag; an offset
+        // below that (often 0 from old writers) means "right after" (nibabel does the same).
+        if !h.isPair { offset = max(offset, h.headerSize + 4) }
+
+        // Extensions (single files): listed for `info`, always skipped via vox_offset.
+        if !h.isPair && prefix.count > h.headerSize && prefix[h.headerSize] != 0 && offset <= 1 << 20 {
+            if prefix.count < offset { prefix = try readPrefix(path, count: offset, gzip: gz) }
+            h.extensions = parseExtensions(
+                prefix, from: h.headerSize + 4, to: min(offset, prefix.count), order: h.byteOrder)
+        }
+
+        var dataPath = path
+        var dataGz = gz
+        if h.isPair {
+            dataPath = try pairedImagePath(path)
+            dataGz = Gzip.isGzip(path: dataPath)
+        }
+        try checkDataFits(path: dataPath, gzip: dataGz, offset: offset, bytes: bytes, shape: shape, type: type)
+        return NIfTIFile(
+            path: path, dataPath: dataPath, header: h, storedType: type, shape: shape, dataOffset: offset,
+            dataByteCount: bytes, isHeaderCompressed: gz, isDataCompressed: dataGz)
+    }
+
+    /// The voxel grid (dim[1...dim[0]]), stored type and byte count a header declares, checked
+    /// before anything is allocated (sizes, a known datatype, counts that overflow), and its
+    /// vox_offset checked to be a byte offset.
+    static func voxelLayout(_ h: NIfTIHeader, path: String) throws -> (shape: [Int], type: ScalarType, bytes: Int) {
         let ndim = h.dim[0]
         guard (1...7).contains(ndim) else {
             throw NIfTIError.invalidHeader(path: path, reason: "dim[0] is \(ndim), expected 1 to 7")
@@ -73,24 +101,12 @@ public struct NIfTIFile: Sendable {
         guard h.voxOffset.isFinite, h.voxOffset >= 0, h.voxOffset < 1e15, h.voxOffset == h.voxOffset.rounded() else {
             throw NIfTIError.invalidHeader(path: path, reason: "vox_offset \(h.voxOffset) is not a byte offset")
         }
-        var offset = Int(h.voxOffset)
-        // Single files keep the data after the header and its 4-byte extension flag; an offset
-        // below that (often 0 from old writers) means "right after" (nibabel does the same).
-        if !h.isPair { offset = max(offset, h.headerSize + 4) }
+        return (shape, type, bytes)
+    }
 
-        // Extensions (single files): listed for `info`, always skipped via vox_offset.
-        if !h.isPair && prefix.count > h.headerSize && prefix[h.headerSize] != 0 && offset <= 1 << 20 {
-            if prefix.count < offset { prefix = try readPrefix(path, count: offset, gzip: gz) }
-            h.extensions = parseExtensions(
-                prefix, from: h.headerSize + 4, to: min(offset, prefix.count), order: h.byteOrder)
-        }
-
-        var dataPath = path
-        var dataGz = gz
-        if h.isPair {
-            dataPath = try pairedImagePath(path)
-            dataGz = Gzip.isGzip(path: dataPath)
-        }
+    /// Checks that the data file can hold `bytes` of voxels at `offset`: within its size, or, for a
+    /// gzip file, within what its size can expand to.
+    static func checkDataFits(path dataPath: String, gzip dataGz: Bool, offset: Int, bytes: Int, shape: [Int], type: ScalarType) throws {
         let st = try fileSize(dataPath)
         if dataGz {
             let bound = st.multipliedReportingOverflow(by: maxDeflateRatio)
@@ -106,9 +122,6 @@ public struct NIfTIFile: Sendable {
                 what: "voxel data (\(shape.map(String.init).joined(separator: "×")) \(type) at offset \(offset))",
                 needed: offset + bytes, available: st)
         }
-        return NIfTIFile(
-            path: path, dataPath: dataPath, header: h, storedType: type, shape: shape, dataOffset: offset,
-            dataByteCount: bytes, isHeaderCompressed: gz, isDataCompressed: dataGz)
     }
 
     /// "x.hdr" → "x.img" (and .hdr.gz → .img.gz), whichever exists, in either letter case.
