@@ -138,14 +138,6 @@ public struct NIfTIFile: Sendable {
         throw NIfTIError.missingDataFile(path: path, expected: candidates[0])
     }
 
-    static func fileSize(_ path: String) throws -> Int {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw FileError.cannotRead(path: path, reason: String(cString: strerror(errno)))
-        }
-        return Int(st.st_size)
-    }
-
     /// Up to `count` leading (decompressed) bytes of a file.
     static func readPrefix(_ path: String, count: Int, gzip: Bool) throws -> [UInt8] {
         if gzip { return try GzipReader(path: path).read(count: count) }

@@ -4,6 +4,8 @@ import Foundation
     import Glibc
 #endif
 
+// File reading helpers with typed errors (`FileError.cannotRead`), for the libraries.
+
 /// The bytes of a file (a typed error when it cannot be read).
 public func readWholeFile(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY)
@@ -28,4 +30,13 @@ public func readWholeFile(_ path: String) throws -> [UInt8] {
     }
     out.removeSubrange(have...)
     return out
+}
+
+/// The size in bytes of the file at `path` (a typed error when it cannot be examined).
+public func fileSize(_ path: String) throws -> Int {
+    var st = stat()
+    guard stat(path, &st) == 0 else {
+        throw FileError.cannotRead(path: path, reason: String(cString: strerror(errno)))
+    }
+    return Int(st.st_size)
 }
