@@ -116,3 +116,19 @@ public struct Affine: Equatable, Sendable, CustomStringConvertible {
 }
 
 import Foundation
+
+/// The product of two row-major 3×3 matrices.
+public func product3x3(_ a: [Double], _ b: [Double]) -> [Double] {
+    var out = [Double](repeating: 0, count: 9)
+    for i in 0..<3 {
+        for j in 0..<3 {
+            var s = 0.0
+            for k in 0..<3 { s += a[3 * i + k] * b[3 * k + j] }
+            out[3 * i + j] = s
+        }
+    }
+    return out
+}
+
+/// The transpose of a row-major 3×3 matrix.
+public func transposed3x3(_ a: [Double]) -> [Double] { (0..<9).map { a[3 * ($0 % 3) + $0 / 3] } }

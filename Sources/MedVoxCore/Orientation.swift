@@ -95,16 +95,7 @@ public struct Orientation: Equatable, Sendable, CustomStringConvertible {
     /// R = A (AᵀA)^{-1/2}, via a Jacobi eigen-decomposition of AᵀA. Singular directions
     /// (eigenvalues below tolerance) are dropped, as nibabel does with its SVD.
     static func orthogonalFactor(_ a: [Double]) -> [Double] {
-        // M = AᵀA (symmetric)
-        var mtm = [Double](repeating: 0, count: 9)
-        for i in 0..<3 {
-            for j in 0..<3 {
-                var s = 0.0
-                for k in 0..<3 { s += a[3 * k + i] * a[3 * k + j] }
-                mtm[3 * i + j] = s
-            }
-        }
-        let (values, vectors) = symmetricEigen3(mtm)
+        let (values, vectors) = symmetricEigen3(product3x3(transposed3x3(a), a))  // AᵀA (symmetric)
         let maxV = values.max() ?? 0
         let tol = max(maxV, 0).squareRoot() * 3 * Double.ulpOfOne
         // invSqrt = V diag(1/sqrt(λ)) Vᵀ over kept eigenvalues
@@ -116,15 +107,7 @@ public struct Orientation: Equatable, Sendable, CustomStringConvertible {
                 for j in 0..<3 { invSqrt[3 * i + j] += vectors[3 * i + e] * vectors[3 * j + e] / s }
             }
         }
-        var out = [Double](repeating: 0, count: 9)
-        for i in 0..<3 {
-            for j in 0..<3 {
-                var s = 0.0
-                for k in 0..<3 { s += a[3 * i + k] * invSqrt[3 * k + j] }
-                out[3 * i + j] = s
-            }
-        }
-        return out
+        return product3x3(a, invSqrt)
     }
 
     /// Jacobi eigen-decomposition of a symmetric 3×3 matrix (row-major). Returns eigenvalues and

@@ -68,33 +68,11 @@ public final class Classifier {
         let logits = withoutGradients { model.network(Variable(Tensor(shape: shape, storage: img.voxels))).value }
         seconds["forward"] = Date().timeIntervalSince(t0)
         let temperature = card.calibration?.temperature ?? 1
-        let z = logits.storage.map(Double.init)
-        let calibrated = softmax(z.map { $0 / temperature })
+        let calibrated = softmax(logits, temperature: Float(temperature)).storage.map(Double.init)
         let top = calibrated.indices.max { calibrated[$0] < calibrated[$1] }!
         return ClassificationResult(
-            classes: card.labels.map(\.name), probabilities: calibrated, rawProbabilities: softmax(z),
+            classes: card.labels.map(\.name), probabilities: calibrated, rawProbabilities: softmax(logits).storage.map(Double.init),
             topIndex: top, topClass: card.labels[top].name, confidence: calibrated[top], temperature: temperature,
-            warnings: Segmenter.inputWarnings(card: card, volume: volume, modality: modality), seconds: seconds)
+            warnings: card.inputWarnings(for: volume, modality: modality), seconds: seconds)
     }
-
-    func softmax(_ z: [Double]) -> [Double] {
-        let m = z.max() ?? 0
-        let e = z.map { Foundation.exp($0 - m) }
-        let s = e.reduce(0, +)
-        return e.map { $0 / s }
-    }
-}
-
-/// A three-plane preview (axial, coronal, sagittal through the centre) of `image` with `mask`
-/// drawn over it in label colours, radiological convention, for `--preview`.
-public func segmentationPreview(image: Volume, mask: Volume) throws -> RasterImage {
-    try SliceRenderer(volume: image.frames > 1 ? image.frame(0) : image, overlay: mask).threePlane().raster
-}
-
-/// Reads an input image (NIfTI, DICOM file or series folder — whatever `ImageFile` opens) and
-/// its modality when the header names one (DICOM's (0008,0060)).
-public func readInputImage(_ path: String) throws -> (volume: Volume, modality: String?) {
-    let source = try ImageFile.open(path)
-    let modality = source.metadata.first { $0.key.lowercased().hasSuffix("modality") }.map { $0.value.plain }
-    return (try source.volume(), modality)
 }

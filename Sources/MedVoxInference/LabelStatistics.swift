@@ -2,7 +2,8 @@ import MedVoxCore
 
 /// Per-label statistics of a segmentation on its image (what reports and `summary.csv` show).
 public struct LabelStatistics: Sendable, Equatable, Codable {
-    public var label: Int
+    /// The label value.
+    public var value: Int
     public var voxels: Int
     /// Volume in millilitres (voxels × voxel volume).
     public var volumeML: Double
@@ -50,13 +51,13 @@ public func labelStatistics(labelMap: [Float], image: Volume, labels: [Int]) -> 
     return labels.indices.map { n in
         let c = count[n]
         guard c > 0 else {
-            return LabelStatistics(label: labels[n], voxels: 0, volumeML: 0)
+            return LabelStatistics(value: labels[n], voxels: 0, volumeML: 0)
         }
         let mean = sum[n] / Double(c)
         let variance = max(0, sumSq[n] / Double(c) - mean * mean)
         let centroidVoxel = centre[n].map { $0 / Double(c) }
         return LabelStatistics(
-            label: labels[n], voxels: c, volumeML: Double(c) * voxelML, meanIntensity: mean,
+            value: labels[n], voxels: c, volumeML: Double(c) * voxelML, meanIntensity: mean,
             sdIntensity: variance.squareRoot(), boundingBox: lo[n] + hi[n],
             centroidMM: image.affine.apply(centroidVoxel))
     }

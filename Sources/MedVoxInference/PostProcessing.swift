@@ -78,3 +78,29 @@ public func fillHolesPerLabel(_ labelMap: [Float], dims: [Int]) -> [Float] {
     }
     return out
 }
+
+/// Applies a card's post-processing to a label map on a 3D grid (i fastest).
+public func postprocessLabelMap(_ labelMap: [Float], dims: [Int], spec: ModelCard.PostprocessSpec) -> [Float] {
+    var out = labelMap
+    if spec.largestForeground == true {
+        let (components, sizes) = connectedComponents(out.map { $0 > 0 }, dims: dims)
+        if sizes.count > 2 {
+            let largest = Int32(sizes.indices.dropFirst().max { sizes[$0] < sizes[$1] }!)
+            for i in 0..<out.count where components[i] != 0 && components[i] != largest { out[i] = 0 }
+        }
+    }
+    for label in spec.largestComponent ?? [] {
+        let l = Float(label)
+        let (components, sizes) = connectedComponents(out.map { $0 == l }, dims: dims)
+        guard sizes.count > 2 else { continue }
+        let largest = Int32(sizes.indices.dropFirst().max { sizes[$0] < sizes[$1] }!)
+        for i in 0..<out.count where components[i] != 0 && components[i] != largest { out[i] = 0 }
+    }
+    if let fill = spec.fillHoles, !fill.isEmpty {
+        // fillHolesPerLabel treats every label; keep only the fills of the chosen labels.
+        let filled = fillHolesPerLabel(out, dims: dims)
+        let chosen = Set(fill.map(Float.init))
+        for i in 0..<out.count where out[i] == 0 && chosen.contains(filled[i]) { out[i] = filled[i] }
+    }
+    return out
+}

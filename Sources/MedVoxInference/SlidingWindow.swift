@@ -1,4 +1,5 @@
 import MedVoxCore
+import MedVoxTensor
 
 /// Tiling of a volume into overlapping patches for sliding-window inference (nnU-Net's scheme:
 /// the fewest evenly spaced windows whose step is at most `(1 − overlap)` of the patch).
@@ -14,12 +15,25 @@ public enum SlidingWindow {
         return (0..<steps).map { Int((Double($0) * actual).rounded()) }
     }
 
-    /// Every window origin (i fastest) for a 3D grid.
-    public static func origins(dims: [Int], patch: [Int], overlap: Double) -> [[Int]] {
-        let s = (0..<3).map { starts(size: dims[$0], patch: patch[$0], overlap: overlap) }
-        var out: [[Int]] = []
-        for k in s[2] { for j in s[1] { for i in s[0] { out.append([i, j, k]) } } }
-        return out
+    /// The window of size `w` (i, j, k) at `origin` of an image of `channels` frames of `dims`
+    /// (i fastest), as a tensor `[1, channels, w_k, w_j, w_i]`; zeros where it runs past the
+    /// image (padding).
+    public static func gather(_ image: [Float], dims: [Int], channels: Int, window w: [Int], origin: [Int]) -> Tensor {
+        let (px, py, pz) = (dims[0], dims[1], dims[2])
+        let (x0, y0, z0) = (origin[0], origin[1], origin[2])
+        let tileVoxels = w[0] * w[1] * w[2]
+        var input = [Float](repeating: 0, count: channels * tileVoxels)
+        for c in 0..<channels {
+            for dz in 0..<w[2] where z0 + dz < pz {
+                for dy in 0..<w[1] where y0 + dy < py {
+                    let src = c * px * py * pz + (z0 + dz) * px * py + (y0 + dy) * px + x0
+                    let dst = c * tileVoxels + (dz * w[1] + dy) * w[0]
+                    let run = min(w[0], px - x0)
+                    if run > 0 { for dx in 0..<run { input[dst + dx] = image[src + dx] } }
+                }
+            }
+        }
+        return Tensor(shape: [1, channels, w[2], w[1], w[0]], storage: input)
     }
 
     /// Gaussian importance weights over a patch (i fastest), σ = `sigmaScale` × patch size per

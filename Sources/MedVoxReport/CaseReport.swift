@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxInference
 
 /// The facts of one case's report: what `report.json` holds (documented schema, `schemaVersion`),
 /// and what `report.html` shows. Every string that came from a file (descriptions, names,
@@ -47,15 +48,6 @@ public struct CaseReport: Codable, Sendable, Equatable {
         public var acquisition: [String: String] = [:]
         public var phiIncluded: Bool = false
         public var imageFile: String?
-        public init(name: String, format: String, modality: String?, dims: [Int], spacing: [Double], orientation: String, datatype: String) {
-            self.name = name
-            self.format = format
-            self.modality = modality
-            self.dims = dims
-            self.spacing = spacing
-            self.orientation = orientation
-            self.datatype = datatype
-        }
     }
 
     public struct ModelRun: Codable, Sendable, Equatable {
@@ -66,14 +58,6 @@ public struct CaseReport: Codable, Sendable, Equatable {
         public var preprocessing: [String]
         public var seconds: Double
         public var details: [String: String] = [:]
-        public init(model: String, version: String, task: String, weightsSHA256: String, preprocessing: [String], seconds: Double) {
-            self.model = model
-            self.version = version
-            self.task = task
-            self.weightsSHA256 = weightsSHA256
-            self.preprocessing = preprocessing
-            self.seconds = seconds
-        }
     }
 
     public struct ClassificationSection: Codable, Sendable, Equatable {
@@ -82,55 +66,58 @@ public struct CaseReport: Codable, Sendable, Equatable {
         public var topClass: String
         public var confidence: Double
         public var temperature: Double
-        public init(classes: [String], probabilities: [Double], topClass: String, confidence: Double, temperature: Double) {
-            self.classes = classes
-            self.probabilities = probabilities
-            self.topClass = topClass
-            self.confidence = confidence
-            self.temperature = temperature
-        }
     }
 
     public struct SegmentationSection: Codable, Sendable, Equatable {
         public var maskFile: String?
         public var labels: [LabelRow]
-        public init(maskFile: String?, labels: [LabelRow]) {
-            self.maskFile = maskFile
-            self.labels = labels
-        }
     }
 
+    /// One label of the segmentation: its name and colour beside its `LabelStatistics`, whose
+    /// fields read as the row's own (`row.value`, `row.voxels`, `row.volumeML`, …) and are
+    /// encoded in the same flat JSON object.
+    @dynamicMemberLookup
     public struct LabelRow: Codable, Sendable, Equatable {
-        public var value: Int
         public var name: String
+        /// "#rrggbb".
         public var color: String
-        public var voxels: Int
-        public var volumeML: Double
-        public var meanIntensity: Double?
-        public var sdIntensity: Double?
-        public var boundingBox: [Int]?
-        public var centroidMM: [Double]?
+        public var statistics: LabelStatistics
+
+        public init(name: String, color: String, statistics: LabelStatistics) {
+            self.name = name
+            self.color = color
+            self.statistics = statistics
+        }
+
+        public subscript<T>(dynamicMember path: KeyPath<LabelStatistics, T>) -> T { statistics[keyPath: path] }
+
+        enum CodingKeys: String, CodingKey { case name, color }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            color = try c.decode(String.self, forKey: .color)
+            statistics = try LabelStatistics(from: decoder)
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            try statistics.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(color, forKey: .color)
+        }
     }
 
     public struct FigureInfo: Codable, Sendable, Equatable {
         public var file: String
         public var title: String
         public var caption: String
-        public init(file: String, title: String, caption: String) {
-            self.file = file
-            self.title = title
-            self.caption = caption
-        }
     }
 
     public struct QualityWarning: Codable, Sendable, Equatable {
         /// Stable machine-readable code, e.g. "modality-mismatch", "low-confidence".
         public var code: String
         public var message: String
-        public init(code: String, message: String) {
-            self.code = code
-            self.message = message
-        }
     }
 
     /// Pretty JSON with sorted keys.

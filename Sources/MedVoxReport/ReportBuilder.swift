@@ -102,10 +102,7 @@ public struct ReportBuilder {
         let labels = card.labels.filter { $0.value != 0 }
         let stats = labelStatistics(labelMap: mask.voxels, image: image.frames > 1 ? image.frame(0) : image, labels: labels.map(\.value))
         let rows = zip(labels, stats).map { l, s in
-            CaseReport.LabelRow(
-                value: l.value, name: l.name, color: LabelColors.legend([l.value])[0].hex, voxels: s.voxels,
-                volumeML: s.volumeML, meanIntensity: s.meanIntensity, sdIntensity: s.sdIntensity,
-                boundingBox: s.boundingBox, centroidMM: s.centroidMM)
+            CaseReport.LabelRow(name: l.name, color: LabelColors.legend([l.value])[0].hex, statistics: s)
         }
         report.segmentation = .init(maskFile: maskFile, labels: rows)
         report.runs.append(

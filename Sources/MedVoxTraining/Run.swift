@@ -124,11 +124,66 @@ public enum TrainingRun {
         return SHA256.hash([UInt8](d)).hex
     }
 
-    /// Reads and prepares the data of a request.
+    /// Reads and prepares the data of a request: cases, the seeded split, the example sources,
+    /// the held-out items (the held-out cases, or augmented variants of them) and provenance.
     public static func prepare(_ r: TrainingRequest) throws -> PreparedData {
         let cfg = r.config
         let pipe = pipeline(r)
-        var cases: [TrainingCase]
+        let (cases, names) = try readCases(r)
+        let labelNames = names ?? (0..<cfg.classes).map { "label\($0)" }
+        guard labelNames.count == cfg.classes else {
+            throw TrainingError.badSetting(name: "labels", reason: "\(labelNames.count) names for \(cfg.classes) classes")
+        }
+        let split = TrainingData.split(ids: cases.map(\.id), validationFraction: r.validationFraction, seed: cfg.seed)
+        let isSeg = cfg.task == .segmentation
+        var prepared: [PreparedCase] = []
+        for c in cases { prepared.append(try PreparedCase.load(c, pipeline: pipe, classes: isSeg ? cfg.classes : nil)) }
+        let train = split.train.map { prepared[$0] }, held = split.validation.map { prepared[$0] }
+        for c in train where isSeg && c.foreground.isEmpty && r.synthFrom == nil {
+            warn("case \(c.id) has no labelled voxel")
+        }
+        let (aug, heldAug) = augmentations(r)
+        let intensity = PreprocessPipeline(steps: pipe.steps.filter { !$0.isSpatial })
+        let kind: ExampleSource.Kind
+        if isSeg {
+            kind = .segmentation(cases: train, sampler: PatchSampler(patch: cfg.patch, foregroundEvery: cfg.foregroundEvery))
+        } else if r.artefactsFrom != nil {
+            kind = .artefacts(cases: train, artefacts: r.artefacts)
+        } else {
+            kind = .classification(cases: train)
+        }
+        let margin = isSeg ? cfg.patch.map { $0 == 1 ? 2 : max(4, $0 / 8) } : [0, 0, 0]
+        let source = ExampleSource(kind: kind, augmentation: aug, margin: margin, renormalise: isSeg ? nil : intensity)
+        let heldSource = ExampleSource(kind: kind, augmentation: heldAug, margin: margin, renormalise: isSeg ? nil : intensity)
+
+        func plain(_ cs: [PreparedCase]) -> [HeldOutItem] { cs.map { HeldOutItem(image: $0.image, label: $0.label, classIndex: $0.classIndex) } }
+        func variants(of base: [PreparedCase], count: Int, stream: UInt64) throws -> [HeldOutItem] {
+            try heldOutVariants(of: base, count: count, stream: stream, request: r, source: heldSource, augmentation: heldAug, intensity: intensity)
+        }
+        let augmentedHeldOut = r.synthFrom != nil || r.artefactsFrom != nil
+        let validation: [HeldOutItem], evaluation: [HeldOutItem]
+        let evalNote: String
+        let heldRecipe = String(decoding: (try? JSONEncoder().encode(heldAug.transforms.map(\.transform.rawValue))) ?? Data(), as: UTF8.self)
+        if !held.isEmpty && !augmentedHeldOut {
+            validation = plain(held)
+            evaluation = plain(held)
+            evalNote = "\(held.count) held-out case(s) (seeded split by case): \(held.map(\.id).joined(separator: ", "))"
+        } else {
+            let base = held.isEmpty ? train : held
+            validation = try variants(of: base, count: r.validationVariants, stream: validationStream)
+            evaluation = try variants(of: base, count: r.evaluationVariants, stream: evaluationStream)
+            evalNote = "\(evaluation.count) augmented variant(s) of the \(held.isEmpty ? "training" : "held-out") case(s), "
+                + "made with transforms \(heldRecipe) from seeds never used in training (SeededGenerator(\(cfg.seed)).split(stream: 2^41 + …))"
+        }
+        return PreparedData(source: source, validation: validation, evaluation: evaluation, labelNames: labelNames, pipeline: pipe,
+                            provenance: provenance(r, cases: cases, training: train.count, heldOut: held.count), evaluationNote: evalNote)
+    }
+
+    /// The request's cases, and its class names when the data names them (a classification CSV,
+    /// or the artefacts of `--artefacts-from`).
+    static func readCases(_ r: TrainingRequest) throws -> (cases: [TrainingCase], names: [String]?) {
+        let cfg = r.config
+        let cases: [TrainingCase]
         var names = r.labelNames
         if let s = r.synthFrom {
             cases = try TrainingData.labelMaps(s)
@@ -148,19 +203,12 @@ public enum TrainingRun {
             throw TrainingError.badSetting(name: "data", reason: "give --data, --pairs, --synth-from or --artefacts-from")
         }
         if r.artefactsFrom != nil && names == nil { names = r.artefacts.map { $0?.transform.rawValue ?? "clean" } }
-        let labelNames = names ?? (0..<cfg.classes).map { "label\($0)" }
-        guard labelNames.count == cfg.classes else {
-            throw TrainingError.badSetting(name: "labels", reason: "\(labelNames.count) names for \(cfg.classes) classes")
-        }
-        let split = TrainingData.split(ids: cases.map(\.id), validationFraction: r.validationFraction, seed: cfg.seed)
-        let isSeg = cfg.task == .segmentation
-        var prepared: [PreparedCase] = []
-        for c in cases { prepared.append(try PreparedCase.load(c, pipeline: pipe, classes: isSeg ? cfg.classes : nil)) }
-        let train = split.train.map { prepared[$0] }, held = split.validation.map { prepared[$0] }
-        for c in train where isSeg && c.foreground.isEmpty && r.synthFrom == nil {
-            warn("case \(c.id) has no labelled voxel")
-        }
-        // Augmentation: label synthesis first for label maps alone.
+        return (cases, names)
+    }
+
+    /// The training and held-out augmentation of a request; label maps alone (`--synth-from`)
+    /// get label synthesis first.
+    static func augmentations(_ r: TrainingRequest) -> (training: AugmentPipeline, heldOut: AugmentPipeline) {
         var aug = r.augmentation
         var heldAug = r.heldOutAugmentation
         if r.synthFrom != nil {
@@ -171,65 +219,46 @@ public enum TrainingRun {
                 heldAug.transforms.insert(AugmentSpec(.labelSynthesis), at: 0)
             }
         }
-        let intensity = PreprocessPipeline(steps: pipe.steps.filter { !$0.isSpatial })
-        let kind: ExampleSource.Kind
-        if isSeg {
-            kind = .segmentation(cases: train, sampler: PatchSampler(patch: cfg.patch, foregroundEvery: cfg.foregroundEvery))
-        } else if r.artefactsFrom != nil {
-            kind = .artefacts(cases: train, artefacts: r.artefacts)
-        } else {
-            kind = .classification(cases: train)
-        }
-        let margin = isSeg ? cfg.patch.map { $0 == 1 ? 2 : max(4, $0 / 8) } : [0, 0, 0]
-        let source = ExampleSource(kind: kind, augmentation: aug, margin: margin, renormalise: isSeg ? nil : intensity)
-        let heldSource = ExampleSource(kind: kind, augmentation: heldAug, margin: margin, renormalise: isSeg ? nil : intensity)
+        return (aug, heldAug)
+    }
 
-        func variants(of base: [PreparedCase], count: Int, stream: UInt64) throws -> [HeldOutItem] {
-            var out: [HeldOutItem] = []
-            for (ci, c) in base.enumerated() {
-                for v in 0..<count {
-                    let seed = SeededGenerator(seed: cfg.seed).split(stream: stream + UInt64(ci * 100_000 + v)).split(stream: 7)
-                    var g = seed
-                    let s = g.next()
-                    if r.artefactsFrom != nil {
-                        let k = (ci + v) % r.artefacts.count
-                        out.append(HeldOutItem(image: try heldSource.artefactVariant(c.image, artefact: r.artefacts[k], seed: s), classIndex: k))
-                    } else if isSeg {
-                        let (a, _) = try heldAug.apply(to: Sample(image: c.image, labels: [c.label!]), seed: s)
-                        out.append(HeldOutItem(image: a.image, label: a.labels[0]))
-                    } else {
-                        let (a, _) = try heldAug.apply(to: Sample(image: c.image), seed: s)
-                        out.append(HeldOutItem(image: try intensity.apply(to: a.image).image, classIndex: c.classIndex))
-                    }
+    /// `count` seeded held-out variants of each case of `base`, from seeds in `stream` (never drawn
+    /// by training): an artefact variant (class = the artefact), an augmented image and its labels,
+    /// or an augmented, renormalised image with its class.
+    static func heldOutVariants(
+        of base: [PreparedCase], count: Int, stream: UInt64, request r: TrainingRequest, source heldSource: ExampleSource,
+        augmentation heldAug: AugmentPipeline, intensity: PreprocessPipeline
+    ) throws -> [HeldOutItem] {
+        var out: [HeldOutItem] = []
+        for (ci, c) in base.enumerated() {
+            for v in 0..<count {
+                let seed = SeededGenerator(seed: r.config.seed).split(stream: stream + UInt64(ci * 100_000 + v)).split(stream: 7)
+                var g = seed
+                let s = g.next()
+                if r.artefactsFrom != nil {
+                    let k = (ci + v) % r.artefacts.count
+                    out.append(HeldOutItem(image: try heldSource.artefactVariant(c.image, artefact: r.artefacts[k], seed: s), classIndex: k))
+                } else if r.config.task == .segmentation {
+                    let (a, _) = try heldAug.apply(to: Sample(image: c.image, labels: [c.label!]), seed: s)
+                    out.append(HeldOutItem(image: a.image, label: a.labels[0]))
+                } else {
+                    let (a, _) = try heldAug.apply(to: Sample(image: c.image), seed: s)
+                    out.append(HeldOutItem(image: try intensity.apply(to: a.image).image, classIndex: c.classIndex))
                 }
             }
-            return out
         }
-        func plain(_ cs: [PreparedCase]) -> [HeldOutItem] { cs.map { HeldOutItem(image: $0.image, label: $0.label, classIndex: $0.classIndex) } }
+        return out
+    }
 
-        let augmentedHeldOut = r.synthFrom != nil || r.artefactsFrom != nil
-        let validation: [HeldOutItem], evaluation: [HeldOutItem]
-        let evalNote: String
-        let heldRecipe = String(decoding: (try? JSONEncoder().encode(heldAug.transforms.map(\.transform.rawValue))) ?? Data(), as: UTF8.self)
-        if !held.isEmpty && !augmentedHeldOut {
-            validation = plain(held)
-            evaluation = plain(held)
-            evalNote = "\(held.count) held-out case(s) (seeded split by case): \(held.map(\.id).joined(separator: ", "))"
-        } else {
-            let base = held.isEmpty ? train : held
-            validation = try variants(of: base, count: r.validationVariants, stream: validationStream)
-            evaluation = try variants(of: base, count: r.evaluationVariants, stream: evaluationStream)
-            evalNote = "\(evaluation.count) augmented variant(s) of the \(held.isEmpty ? "training" : "held-out") case(s), "
-                + "made with transforms \(heldRecipe) from seeds never used in training (SeededGenerator(\(cfg.seed)).split(stream: 2^41 + …))"
-        }
+    /// Provenance of the data: the request's note, each file's SHA-256, and the split.
+    static func provenance(_ r: TrainingRequest, cases: [TrainingCase], training: Int, heldOut: Int) -> String {
         var prov: [String] = []
         if let note = r.dataNote { prov.append(note) }
         for c in cases {
             for p in [c.image, c.label].compactMap({ $0 }) { prov.append("\(URL(fileURLWithPath: p).lastPathComponent) sha256 \(fileDigest(p))") }
         }
-        prov.append("split seed \(cfg.seed): \(train.count) training, \(held.count) held-out case(s)")
-        return PreparedData(source: source, validation: validation, evaluation: evaluation, labelNames: labelNames, pipeline: pipe,
-                            provenance: prov.joined(separator: "; "), evaluationNote: evalNote)
+        prov.append("split seed \(r.config.seed): \(training) training, \(heldOut) held-out case(s)")
+        return prov.joined(separator: "; ")
     }
 
     /// Runs a hyper-parameter search; returns the trials in order.
@@ -281,21 +310,9 @@ public enum TrainingRun {
         var r = request
         try r.config.validate()
         let data = try prepare(r)
-        var recipe: [String: String] = [:]
         let stem = r.outputStem
-        if let spec = r.search {
-            log("hyper-parameter search (\(spec.mode.rawValue)): " + searchHeader)
-            let results = try search(spec, base: r.config, data: data, log: log)
-            try AtomicFile.write(([searchHeader] + results.map(searchRow)).joined(separator: "\n") + "\n", to: stem + ".search.csv")
-            guard let best = results.filter({ $0.score != nil }).max(by: { $0.score! < $1.score! }) else {
-                throw TrainingError.badSetting(name: "search", reason: "no trial produced a validation score (no held-out data)")
-            }
-            r.config.learningRate = best.learningRate
-            r.config.weightDecay = best.weightDecay
-            r.config.features = featuresFor(width: best.width, depth: best.depth)
-            recipe["search"] = "\(spec.mode.rawValue), \(results.count) trials of \(spec.steps) steps; best: " + searchRow(best)
-            recipe["search.table"] = ([searchHeader] + results.map(searchRow)).joined(separator: " | ")
-        }
+        var recipe: [String: String] = [:]
+        if let spec = r.search { recipe = try searchHyperParameters(spec, request: &r, data: data, log: log) }
         let trainer = try Trainer(config: r.config, source: data.source, validation: data.validation, labelNames: data.labelNames)
         trainer.checkpointPath = stem + ".ckpt"
         trainer.logPath = stem + ".log.csv"
@@ -303,29 +320,72 @@ public enum TrainingRun {
         let outcome = try trainer.train(resume: r.resume)
         try trainer.net.loadStateDict(outcome.bestState, path: stem + ".ckpt")
         trainer.net.setTraining(false)
-        // Evaluation on held-out items.
+        let (evaluation, temperature) = try evaluate(trainer.net, request: r, data: data)
+        recipe.merge(trainingRecipe(r, data: data, outcome: outcome)) { _, new in new }
+        // Weights and card.
+        let weightsFile = r.name + ".safetensors"
+        let bytes = Safetensors.encode(trainer.net.stateDict(), metadata: ["format": "pt", "model": r.name])
+        var card = makeCard(r, data: data, recipe: recipe, outcome: outcome, evaluation: evaluation,
+                            weights: .init(file: weightsFile, sha256: SHA256.hash(bytes).hex))
+        if let t = temperature { card.calibration = .init(temperature: t) }
+        try card.validate(path: stem + ".json")
+        let dir = URL(fileURLWithPath: stem).deletingLastPathComponent().path
+        try AtomicFile.write(bytes, to: "\(dir)/\(weightsFile)")
+        try AtomicFile.write([UInt8](card.encoded()), to: stem + ".json")
+        return card
+    }
+
+    /// Runs the search, writes its table beside the output (`.search.csv`) and sets the request's
+    /// learning rate, weight decay and features to the best trial's; returns the recipe entries
+    /// that record it.
+    static func searchHyperParameters(_ spec: SearchSpec, request r: inout TrainingRequest, data: PreparedData, log: (String) -> Void) throws
+        -> [String: String]
+    {
+        log("hyper-parameter search (\(spec.mode.rawValue)): " + searchHeader)
+        let results = try search(spec, base: r.config, data: data, log: log)
+        try AtomicFile.write(([searchHeader] + results.map(searchRow)).joined(separator: "\n") + "\n", to: r.outputStem + ".search.csv")
+        guard let best = results.filter({ $0.score != nil }).max(by: { $0.score! < $1.score! }) else {
+            throw TrainingError.badSetting(name: "search", reason: "no trial produced a validation score (no held-out data)")
+        }
+        r.config.learningRate = best.learningRate
+        r.config.weightDecay = best.weightDecay
+        r.config.features = featuresFor(width: best.width, depth: best.depth)
+        return [
+            "search": "\(spec.mode.rawValue), \(results.count) trials of \(spec.steps) steps; best: " + searchRow(best),
+            "search.table": ([searchHeader] + results.map(searchRow)).joined(separator: " | "),
+        ]
+    }
+
+    /// The figures on the held-out items (4 decimals). Classifiers get temperature scaling fitted
+    /// on the validation items (returned) and figures with the calibrated probabilities.
+    static func evaluate(_ net: Module, request r: TrainingRequest, data: PreparedData) throws -> (ModelCard.Evaluation, temperature: Double?) {
         var evaluation: ModelCard.Evaluation
         var temperature: Double?
-        if r.config.task == .segmentation, let unet = trainer.net as? UNet {
+        if r.config.task == .segmentation, let unet = net as? UNet {
             evaluation = .init(data: data.evaluationNote, metrics: try evaluateSegmentation(unet, items: data.evaluation, labelNames: data.labelNames, patch: r.config.patch, withDistances: true))
         } else {
-            // Temperature scaling fitted on the validation items; figures with the calibrated probabilities.
             let rank = r.config.spatialRank
             if !data.validation.isEmpty {
-                temperature = fitTemperature(logits: data.validation.map { predictLogits(trainer.net, $0.image, spatialRank: rank) },
+                temperature = fitTemperature(logits: data.validation.map { predictLogits(net, $0.image, spatialRank: rank) },
                                              truth: data.validation.map { $0.classIndex! })
             }
-            var (m, conf) = evaluateClassification(trainer.net, items: data.evaluation, classNames: data.labelNames, spatialRank: rank,
+            var (m, conf) = evaluateClassification(net, items: data.evaluation, classNames: data.labelNames, spatialRank: rank,
                                                    temperature: temperature ?? 1)
             if temperature != nil {
-                m["ece.uncalibrated"] = evaluateClassification(trainer.net, items: data.evaluation, classNames: data.labelNames,
+                m["ece.uncalibrated"] = evaluateClassification(net, items: data.evaluation, classNames: data.labelNames,
                                                                spatialRank: rank).metrics["ece"]
                 m["temperature"] = temperature
             }
             evaluation = .init(data: data.evaluationNote, metrics: m, confusion: conf)
         }
         evaluation.metrics = evaluation.metrics.mapValues { ($0 * 10000).rounded() / 10000 }
+        return (evaluation, temperature)
+    }
+
+    /// The card's recipe: the settings of the run and what it measured.
+    static func trainingRecipe(_ r: TrainingRequest, data: PreparedData, outcome: TrainingOutcome) -> [String: String] {
         let c = r.config
+        var recipe: [String: String] = [:]
         recipe["batch"] = "\(c.batchSize)"
         recipe["steps"] = "\(c.steps) (\(outcome.stepsDone) run\(outcome.stoppedEarly ? ", stopped early" : "")\(r.stopAt.map { $0 < c.steps ? ", ended at step \($0) by --stop-at" : "" } ?? ""))"
         recipe["lr"] = "\(c.learningRate) \(c.schedule) schedule, warm-up \(c.warmupSteps)"
@@ -348,12 +408,18 @@ public enum TrainingRun {
         recipe["stepsPerSecond"] = String(format: "%.3f", outcome.stepsPerSecond)
         if let p = outcome.peakBytes { recipe["peakMemoryMB"] = "\(p >> 20)" }
         recipe["threads"] = "\(Runtime.threads)"
-        // Weights and card.
-        let weightsFile = r.name + ".safetensors"
-        let bytes = Safetensors.encode(trainer.net.stateDict(), metadata: ["format": "pt", "model": r.name])
+        return recipe
+    }
+
+    /// The model card of a finished run (the calibration is set by the caller).
+    static func makeCard(
+        _ r: TrainingRequest, data: PreparedData, recipe: [String: String], outcome: TrainingOutcome, evaluation: ModelCard.Evaluation,
+        weights: ModelCard.WeightsInfo
+    ) -> ModelCard {
+        let c = r.config
         let isSeg = c.task == .segmentation
         let colors: [[Int]?] = [nil, [70, 130, 255], [255, 160, 60], [240, 240, 240], [220, 60, 60], [80, 200, 120], [200, 80, 220]]
-        var card = ModelCard(
+        return ModelCard(
             name: r.name, version: "1.0.0", task: c.task,
             description: isSeg ? "\(c.spatialRank)D U-Net segmentation (\(data.labelNames.joined(separator: "/")))"
                 : "\(c.spatialRank)D ResNet classifier (\(data.labelNames.joined(separator: "/")))",
@@ -365,12 +431,6 @@ public enum TrainingRun {
             preprocessing: data.pipeline,
             training: .init(command: r.command, data: data.provenance, recipe: recipe, steps: outcome.stepsDone, seconds: (outcome.seconds * 10).rounded() / 10),
             evaluation: evaluation,
-            weights: .init(file: weightsFile, sha256: SHA256.hash(bytes).hex))
-        if let t = temperature { card.calibration = .init(temperature: t) }
-        try card.validate(path: stem + ".json")
-        let dir = URL(fileURLWithPath: stem).deletingLastPathComponent().path
-        try AtomicFile.write(bytes, to: "\(dir)/\(weightsFile)")
-        try AtomicFile.write([UInt8](card.encoded()), to: stem + ".json")
-        return card
+            weights: weights)
     }
 }

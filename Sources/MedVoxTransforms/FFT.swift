@@ -433,19 +433,6 @@ public struct ComplexVolume: Sendable {
         }
     }
 
-    /// The in-plane (x, y) transform of the z-planes `planes` only — with `fft(axes: [2])` done
-    /// first, this gives exactly those k_z planes of the full 3D transform at a fraction of its cost.
-    public mutating func fftInPlane(planes: [Int], inverse: Bool = false) {
-        let d = dims, plane = d[0] * d[1]
-        re.withUnsafeMutableBufferPointer { rp in
-            im.withUnsafeMutableBufferPointer { ip in
-                for z in planes where z >= 0 && z < d[2] {
-                    Self.fft(rp.baseAddress! + z * plane, ip.baseAddress! + z * plane, dims: [d[0], d[1], 1], axes: [0, 1], inverse: inverse)
-                }
-            }
-        }
-    }
-
     static func fft(_ r: UnsafeMutablePointer<Float>, _ i: UnsafeMutablePointer<Float>, dims d: [Int], axes: [Int], inverse: Bool) {
                 for axis in axes where d[axis] > 1 {
                     let n = d[axis]

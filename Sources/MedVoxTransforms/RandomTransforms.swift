@@ -71,13 +71,7 @@ enum Augmenter {
         let rx: [Double] = [1, 0, 0, 0, cos(x), -sin(x), 0, sin(x), cos(x)]
         let ry: [Double] = [cos(y), 0, sin(y), 0, 1, 0, -sin(y), 0, cos(y)]
         let rz: [Double] = [cos(z), -sin(z), 0, sin(z), cos(z), 0, 0, 0, 1]
-        return mul3(rz, mul3(ry, rx))
-    }
-
-    static func mul3(_ a: [Double], _ b: [Double]) -> [Double] {
-        var o = [Double](repeating: 0, count: 9)
-        for r in 0..<3 { for c in 0..<3 { for k in 0..<3 { o[3 * r + c] += a[3 * r + k] * b[3 * k + c] } } }
-        return o
+        return product3x3(rz, product3x3(ry, rx))
     }
 
     /// Resamples image (linear, fill = its minimum) and labels (nearest, fill 0) through a world map.
@@ -105,7 +99,7 @@ enum Augmenter {
         // Output → input: rotate, shear, then scale by 1/scale (a scale > 1 enlarges the anatomy).
         let sh: [Double] = [1, shears[0], shears[1], 0, 1, shears[2], 0, 0, 1]
         let sc: [Double] = [1 / scales[0], 0, 0, 0, 1 / scales[1], 0, 0, 0, 1 / scales[2]]
-        let l = mul3(rotation(degrees: angles), mul3(sh, sc))
+        let l = product3x3(rotation(degrees: angles), product3x3(sh, sc))
         try applyWorldMap(&s, worldTransform(s.image, linear: l, translation: shifts))
         return ["degrees": angles, "scales": scales, "translation": shifts, "shear": shears]
     }

@@ -1,6 +1,7 @@
 import Foundation
 import MedVoxCore
 import MedVoxIO
+import MedVoxReport
 import MedVoxTransforms
 
 /// `medvox augment INPUT -o OUTPUT`: one seeded random augmentation of an image (and its label

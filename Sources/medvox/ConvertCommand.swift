@@ -1,6 +1,7 @@
 import Foundation
 import MedVoxCore
 import MedVoxIO
+import MedVoxReport
 import MedVoxTransforms
 
 /// `medvox convert INPUT OUTPUT`: to .nii/.nii.gz, or a .png preview.

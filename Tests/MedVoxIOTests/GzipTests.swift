@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxCore
 import XCTest
 
 @testable import MedVoxIO

@@ -265,12 +265,13 @@ final class SegmenterTests: XCTestCase {
         let a = try plain.classify(v), b = try hot.classify(v)
         XCTAssertEqual(a.rawProbabilities, b.rawProbabilities)
         XCTAssertEqual(a.probabilities, a.rawProbabilities)
-        XCTAssertEqual(a.probabilities.reduce(0, +), 1, accuracy: 1e-9)
+        // Single-precision probabilities (the engine's softmax kernel): a few ulp of Float.
+        XCTAssertEqual(a.probabilities.reduce(0, +), 1, accuracy: 1e-6)
         XCTAssertEqual(b.topIndex, a.topIndex)
         // Temperature 2: softmax(z / 2) ∝ sqrt(softmax(z)).
         let r = a.rawProbabilities.map { $0.squareRoot() }
         let expected = r.map { $0 / r.reduce(0, +) }
-        assertClose(b.probabilities, expected, rtol: 1e-9, atol: 1e-12)
+        assertClose(b.probabilities, expected, rtol: 1e-6, atol: 1e-9)
         XCTAssertLessThan(b.confidence, a.confidence)
         XCTAssertEqual(b.topClass, "class\(b.topIndex)")
         XCTAssertThrowsError(try Segmenter(model: plain.model)) { XCTAssertTrue("\($0)".contains("not a segmentation model")) }

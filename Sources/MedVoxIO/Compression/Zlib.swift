@@ -717,39 +717,3 @@ public final class GzipReader {
     /// True once the last member has been read completely.
     public var isAtEnd: Bool { finished }
 }
-
-/// Reads a whole gzip file into memory with `maxOutput` as the cap, using parallel inflation when
-/// every member carries MedVox's size subfield, otherwise one sequential stream.
-public func readGzipFile(_ path: String, maxOutput: Int) throws -> [UInt8] {
-    let data = try readWholeFile(path)
-    if let out = try data.withUnsafeBytes({ try Gzip.decompressIndexed($0, maxOutput: maxOutput, source: path) }) {
-        return out
-    }
-    return try GzipReader(bytes: data, source: path).readAll(maxOutput: maxOutput)
-}
-
-/// The bytes of a file (a typed error when it cannot be read).
-public func readWholeFile(_ path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw FileError.cannotRead(path: path, reason: String(cString: strerror(errno))) }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw FileError.cannotRead(path: path, reason: String(cString: strerror(errno))) }
-    if (st.st_mode & S_IFMT) == S_IFDIR { throw FileError.cannotRead(path: path, reason: "is a folder") }
-    let size = Int(st.st_size)
-    var out = [UInt8](repeating: 0, count: size)
-    var have = 0
-    try out.withUnsafeMutableBytes { o in
-        while have < size {
-            let n = Glibc.read(fd, o.baseAddress! + have, size - have)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError.cannotRead(path: path, reason: String(cString: strerror(errno)))
-            }
-            if n == 0 { break }
-            have += n
-        }
-    }
-    out.removeSubrange(have...)
-    return out
-}

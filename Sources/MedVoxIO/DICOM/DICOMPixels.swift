@@ -98,11 +98,6 @@ struct FloatSink: StoredValueSink {
 }
 
 /// Writes stored values unchanged as Int32 (for writers that keep the stored type).
-struct Int32Sink: StoredValueSink {
-    let out: UnsafeMutablePointer<Int32>
-    @inline(__always) mutating func put(_ i: Int, _ v: Int32) { out[i] = v }
-}
-
 /// Native pixel decoding (PS3.5 §8.1): BitsStored/HighBit masking, sign extension, MONOCHROME1
 /// inversion, planar configuration, and YBR_FULL / YBR_FULL_422 → RGB (PS3.3 C.7.6.3.1.2).
 enum NativePixels {

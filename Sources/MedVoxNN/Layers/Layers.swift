@@ -93,14 +93,9 @@ public final class Lambda: Module {
 }
 
 public func ReLU() -> Lambda { Lambda("ReLU") { relu($0) } }
-public func LeakyReLU(slope: Float = 0.01) -> Lambda { Lambda("LeakyReLU") { leakyReLU($0, slope: slope) } }
 public func ELU(alpha: Float = 1) -> Lambda { Lambda("ELU") { elu($0, alpha: alpha) } }
 public func Sigmoid() -> Lambda { Lambda("Sigmoid") { sigmoid($0) } }
 public func Tanh() -> Lambda { Lambda("Tanh") { tanh($0) } }
-/// Softmax over channels.
-public func Softmax() -> Lambda { Lambda("Softmax") { softmax($0) } }
-public func LogSoftmax() -> Lambda { Lambda("LogSoftmax") { logSoftmax($0) } }
-public func Flatten() -> Lambda { Lambda("Flatten") { flatten($0) } }
 /// `[N, C, …]` → `[N, C]`.
 public func GlobalAvgPool() -> Lambda { Lambda("GlobalAvgPool") { globalAvgPool($0) } }
 
@@ -133,7 +128,6 @@ public final class Pool: Module {
     }
 }
 
-public func MaxPool(kernel: [Int], stride: [Int]? = nil, padding: [Int]? = nil) -> Pool { Pool(.max, kernel: kernel, stride: stride, padding: padding) }
 public func AvgPool(kernel: [Int], stride: [Int]? = nil, padding: [Int]? = nil) -> Pool { Pool(.average, kernel: kernel, stride: stride, padding: padding) }
 
 /// Nearest or (bi/tri)linear up-sampling by integer factors.

@@ -1,4 +1,3 @@
-import CMedVoxKernels
 import Foundation
 
 // Activation functions as free functions on tensors, each with its backward pass
@@ -67,83 +66,4 @@ public func preluBackward(_ gy: Tensor, input x: Tensor, slopes: Tensor) -> (Ten
 @inlinable func channelBlocks(_ shape: [Int]) -> (Int, Int, Int) {
     precondition(shape.count >= 2, "expected [N, C, …], got \(shape)")
     return (shape[0], shape[1], shape.dropFirst(2).reduce(1, *))
-}
-
-// MARK: Softmax over channels
-
-/// Softmax over the channel axis (axis 1) of `[N, C, …]`, per batch item and position: 16
-/// positions at a time with a vectorised exponential (`mvx_softmax`; within 2 ulp of exp, the same
-/// bits on every instruction set and thread count).
-public func softmax(_ x: Tensor) -> Tensor { softmaxCore(x, log: false) }
-
-/// log(softmax(x)) over the channel axis, computed stably as x − max − log Σ exp(x − max).
-public func logSoftmax(_ x: Tensor) -> Tensor { softmaxCore(x, log: true) }
-
-func softmaxCore(_ x: Tensor, log: Bool) -> Tensor {
-    let (n, c, inner) = channelBlocks(x.shape)
-    var y = x
-    y.storage.withUnsafeMutableBufferPointer { yp in
-        x.storage.withUnsafeBufferPointer { xp in
-            let yb = yp.baseAddress!, xb = xp.baseAddress!
-            for b in 0..<n {
-                let base = b * c * inner
-                forEachChunk(inner) { r in
-                    if !log {
-                        mvx_softmax(ConvKernels.isa.rawValue, xb + base, yb + base, c, inner, r.lowerBound, r.upperBound)
-                        return
-                    }
-                    for s in r {
-                        var m = -Float.infinity
-                        for k in 0..<c { m = max(m, xb[base + k * inner + s]) }
-                        var z: Float = 0
-                        for k in 0..<c { z += Foundation.exp(xb[base + k * inner + s] - m) }
-                        if log {
-                            let lz = m + Foundation.log(z)
-                            for k in 0..<c { yb[base + k * inner + s] = xb[base + k * inner + s] - lz }
-                        } else {
-                            let inv = 1 / z
-                            for k in 0..<c { yb[base + k * inner + s] = Foundation.exp(xb[base + k * inner + s] - m) * inv }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return y
-}
-
-/// Takes the forward output y = softmax(x): dx = y ⊙ (dy − Σ_c dy·y).
-public func softmaxBackward(_ gy: Tensor, output y: Tensor) -> Tensor {
-    let (n, c, inner) = channelBlocks(y.shape)
-    var gx = gy
-    for b in 0..<n {
-        let base = b * c * inner
-        for s in 0..<inner {
-            var dot: Float = 0
-            for k in 0..<c { dot += gy.storage[base + k * inner + s] * y.storage[base + k * inner + s] }
-            for k in 0..<c {
-                let i = base + k * inner + s
-                gx.storage[i] = y.storage[i] * (gy.storage[i] - dot)
-            }
-        }
-    }
-    return gx
-}
-
-/// Takes the forward output y = logSoftmax(x): dx = dy − exp(y) Σ_c dy.
-public func logSoftmaxBackward(_ gy: Tensor, output y: Tensor) -> Tensor {
-    let (n, c, inner) = channelBlocks(y.shape)
-    var gx = gy
-    for b in 0..<n {
-        let base = b * c * inner
-        for s in 0..<inner {
-            var total: Float = 0
-            for k in 0..<c { total += gy.storage[base + k * inner + s] }
-            for k in 0..<c {
-                let i = base + k * inner + s
-                gx.storage[i] = gy.storage[i] - Foundation.exp(y.storage[i]) * total
-            }
-        }
-    }
-    return gx
 }

@@ -58,9 +58,6 @@ extension Tensor {
 
     /// Mean of all elements.
     public func mean() -> Double { count == 0 ? 0 : sum() / Double(count) }
-
-    /// Largest absolute element (0 for an empty tensor).
-    public func maxAbs() -> Float { storage.reduce(0) { Swift.max($0, Swift.abs($1)) } }
 }
 
 /// Splits `0..<count` into chunks of at least 64 Ki elements and runs them in parallel.

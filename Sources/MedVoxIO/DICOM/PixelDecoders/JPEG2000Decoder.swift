@@ -7,8 +7,8 @@ import COpenJPEG
 /// now, and so is any code-stream whose headers announce HT code-blocks (a CAP marker, or the HT
 /// bit of a COD/COC code-block style, in the main or a tile-part header): Debian's libopenjp2
 /// 2.5.0 is built with assertions, and a malformed HT code-block aborts the whole process in
-/// `mel_init` (openjpeg#1500; input in Fixtures/fuzz-regressions). The HT decode path stays in this
-/// file (`htj2kTransferSyntaxUIDs`) for when it can run isolated.
+/// `mel_init` (an upstream OpenJPEG bug; input in Fixtures/fuzz-regressions). The HT decode path
+/// stays in this file (`htj2kTransferSyntaxUIDs`) for when it can run isolated.
 ///
 /// Accepts a raw codestream (what DICOM requires) or a JP2 file. Colour transforms signalled in
 /// the codestream (RCT, ICT) are undone by OpenJPEG, so YBR_RCT / YBR_ICT frames come back as RGB.

@@ -44,39 +44,6 @@ public func predictLogits(_ net: Module, _ image: Volume, spatialRank: Int) -> [
     return z.storage.map(Double.init)
 }
 
-/// softmax(z / temperature).
-public func softmax(_ z: [Double], temperature: Double = 1) -> [Double] {
-    let m = z.max() ?? 0
-    let e = z.map { Foundation.exp(($0 - m) / temperature) }
-    let s = e.reduce(0, +)
-    return e.map { $0 / s }
-}
-
-/// Temperature scaling (Guo et al. 2017): the T > 0 minimising the mean negative log-likelihood of
-/// softmax(z / T) on held-out logits, by golden-section search over log T in [log 0.05, log 20].
-public func fitTemperature(logits: [[Double]], truth: [Int]) -> Double {
-    func nll(_ logT: Double) -> Double {
-        let t = Foundation.exp(logT)
-        var total = 0.0
-        for (z, y) in zip(logits, truth) { total -= Foundation.log(max(softmax(z, temperature: t)[y], 1e-300)) }
-        return total / Double(max(truth.count, 1))
-    }
-    var a = Foundation.log(0.05), b = Foundation.log(20.0)
-    let g = (5.0.squareRoot() - 1) / 2
-    var c = b - g * (b - a), d = a + g * (b - a)
-    var fc = nll(c), fd = nll(d)
-    for _ in 0..<60 {
-        if fc < fd {
-            b = d; d = c; fd = fc
-            c = b - g * (b - a); fc = nll(c)
-        } else {
-            a = c; c = d; fc = fd
-            d = a + g * (b - a); fd = nll(d)
-        }
-    }
-    return Foundation.exp((a + b) / 2)
-}
-
 /// Segmentation figures over held-out items: per-label mean Dice and HD95 (mm) and the mean
 /// foreground Dice ("dice.mean"); labels absent from both maps of an item are left out of its means.
 public func evaluateSegmentation(_ net: UNet, items: [HeldOutItem], labelNames: [String], patch: [Int], withDistances: Bool) throws -> [String: Double] {
@@ -128,7 +95,7 @@ public func evaluateSegmentation(_ net: UNet, items: [HeldOutItem], labelNames: 
 public func evaluateClassification(_ net: Module, items: [HeldOutItem], classNames: [String], spatialRank: Int, temperature: Double = 1)
     -> (metrics: [String: Double], confusion: [[Int]])
 {
-    let probs = items.map { softmax(predictLogits(net, $0.image, spatialRank: spatialRank), temperature: temperature) }
+    let probs = classProbabilities(logits: items.map { predictLogits(net, $0.image, spatialRank: spatialRank) }, temperature: temperature)
     let s = classificationScores(truth: items.map { $0.classIndex! }, probabilities: probs, classes: classNames.count)
     var m: [String: Double] = ["accuracy": s.accuracy, "balanced_accuracy": s.balancedAccuracy, "ece": s.expectedCalibrationError]
     if let a = s.macroAUC { m["auc"] = a }

@@ -70,20 +70,3 @@ public final class LoadedModel {
         return LoadedModel(card: card, network: network, cardPath: cardPath)
     }
 }
-
-extension ModelCard {
-    /// A freshly initialised network of the card's architecture (weights from `rng`).
-    public func makeNetwork(rng: inout SeededGenerator) -> Module {
-        let a = architecture
-        switch a.kind {
-        case "resnet":
-            return ResNetClassifier(
-                spatialRank: a.spatialRank, inChannels: a.inChannels, classes: a.classes,
-                widths: a.widths ?? [16, 32, 64, 128], rng: &rng)
-        default:
-            return UNet(
-                spatialRank: a.spatialRank, inChannels: a.inChannels, classes: a.classes,
-                features: a.features ?? [16, 32, 64, 128, 256], rng: &rng)
-        }
-    }
-}
