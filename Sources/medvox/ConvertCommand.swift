@@ -6,48 +6,42 @@ import MedVoxTransforms
 /// `medvox convert INPUT OUTPUT`: to .nii/.nii.gz, or a .png preview.
 struct ConvertCommand: Command {
     static let spec = CommandSpec(
-        name: "convert",
-        abstract: "convert an image to .nii / .nii.gz, or render a .png preview",
-        positionals: [
-            PositionalSpec(name: "INPUT", help: "a NIfTI file (.nii, .nii.gz, .hdr), a DICOM file or a DICOM folder"),
-            PositionalSpec(name: "OUTPUT", help: "OUT.nii, OUT.nii.gz or OUT.png; for DICOM also OUTDIR/ (one .nii.gz + .json per series)"),
-        ],
-        options: [
-            .value(
-                "datatype", "TYPE",
-                "NIfTI: stored type (uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64); default: the input's"
-            ),
-            .value("level", "N", "NIfTI .gz: gzip level 0-9 (default \(Gzip.defaultLevel))"),
-            .flag("nifti2", "NIfTI: write NIfTI-2 (default NIfTI-1 unless a size needs NIfTI-2)"),
-            .value("plane", "PLANE", "PNG: axial, coronal or sagittal (default: all three through the centre)"),
-            .value("slice", "N", "PNG: slice index along the plane's axis, in RAS order (default: the centre)"),
-            .value("montage", "N", "PNG: N evenly spaced slices of --plane (default axial) in a grid"),
-            .value("window", "CENTER,WIDTH", "PNG: intensity window (default: 0.5-99.5 percentile)"),
-            .flag("neurological", "PNG: patient's right on the right (default: radiological, right on the left)"),
-            .value("overlay", "LABELS", "PNG: label map on the same grid, drawn in colour"),
-            .value("alpha", "A", "PNG: overlay opacity 0-1 (default 0.5)"),
-            .value("frame", "T", "PNG: which 3D frame of a 4D image (default 0)"),
-            .value("reorient", "CODES", "preprocess: reorient to CODES, e.g. RAS or LPS (axes permuted and flipped, no resampling)"),
-            .value("spacing", "MM[,MM,MM]", "preprocess: resample to this voxel size in mm (same field of view)"),
-            .value("shape", "X,Y,Z", "preprocess: resample to this size; with --spacing: pad/crop to it after resampling"),
-            .value("interp", "METHOD", "preprocess: nearest, linear (default) or bspline"),
-            .flag("crop-foreground", "preprocess: crop to the bounding box of voxels > 0"),
-            .value("normalize", "METHOD", "preprocess: zscore, zscore-nonzero, percentile[:LOW,HIGH] or ct:LOW,HIGH"),
-            .value("pipeline", "JSON", "preprocess: apply a saved pipeline (e.g. from a model card) instead of the flags"),
-            .value("save-pipeline", "JSON", "preprocess: write the pipeline that was applied as JSON"),
-        ] + DICOMFlags.options + [.flag("phi", "DICOM: put patient-identifying attributes into the JSON sidecars")],
-        discussion: """
-            Examples:
-              medvox convert t1.nii t1.nii.gz
-              medvox convert mask.nii.gz mask_u8.nii.gz --datatype uint8
-              medvox convert t1.nii.gz preview.png
-              medvox convert t1.nii.gz axial.png --plane axial --montage 12 --overlay seg.nii.gz
-              medvox convert dicom_study/ nifti/          (one NIfTI + JSON sidecar per series)
-              medvox convert ct_series/ ct.nii.gz --series 1.2.840.113619.2.55.3
-              medvox convert t1.nii.gz t1_pre.nii.gz --reorient RAS --spacing 1 --interp bspline --normalize zscore-nonzero
-            Preprocessing flags apply in the order listed (reorient, spacing, shape, crop, normalize).
-            """
-    )
+        """
+        convert: convert an image to .nii / .nii.gz, or render a .png preview
+          INPUT                     a NIfTI file (.nii, .nii.gz, .hdr), a DICOM file or a DICOM folder
+          OUTPUT                    OUT.nii, OUT.nii.gz or OUT.png; for DICOM also OUTDIR/ (one .nii.gz + .json per series)
+          --datatype TYPE           NIfTI: stored type (uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64); default: the input's
+          --level N                 NIfTI .gz: gzip level 0-9 (default \(Gzip.defaultLevel))
+          --nifti2                  NIfTI: write NIfTI-2 (default NIfTI-1 unless a size needs NIfTI-2)
+          --plane PLANE             PNG: axial, coronal or sagittal (default: all three through the centre)
+          --slice N                 PNG: slice index along the plane's axis, in RAS order (default: the centre)
+          --montage N               PNG: N evenly spaced slices of --plane (default axial) in a grid
+          --window CENTER,WIDTH     PNG: intensity window (default: 0.5-99.5 percentile)
+          --neurological            PNG: patient's right on the right (default: radiological, right on the left)
+          --overlay LABELS          PNG: label map on the same grid, drawn in colour
+          --alpha A                 PNG: overlay opacity 0-1 (default 0.5)
+          --frame T                 PNG: which 3D frame of a 4D image (default 0)
+          --reorient CODES          preprocess: reorient to CODES, e.g. RAS or LPS (axes permuted and flipped, no resampling)
+          --spacing MM[,MM,MM]      preprocess: resample to this voxel size in mm (same field of view)
+          --shape X,Y,Z             preprocess: resample to this size; with --spacing: pad/crop to it after resampling
+          --interp METHOD           preprocess: nearest, linear (default) or bspline
+          --crop-foreground         preprocess: crop to the bounding box of voxels > 0
+          --normalize METHOD        preprocess: zscore, zscore-nonzero, percentile[:LOW,HIGH] or ct:LOW,HIGH
+          --pipeline JSON           preprocess: apply a saved pipeline (e.g. from a model card) instead of the flags
+          --save-pipeline JSON      preprocess: write the pipeline that was applied as JSON
+          \(DICOMFlags.options)
+          --phi                     DICOM: put patient-identifying attributes into the JSON sidecars
+
+        Examples:
+          medvox convert t1.nii t1.nii.gz
+          medvox convert mask.nii.gz mask_u8.nii.gz --datatype uint8
+          medvox convert t1.nii.gz preview.png
+          medvox convert t1.nii.gz axial.png --plane axial --montage 12 --overlay seg.nii.gz
+          medvox convert dicom_study/ nifti/          (one NIfTI + JSON sidecar per series)
+          medvox convert ct_series/ ct.nii.gz --series 1.2.840.113619.2.55.3
+          medvox convert t1.nii.gz t1_pre.nii.gz --reorient RAS --spacing 1 --interp bspline --normalize zscore-nonzero
+        Preprocessing flags apply in the order listed (reorient, spacing, shape, crop, normalize).
+        """)
 
     enum Output { case nifti, png }
 

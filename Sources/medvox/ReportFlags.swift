@@ -4,10 +4,11 @@ import MedVoxIO
 
 /// `--report DIR` and `--phi`, shared by the commands that can write a case report.
 struct ReportFlags {
-    static let options: [OptionSpec] = [
-        .value("report", "DIR", "also write a report folder: report.html (self-contained), report.json, PNG figures"),
-        .flag("phi", "DICOM: include patient-identifying attributes in the report (left out by default)"),
-    ]
+    /// Their lines in a `CommandSpec` text.
+    static let options = """
+        --report DIR              also write a report folder: report.html (self-contained), report.json, PNG figures
+        --phi                     DICOM: include patient-identifying attributes in the report (left out by default)
+        """
     let directory: String?
     let phi: Bool
 
