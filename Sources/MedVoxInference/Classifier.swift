@@ -90,11 +90,3 @@ public final class Classifier {
 public func segmentationPreview(image: Volume, mask: Volume) throws -> RasterImage {
     try SliceRenderer(volume: image.frames > 1 ? image.frame(0) : image, overlay: mask).threePlane().raster
 }
-
-/// Reads an input image (NIfTI, DICOM file or series folder — whatever `ImageFile` opens) and
-/// its modality when the header names one (DICOM's (0008,0060)).
-public func readInputImage(_ path: String) throws -> (volume: Volume, modality: String?) {
-    let source = try ImageFile.open(path)
-    let modality = source.metadata.first { $0.key.lowercased().hasSuffix("modality") }.map { $0.value.plain }
-    return (try source.volume(), modality)
-}

@@ -38,7 +38,7 @@ struct ClassifyCommand: Command {
         let classifier = try Classifier(model: model)
         let source = try ImageFile.open(input)
         let volume = try source.volume()
-        let r = try classifier.classify(volume, modality: modality(of: source))
+        let r = try classifier.classify(volume, modality: source.modality)
         for w in r.warnings { warn("\(input): \(w)") }
         if let dir = report.directory {
             var b = ReportBuilder(source: source, image: volume, phi: report.phi, version: version)

@@ -32,8 +32,3 @@ struct ReportFlags {
         return p.hasPrefix(d) ? String(p.dropFirst(d.count)) : p
     }
 }
-
-/// The modality an image's header names (DICOM (0008,0060)), if any.
-func modality(of source: any ImageSource) -> String? {
-    source.metadata.first { $0.key.lowercased() == "modality" }.map { $0.value.plain }.flatMap { $0.isEmpty ? nil : $0 }
-}

@@ -89,7 +89,7 @@ struct SegmentCommand: Command {
             throw DICOMSeg.Failure.unsupported(path: input, reason: "--dicom-seg needs DICOM input (a DICOM file or series folder)")
         }
         let volume = try source.volume()
-        let result = try segmenter.segment(volume, modality: modality(of: source))
+        let result = try segmenter.segment(volume, modality: source.modality)
         for w in result.warnings { warn("\(input): \(w)") }
         // Built before anything is written, so a mask that cannot become a SEG leaves no output.
         let seg = try dicomSeg.map { try DICOMSeg.make(mask: result.mask, source: source, model: model, software: "medvox \(version)", phi: report.phi, path: $0) }
