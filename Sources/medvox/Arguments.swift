@@ -196,7 +196,7 @@ struct UsageError: Error, CustomStringConvertible {
 }
 
 /// The result of parsing: positionals in order, option values by name, flags.
-struct ParsedArguments {
+struct ParsedArguments: CommandOptions {
     var positionals: [String] = []
     var values: [String: [String]] = [:]
     var flags: Set<String> = []

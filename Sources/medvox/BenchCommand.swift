@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxBench
+import MedVoxCore
 
 /// `medvox bench [SUITE] [--json]`: runs the speed benchmarks of `MedVoxBench` (one suite per
 /// file there, listed in `BenchSuite.all`) and prints their lines as they come.
@@ -39,11 +40,10 @@ struct BenchCommand: Command {
                     print(line)
                     fflush(stdout)
                 }
-            } catch let e as BenchUsageError {
+            } catch let e as CommandOptionError {
                 throw UsageError(e.message)
             }
         }
     }
 }
 
-extension ParsedArguments: BenchArguments {}

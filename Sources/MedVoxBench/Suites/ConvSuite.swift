@@ -10,12 +10,12 @@ extension BenchSuite {
         let repeats = try args.int("repeat", range: 1...1000) ?? 5
         let size = try args.int("size", range: 1...4096)
         let only = args.value("case").map { Set($0.split(separator: ",").map(String.init)) }
-        if let only, only.isEmpty { throw BenchUsageError("--case needs at least one layer name") }
+        if let only, only.isEmpty { throw CommandOptionError("--case needs at least one layer name") }
         if let only, let unknown = only.subtracting(ConvBenchmark.layers.map(\.name)).sorted().first {
-            throw BenchUsageError("no conv benchmark layer is named \(unknown) (names: \(ConvBenchmark.layers.map(\.name).joined(separator: ", ")))")
+            throw CommandOptionError("no conv benchmark layer is named \(unknown) (names: \(ConvBenchmark.layers.map(\.name).joined(separator: ", ")))")
         }
         let layers = ConvBenchmark.layers.filter { (size == nil || $0.size == size) && (only == nil || only!.contains($0.name)) }
-        if layers.isEmpty { throw BenchUsageError("no conv benchmark layer has size \(size!)" + (only == nil ? "" : " among the named cases")) }
+        if layers.isEmpty { throw CommandOptionError("no conv benchmark layer has size \(size!)" + (only == nil ? "" : " among the named cases")) }
         let json = args.flag("json")
         let peak = ConvBenchmark.peakGflops()
         if !json {

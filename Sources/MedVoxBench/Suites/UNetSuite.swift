@@ -7,7 +7,7 @@ extension BenchSuite {
     public static let unet = BenchSuite(name: "unet") { args, emit in
         let repeats = try args.int("repeat", range: 1...1000) ?? 3
         let size = try args.int("size", range: 16...1024) ?? 128
-        guard size % 16 == 0 else { throw BenchUsageError("the U-Net benchmark needs a size divisible by 16, not \(size)") }
+        guard size % 16 == 0 else { throw CommandOptionError("the U-Net benchmark needs a size divisible by 16, not \(size)") }
         let row = try UNetBenchmark.run(size: size, repeats: repeats, dumpDirectory: args.value("dir"))
         emit(args.flag("json") ? row.json : row.text)
     }
