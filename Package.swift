@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "medvox",
             dependencies: [
-                "CMedVoxKernels", "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms",
+                "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms",
                 "MedVoxInference", "MedVoxTraining", "MedVoxReport", "MedVoxBench",
             ]),
 

@@ -1,6 +1,5 @@
 import Foundation
 import MedVoxBench
-import MedVoxCore
 
 /// `medvox bench [SUITE] [--json]`: runs the speed benchmarks of `MedVoxBench` (one suite per
 /// file there, listed in `BenchSuite.all`) and prints their lines as they come.
@@ -35,13 +34,9 @@ struct BenchCommand: Command {
 
     func run() throws {
         for s in suites {
-            do {
-                try s.run(args) { line in
-                    print(line)
-                    fflush(stdout)
-                }
-            } catch let e as CommandOptionError {
-                throw UsageError(e.message)
+            try s.run(args) { line in
+                print(line)
+                fflush(stdout)
             }
         }
     }

@@ -59,11 +59,7 @@ struct TrainCommand: Command {
     let inputs: [String]
 
     init(_ a: ParsedArguments) throws {
-        do {
-            (request, inputs) = try TrainingCommandLine.request(a, words: Array(CommandLine.arguments.dropFirst()))
-        } catch let e as CommandOptionError {
-            throw UsageError(e.message)
-        }
+        (request, inputs) = try TrainingCommandLine.request(a, words: Array(CommandLine.arguments.dropFirst()))
     }
 
     func run() throws {
