@@ -1,6 +1,7 @@
 import Foundation
 import MedVoxCore
 import MedVoxIO
+import MedVoxReport
 import MedVoxTransforms
 
 /// `medvox augment INPUT -o OUTPUT`: one seeded random augmentation of an image (and its label
@@ -101,16 +102,7 @@ struct AugmentCommand: Command {
         let (out, applied) = try pipeline.apply(to: sample, seed: seed)
 
         // Preview first (it is the slow part with many draws); outputs are written last.
-        var picture: RGBImage?
-        if preview != nil {
-            let window = DisplayWindow.automatic(image.voxels)
-            var tiles = [try SliceRenderer(volume: image, window: window, overlay: labels.first, overlayAlpha: 0.3).slice(.axial)]
-            for d in 0..<count {
-                let s = d == 0 ? out : try pipeline.apply(to: sample, seed: seed &+ UInt64(d)).0
-                tiles.append(try SliceRenderer(volume: s.image, window: window, overlay: s.labels.first, overlayAlpha: 0.3).slice(.axial))
-            }
-            picture = Figure.grid(tiles, columns: 3)
-        }
+        let picture = try preview.map { _ in try AugmentPreview.grid(sample, pipeline: pipeline, seed: seed, count: count, first: out) }
         try ImageFile.write(out.image, to: output)
         if let l = out.labels.first { try ImageFile.write(l, to: labelOutput ?? Self.labelPath(for: output)) }
         if let preview, let picture { try PNG.write(picture.raster, to: preview) }
@@ -126,11 +118,4 @@ struct AugmentCommand: Command {
             print("\(a.name) " + params.joined(separator: " "))
         }
     }
-}
-
-/// What `augment --record` writes: enough to reproduce and inspect the draw.
-struct AugmentRecord: Codable {
-    var input: String
-    var seed: UInt64
-    var transforms: [AppliedTransform]
 }

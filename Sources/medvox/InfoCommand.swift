@@ -40,13 +40,7 @@ struct InfoCommand: Command {
         if !headerOnly {
             let v = try src.volume()
             range = v.range
-            var s = 0.0
-            var n = 0
-            for x in v.voxels where x.isFinite {
-                s += Double(x)
-                n += 1
-            }
-            mean = n > 0 ? s / Double(n) : nil
+            mean = v.mean
         }
         let orientation = Orientation(affine: src.affine).codes
         if json {
