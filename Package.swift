@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
         .testTarget(name: "MedVoxReportTests", dependencies: ["MedVoxReport", "MedVoxTestSupport"]),
+        .testTarget(name: "MedVoxBenchTests", dependencies: ["MedVoxBench"]),
         .testTarget(name: "medvoxCLITests", dependencies: ["medvox", "MedVoxTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -205,31 +205,6 @@ struct ParsedArguments: CommandOptions {
     func value(_ name: String) -> String? { values[name]?.last }
     func all(_ name: String) -> [String] { values[name] ?? [] }
 
-    func int(_ name: String, range: ClosedRange<Int>? = nil) throws -> Int? {
-        guard let s = value(name) else { return nil }
-        guard let v = Int(s), range.map({ $0.contains(v) }) ?? true else {
-            let expected = range.map { " in \($0.lowerBound)...\($0.upperBound)" } ?? ""
-            throw UsageError("--\(name) expects a whole number\(expected), got '\(s)'")
-        }
-        return v
-    }
-
-    func double(_ name: String) throws -> Double? {
-        guard let s = value(name) else { return nil }
-        guard let v = Double(s), v.isFinite else { throw UsageError("--\(name) expects a number, got '\(s)'") }
-        return v
-    }
-
-    /// A comma-separated list of numbers, e.g. "1,1,2"; `count` restricts the accepted lengths.
-    func doubles(_ name: String, counts: Set<Int>) throws -> [Double]? {
-        guard let s = value(name) else { return nil }
-        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.allSatisfy({ $0 != nil && $0!.isFinite }), counts.contains(parts.count) else {
-            throw UsageError("--\(name) expects \(counts.sorted().map(String.init).joined(separator: " or ")) comma-separated numbers, got '\(s)'")
-        }
-        return parts.map { $0! }
-    }
-
     /// A size such as 512M, 4G, 1.5G or a plain byte count.
     func byteSize(_ name: String) throws -> Int? {
         guard let s = value(name) else { return nil }
