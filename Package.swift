@@ -39,12 +39,16 @@ let package = Package(
             name: "MedVoxTraining",
             dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference"]),
         .target(name: "MedVoxReport", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTransforms", "MedVoxInference"]),
+        // Speed benchmarks (`medvox bench`): they measure the libraries above and live apart from them.
+        .target(
+            name: "MedVoxBench",
+            dependencies: ["CMedVoxKernels", "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxTraining"]),
 
         .executableTarget(
             name: "medvox",
             dependencies: [
-                "CMedVoxKernels", "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms",
-                "MedVoxInference", "MedVoxTraining", "MedVoxReport",
+                "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms",
+                "MedVoxInference", "MedVoxTraining", "MedVoxReport", "MedVoxBench",
             ]),
 
         .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
@@ -56,6 +60,7 @@ let package = Package(
         .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
         .testTarget(name: "MedVoxReportTests", dependencies: ["MedVoxReport", "MedVoxTestSupport"]),
+        .testTarget(name: "MedVoxBenchTests", dependencies: ["MedVoxBench"]),
         .testTarget(name: "medvoxCLITests", dependencies: ["medvox", "MedVoxTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -19,10 +19,9 @@ public struct ReportBuilder {
     ///   - phi: include patient-identifying DICOM attributes in the acquisition table.
     public init(source: any ImageSource, image: Volume, phi: Bool, version: String, date: Date = Date()) {
         self.image = image
-        let modality = source.metadata.first { $0.key.lowercased() == "modality" }?.value.plain
         var input = CaseReport.InputInfo(
             name: URL(fileURLWithPath: source.path).lastPathComponent, format: source.formatName,
-            modality: modality.flatMap { $0.isEmpty ? nil : $0 }, dims: image.dims, spacing: image.spacing,
+            modality: source.modality, dims: image.dims, spacing: image.spacing,
             orientation: image.orientation.codes, datatype: image.storedType.rawValue)
         input.phiIncluded = phi
         input.acquisition = Self.acquisition(source, phi: phi)

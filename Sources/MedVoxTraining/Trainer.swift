@@ -193,7 +193,7 @@ public final class Trainer {
     }
 
     /// The network part of step `step` on prepared examples: forward, loss, backward, update.
-    func networkStep(_ step: Int, _ examples: [Example]) -> Double {
+    package func networkStep(_ step: Int, _ examples: [Example]) -> Double {
         optimizer.learningRate = config.learningRate(at: step)
         let (x, t) = batchTensors(examples, spatialShape: config.spatialShape)
         let logits = net(Variable(x))

@@ -140,6 +140,50 @@ struct CommandSpec {
     }
 }
 
+extension CommandSpec {
+    /// A spec written the way its help reads, one line per item, columns apart by two or more
+    /// spaces:
+    ///
+    ///     NAME: ABSTRACT
+    ///       POSITIONAL         help      ([NAME] optional, NAME... variadic)
+    ///       --option VALUE     help      (--option VALUE... may be repeated)
+    ///       --flag             help
+    ///
+    ///     DISCUSSION: everything after the first blank line, verbatim.
+    ///
+    /// The options every subcommand takes (`common`) are added by `help` and `parse`. A malformed
+    /// line is a mistake in the program, not in the user's input.
+    init(_ text: String) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let blank = lines.firstIndex { $0.allSatisfy(\.isWhitespace) } ?? lines.count
+        guard let header = lines.first, let colon = header.range(of: ": ") else {
+            preconditionFailure("command spec without a 'NAME: ABSTRACT' line: \(text)")
+        }
+        self.init(name: String(header[..<colon.lowerBound]), abstract: String(header[colon.upperBound...]))
+        discussion = lines[min(blank + 1, lines.count)...].joined(separator: "\n")
+        for line in lines[1..<blank] {
+            let item = line.trimmingCharacters(in: .whitespaces)
+            guard let gap = item.range(of: "  ") else { preconditionFailure("command spec line without help: \(line)") }
+            let left = item[..<gap.lowerBound].split(separator: " ").map(String.init)
+            let help = item[gap.upperBound...].trimmingCharacters(in: .whitespaces)
+            var last = left.last!
+            let repeated = last.hasSuffix("...")
+            if repeated { last.removeLast(3) }
+            if left[0].hasPrefix("--") {
+                precondition(left.count <= 2, "command spec option with more than one value name: \(line)")
+                let name = String(left[0].dropFirst(2))
+                options.append(
+                    left.count == 1 ? .flag(name, help) : .value(name, last, help, repeatable: repeated))
+            } else {
+                precondition(left.count == 1, "command spec argument with more than one name: \(line)")
+                let optional = last.hasPrefix("[") && last.hasSuffix("]")
+                let name = optional ? String(last.dropFirst().dropLast()) : last
+                positionals.append(PositionalSpec(name: name, help: help, optional: optional, variadic: repeated))
+            }
+        }
+    }
+}
+
 /// A usage error: printed with the command's help; exit status 2.
 struct UsageError: Error, CustomStringConvertible {
     var message: String
@@ -152,7 +196,7 @@ struct UsageError: Error, CustomStringConvertible {
 }
 
 /// The result of parsing: positionals in order, option values by name, flags.
-struct ParsedArguments {
+struct ParsedArguments: CommandOptions {
     var positionals: [String] = []
     var values: [String: [String]] = [:]
     var flags: Set<String> = []
@@ -160,31 +204,6 @@ struct ParsedArguments {
     func flag(_ name: String) -> Bool { flags.contains(name) }
     func value(_ name: String) -> String? { values[name]?.last }
     func all(_ name: String) -> [String] { values[name] ?? [] }
-
-    func int(_ name: String, range: ClosedRange<Int>? = nil) throws -> Int? {
-        guard let s = value(name) else { return nil }
-        guard let v = Int(s), range.map({ $0.contains(v) }) ?? true else {
-            let expected = range.map { " in \($0.lowerBound)...\($0.upperBound)" } ?? ""
-            throw UsageError("--\(name) expects a whole number\(expected), got '\(s)'")
-        }
-        return v
-    }
-
-    func double(_ name: String) throws -> Double? {
-        guard let s = value(name) else { return nil }
-        guard let v = Double(s), v.isFinite else { throw UsageError("--\(name) expects a number, got '\(s)'") }
-        return v
-    }
-
-    /// A comma-separated list of numbers, e.g. "1,1,2"; `count` restricts the accepted lengths.
-    func doubles(_ name: String, counts: Set<Int>) throws -> [Double]? {
-        guard let s = value(name) else { return nil }
-        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.allSatisfy({ $0 != nil && $0!.isFinite }), counts.contains(parts.count) else {
-            throw UsageError("--\(name) expects \(counts.sorted().map(String.init).joined(separator: " or ")) comma-separated numbers, got '\(s)'")
-        }
-        return parts.map { $0! }
-    }
 
     /// A size such as 512M, 4G, 1.5G or a plain byte count.
     func byteSize(_ name: String) throws -> Int? {

@@ -8,28 +8,25 @@ import MedVoxTransforms
 /// map), and optionally a preview grid of several draws.
 struct AugmentCommand: Command {
     static let spec = CommandSpec(
-        name: "augment",
-        abstract: "apply seeded random augmentation to an image and its label map",
-        positionals: [PositionalSpec(name: "INPUT", help: "a NIfTI image")],
-        options: [
-            .value("output", "OUTPUT", "augmented image, .nii or .nii.gz (also -o)"),
-            .value("label", "LABEL", "a label map on the image's grid, transformed with it (nearest)"),
-            .value("label-output", "PATH", "where the augmented label map goes (default: OUTPUT with _label before the suffix)"),
-            .value("seed", "N", "random seed (default: the config's, else 0); the same seed gives the same bits"),
-            .value("transforms", "SPEC", "comma-separated transforms with optional @probability, e.g. flip,affine@0.5,noise"),
-            .value("config", "JSON", "an augmentation description (transforms with parameters, probabilities, one_of, seed)"),
-            .value("preview", "GRID.png", "a grid of the input and augmented draws (middle axial slices)"),
-            .value("count", "N", "draws in the preview (default 8; seeds SEED, SEED+1, …)"),
-            .value("record", "JSON", "write the applied transforms and their drawn parameters"),
-        ],
-        discussion: """
-            Transforms: \(AugmentKind.allCases.filter { $0 != .oneOf }.map(\.rawValue).joined(separator: ", ")).
-            Default: flip,affine,elastic@0.3,bias_field@0.3,gamma@0.3,noise@0.3.
-            Examples:
-              medvox augment t1.nii.gz -o aug.nii.gz --label seg.nii.gz --seed 7 --transforms affine,elastic,motion@0.5
-              medvox augment t1.nii.gz -o aug.nii.gz --config augment.json --preview grid.png --count 12
-            """
-    )
+        """
+        augment: apply seeded random augmentation to an image and its label map
+          INPUT                     a NIfTI image
+          --output OUTPUT           augmented image, .nii or .nii.gz (also -o)
+          --label LABEL             a label map on the image's grid, transformed with it (nearest)
+          --label-output PATH       where the augmented label map goes (default: OUTPUT with _label before the suffix)
+          --seed N                  random seed (default: the config's, else 0); the same seed gives the same bits
+          --transforms SPEC         comma-separated transforms with optional @probability, e.g. flip,affine@0.5,noise
+          --config JSON             an augmentation description (transforms with parameters, probabilities, one_of, seed)
+          --preview GRID.png        a grid of the input and augmented draws (middle axial slices)
+          --count N                 draws in the preview (default 8; seeds SEED, SEED+1, …)
+          --record JSON             write the applied transforms and their drawn parameters
+
+        Transforms: \(AugmentKind.allCases.filter { $0 != .oneOf }.map(\.rawValue).joined(separator: ", ")).
+        Default: flip,affine,elastic@0.3,bias_field@0.3,gamma@0.3,noise@0.3.
+        Examples:
+          medvox augment t1.nii.gz -o aug.nii.gz --label seg.nii.gz --seed 7 --transforms affine,elastic,motion@0.5
+          medvox augment t1.nii.gz -o aug.nii.gz --config augment.json --preview grid.png --count 12
+        """)
 
     static let defaultSpec = "flip,affine,elastic@0.3,bias_field@0.3,gamma@0.3,noise@0.3"
 
@@ -105,16 +102,7 @@ struct AugmentCommand: Command {
         let (out, applied) = try pipeline.apply(to: sample, seed: seed)
 
         // Preview first (it is the slow part with many draws); outputs are written last.
-        var picture: RGBImage?
-        if preview != nil {
-            let window = DisplayWindow.automatic(image.voxels)
-            var tiles = [try SliceRenderer(volume: image, window: window, overlay: labels.first, overlayAlpha: 0.3).slice(.axial)]
-            for d in 0..<count {
-                let s = d == 0 ? out : try pipeline.apply(to: sample, seed: seed &+ UInt64(d)).0
-                tiles.append(try SliceRenderer(volume: s.image, window: window, overlay: s.labels.first, overlayAlpha: 0.3).slice(.axial))
-            }
-            picture = Figure.grid(tiles, columns: 3)
-        }
+        let picture = try preview.map { _ in try AugmentPreview.grid(sample, pipeline: pipeline, seed: seed, count: count, first: out) }
         try ImageFile.write(out.image, to: output)
         if let l = out.labels.first { try ImageFile.write(l, to: labelOutput ?? Self.labelPath(for: output)) }
         if let preview, let picture { try PNG.write(picture.raster, to: preview) }
@@ -130,11 +118,4 @@ struct AugmentCommand: Command {
             print("\(a.name) " + params.joined(separator: " "))
         }
     }
-}
-
-/// What `augment --record` writes: enough to reproduce and inspect the draw.
-struct AugmentRecord: Codable {
-    var input: String
-    var seed: UInt64
-    var transforms: [AppliedTransform]
 }

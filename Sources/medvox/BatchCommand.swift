@@ -6,38 +6,35 @@ import MedVoxReport
 /// resumable, shardable across a job array; `--merge OUT_DIR` rebuilds the study index.
 struct BatchCommand: Command {
     static let spec = CommandSpec(
-        name: "batch",
-        abstract: "process every case of a study folder (DICOM series and NIfTI files); resumable and shardable",
-        positionals: [PositionalSpec(name: "STUDY_DIR", help: "the study folder (with --merge: the output folder)")],
-        options: [
-            .value("output", "OUT_DIR", "where each case's folder, summary.csv/json and index.html go; also -o"),
-            .value("segment", "MODEL", "segment each case with this model (name or card path)"),
-            .value("classify", "MODEL", "classify each case with this model"),
-            .value("jobs", "N", "cases processed at once (threads are divided between them; default 1)"),
-            .value("shard", "K/N", "process only shard K of N (1-based); default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX"),
-            .value("shards", "N", "number of shards when JOB_COMPLETION_INDEX (Kubernetes indexed Job) selects the shard"),
-            .value("include", "GLOB", "only inputs whose path (relative to STUDY_DIR) matches; repeatable", repeatable: true),
-            .value("exclude", "GLOB", "leave out inputs whose relative path matches; repeatable", repeatable: true),
-            .flag("all-series", "also process localizer, derived and secondary-capture series"),
-            .flag("dry-run", "list the cases (and what would be skipped), do nothing"),
-            .flag("merge", "rebuild summary.csv, summary.json and index.html of the output folder STUDY_DIR from its cases"),
-            .flag("phi", "DICOM: include patient-identifying attributes in reports"),
-            .flag("dicom-seg", "DICOM cases: also write the mask as a DICOM Segmentation, CASE/seg.dcm"),
-            .flag("verify", "count a case as done only when the SHA-256 of its whole input files matches"),
-        ],
-        discussion: """
-            Examples:
-              medvox batch study/ -o out/ --segment brain-tissue --classify brain-qc --jobs 2
-              medvox batch study/ -o out/ --segment brain-tissue --shard 3/8
-              medvox batch --merge out/
-            A rerun skips a case only when its input fingerprint (each file's path, size,
-            modification time and the SHA-256 of its first and last MiB), the models (weights
-            and card) and the options that change its outputs (--phi, --dicom-seg) all match
-            the case's record; otherwise the case is redone. --verify compares the SHA-256 of
-            the whole input files instead of the fingerprint.
-            Exit status 0 when every case succeeded, 1 when any failed (the count goes to stderr).
-            """
-    )
+        """
+        batch: process every case of a study folder (DICOM series and NIfTI files); resumable and shardable
+          STUDY_DIR                 the study folder (with --merge: the output folder)
+          --output OUT_DIR          where each case's folder, summary.csv/json and index.html go; also -o
+          --segment MODEL           segment each case with this model (name or card path)
+          --classify MODEL          classify each case with this model
+          --jobs N                  cases processed at once (threads are divided between them; default 1)
+          --shard K/N               process only shard K of N (1-based); default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX
+          --shards N                number of shards when JOB_COMPLETION_INDEX (Kubernetes indexed Job) selects the shard
+          --include GLOB...        only inputs whose path (relative to STUDY_DIR) matches; repeatable
+          --exclude GLOB...        leave out inputs whose relative path matches; repeatable
+          --all-series              also process localizer, derived and secondary-capture series
+          --dry-run                 list the cases (and what would be skipped), do nothing
+          --merge                   rebuild summary.csv, summary.json and index.html of the output folder STUDY_DIR from its cases
+          --phi                     DICOM: include patient-identifying attributes in reports
+          --dicom-seg               DICOM cases: also write the mask as a DICOM Segmentation, CASE/seg.dcm
+          --verify                  count a case as done only when the SHA-256 of its whole input files matches
+
+        Examples:
+          medvox batch study/ -o out/ --segment brain-tissue --classify brain-qc --jobs 2
+          medvox batch study/ -o out/ --segment brain-tissue --shard 3/8
+          medvox batch --merge out/
+        A rerun skips a case only when its input fingerprint (each file's path, size,
+        modification time and the SHA-256 of its first and last MiB), the models (weights
+        and card) and the options that change its outputs (--phi, --dicom-seg) all match
+        the case's record; otherwise the case is redone. --verify compares the SHA-256 of
+        the whole input files instead of the fingerprint.
+        Exit status 0 when every case succeeded, 1 when any failed (the count goes to stderr).
+        """)
 
     let study: String
     let output: String?

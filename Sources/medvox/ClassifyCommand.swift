@@ -7,19 +7,17 @@ import MedVoxReport
 /// `medvox classify INPUT`: runs a classification model and prints class probabilities.
 struct ClassifyCommand: Command {
     static let spec = CommandSpec(
-        name: "classify",
-        abstract: "classify a scan with a model: class probabilities, top class, calibrated confidence",
-        positionals: [PositionalSpec(name: "INPUT", help: "a NIfTI file, a DICOM file or a DICOM series folder")],
-        options: [
-            .value("model", "NAME|PATH", "model name in Models/ or a card .json (default: brain-qc)"),
-            .flag("json", "print one JSON object"),
-        ] + ReportFlags.options,
-        discussion: """
-            Examples:
-              medvox classify t1.nii.gz
-              medvox classify dicom_series/ --model brain-qc --json
-            """
-    )
+        """
+        classify: classify a scan with a model: class probabilities, top class, calibrated confidence
+          INPUT                     a NIfTI file, a DICOM file or a DICOM series folder
+          --model NAME|PATH         model name in Models/ or a card .json (default: brain-qc)
+          --json                    print one JSON object
+          \(ReportFlags.options)
+
+        Examples:
+          medvox classify t1.nii.gz
+          medvox classify dicom_series/ --model brain-qc --json
+        """)
 
     let input: String
     let modelName: String
@@ -40,7 +38,7 @@ struct ClassifyCommand: Command {
         let classifier = try Classifier(model: model)
         let source = try ImageFile.open(input)
         let volume = try source.volume()
-        let r = try classifier.classify(volume, modality: modality(of: source))
+        let r = try classifier.classify(volume, modality: source.modality)
         for w in r.warnings { warn("\(input): \(w)") }
         if let dir = report.directory {
             var b = ReportBuilder(source: source, image: volume, phi: report.phi, version: version)

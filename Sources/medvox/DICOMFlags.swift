@@ -5,11 +5,12 @@ import MedVoxIO
 /// The DICOM options `info` and `convert` share, and the series list `info` prints for a
 /// folder holding several series.
 enum DICOMFlags {
-    static let options: [OptionSpec] = [
-        .value("series", "UID", "DICOM: the SeriesInstanceUID to use (UID#label for a split part)"),
-        .flag("allow-irregular", "DICOM: accept non-uniform slice spacing (mean spacing, with a warning)"),
-        .flag("correct-tilt", "DICOM: resample gantry-tilted CT onto an orthogonal grid"),
-    ]
+    /// Their lines in a `CommandSpec` text.
+    static let options = """
+        --series UID              DICOM: the SeriesInstanceUID to use (UID#label for a split part)
+        --allow-irregular         DICOM: accept non-uniform slice spacing (mean spacing, with a warning)
+        --correct-tilt            DICOM: resample gantry-tilted CT onto an orthogonal grid
+        """
 
     static func readOptions(_ args: ParsedArguments) throws -> DICOMReadOptions {
         DICOMReadOptions(

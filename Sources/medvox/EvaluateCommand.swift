@@ -5,21 +5,18 @@ import MedVoxInference
 /// `medvox evaluate --task segment|classify --pred P --ref R -o metrics.csv`.
 struct EvaluateCommand: Command {
     static let spec = CommandSpec(
-        name: "evaluate",
-        abstract: "score predictions against references (Dice, HD95, surface distance; accuracy, AUC, ECE)",
-        options: [
-            .value("task", "TASK", "segment or classify"),
-            .value("pred", "P", "segment: a mask file or a folder of masks; classify: a predictions CSV (case,CLASS...)"),
-            .value("ref", "R", "segment: the reference file or folder (same file names); classify: a CSV case,label (optional when --pred has a label column)"),
-            .value("labels", "L", "segment: comma-separated labels to score (default: every non-zero label present)"),
-            .value("output", "CSV", "where to write the metrics CSV; also -o"),
-        ],
-        discussion: """
-            Examples:
-              medvox evaluate --task segment --pred preds/ --ref labelsTs/ -o metrics.csv
-              medvox evaluate --task classify --pred predictions.csv --ref truth.csv -o metrics.csv
-            """
-    )
+        """
+        evaluate: score predictions against references (Dice, HD95, surface distance; accuracy, AUC, ECE)
+          --task TASK               segment or classify
+          --pred P                  segment: a mask file or a folder of masks; classify: a predictions CSV (case,CLASS...)
+          --ref R                   segment: the reference file or folder (same file names); classify: a CSV case,label (optional when --pred has a label column)
+          --labels L                segment: comma-separated labels to score (default: every non-zero label present)
+          --output CSV              where to write the metrics CSV; also -o
+
+        Examples:
+          medvox evaluate --task segment --pred preds/ --ref labelsTs/ -o metrics.csv
+          medvox evaluate --task classify --pred predictions.csv --ref truth.csv -o metrics.csv
+        """)
 
     enum Task: String { case segment, classify }
     let task: Task

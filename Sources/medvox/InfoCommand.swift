@@ -5,18 +5,17 @@ import MedVoxIO
 /// `medvox info INPUT [--json]`: header, geometry and intensity range.
 struct InfoCommand: Command {
     static let spec = CommandSpec(
-        name: "info",
-        abstract: "print an image's header, geometry and intensity range",
-        positionals: [PositionalSpec(name: "INPUT", help: "a NIfTI file (.nii, .nii.gz, .hdr), a DICOM file or a DICOM folder")],
-        options: [
-            .flag("json", "print one JSON object (dims, spacing, affine, datatype, orientation, range, header)"),
-            .flag("header-only", "do not read the voxels (no intensity range)"),
-        ] + DICOMFlags.options + [
-            .flag("tags", "DICOM: list every attribute of the series' first file"),
-            .flag("phi", "DICOM: show patient-identifying and private values in --tags"),
-        ],
-        discussion: "A DICOM folder with several series prints the series list (no patient data); pick one with --series."
-    )
+        """
+        info: print an image's header, geometry and intensity range
+          INPUT                     a NIfTI file (.nii, .nii.gz, .hdr), a DICOM file or a DICOM folder
+          --json                    print one JSON object (dims, spacing, affine, datatype, orientation, range, header)
+          --header-only             do not read the voxels (no intensity range)
+          \(DICOMFlags.options)
+          --tags                    DICOM: list every attribute of the series' first file
+          --phi                     DICOM: show patient-identifying and private values in --tags
+
+        A DICOM folder with several series prints the series list (no patient data); pick one with --series.
+        """)
 
     let input: String
     let json: Bool
@@ -41,13 +40,7 @@ struct InfoCommand: Command {
         if !headerOnly {
             let v = try src.volume()
             range = v.range
-            var s = 0.0
-            var n = 0
-            for x in v.voxels where x.isFinite {
-                s += Double(x)
-                n += 1
-            }
-            mean = n > 0 ? s / Double(n) : nil
+            mean = v.mean
         }
         let orientation = Orientation(affine: src.affine).codes
         if json {

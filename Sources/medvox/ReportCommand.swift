@@ -4,15 +4,14 @@ import MedVoxReport
 /// report.json and outputs.
 struct ReportCommand: Command {
     static let spec = CommandSpec(
-        name: "report",
-        abstract: "rebuild a case report (report.html and figures) from its saved report.json and outputs",
-        positionals: [PositionalSpec(name: "CASE_DIR", help: "a folder written by --report")],
-        discussion: """
-            Example:
-              medvox segment t1.nii.gz -o out/mask.nii.gz --report out
-              medvox report out
-            """
-    )
+        """
+        report: rebuild a case report (report.html and figures) from its saved report.json and outputs
+          CASE_DIR                  a folder written by --report
+
+        Example:
+          medvox segment t1.nii.gz -o out/mask.nii.gz --report out
+          medvox report out
+        """)
     let dir: String
     init(_ args: ParsedArguments) throws { dir = args.positionals[0] }
     func run() throws {

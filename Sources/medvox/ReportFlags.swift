@@ -4,10 +4,11 @@ import MedVoxIO
 
 /// `--report DIR` and `--phi`, shared by the commands that can write a case report.
 struct ReportFlags {
-    static let options: [OptionSpec] = [
-        .value("report", "DIR", "also write a report folder: report.html (self-contained), report.json, PNG figures"),
-        .flag("phi", "DICOM: include patient-identifying attributes in the report (left out by default)"),
-    ]
+    /// Their lines in a `CommandSpec` text.
+    static let options = """
+        --report DIR              also write a report folder: report.html (self-contained), report.json, PNG figures
+        --phi                     DICOM: include patient-identifying attributes in the report (left out by default)
+        """
     let directory: String?
     let phi: Bool
 
@@ -30,9 +31,4 @@ struct ReportFlags {
         let d = URL(fileURLWithPath: dir).standardizedFileURL.path + "/"
         return p.hasPrefix(d) ? String(p.dropFirst(d.count)) : p
     }
-}
-
-/// The modality an image's header names (DICOM (0008,0060)), if any.
-func modality(of source: any ImageSource) -> String? {
-    source.metadata.first { $0.key.lowercased() == "modality" }.map { $0.value.plain }.flatMap { $0.isEmpty ? nil : $0 }
 }

@@ -8,28 +8,26 @@ import MedVoxReport
 /// input's grid (and optionally probabilities and a preview).
 struct SegmentCommand: Command {
     static let spec = CommandSpec(
-        name: "segment",
-        abstract: "segment a scan with a model; write a uint8 mask on the input's grid",
-        positionals: [PositionalSpec(name: "INPUT", help: "a NIfTI file, a DICOM file or a DICOM series folder")],
-        options: [
-            .value("output", "MASK", "the mask to write (.nii or .nii.gz); also -o"),
-            .value("model", "NAME|PATH", "model name in Models/ or a card .json (default: brain-tissue)"),
-            .flag("tta", "test-time mirroring: average over every flip of the spatial axes (8× slower in 3D)"),
-            .value("probabilities", "P", "also write per-class probabilities (float32, one frame per class)"),
-            .value("preview", "PNG", "also write a three-plane preview with the mask drawn over the input"),
-            .value("window", "W", "sliding window: patch (the card's, default), largest (fewest windows within --max-memory) or IxJxK"),
-            .value("overlap", "F", "overlap of neighbouring windows, 0-0.9 (default 0.5)"),
-            .flag("no-postprocess", "skip the card's post-processing (largest connected components, hole filling)"),
-            .value("dicom-seg", "SEG.dcm", "DICOM input: also write the mask as a DICOM Segmentation object in the source's study"),
-        ] + ReportFlags.options,
-        discussion: """
-            Examples:
-              medvox segment t1.nii.gz -o mask.nii.gz --preview mask.png
-              medvox segment dicom_series/ -o mask.nii.gz --model brain-tissue --tta
-              medvox segment t1.nii.gz -o mask.nii.gz --window largest --max-memory 4G
-              medvox segment ct_series/ -o mask.nii.gz --dicom-seg mask_seg.dcm
-            """
-    )
+        """
+        segment: segment a scan with a model; write a uint8 mask on the input's grid
+          INPUT                     a NIfTI file, a DICOM file or a DICOM series folder
+          --output MASK             the mask to write (.nii or .nii.gz); also -o
+          --model NAME|PATH         model name in Models/ or a card .json (default: brain-tissue)
+          --tta                     test-time mirroring: average over every flip of the spatial axes (8× slower in 3D)
+          --probabilities P         also write per-class probabilities (float32, one frame per class)
+          --preview PNG             also write a three-plane preview with the mask drawn over the input
+          --window W                sliding window: patch (the card's, default), largest (fewest windows within --max-memory) or IxJxK
+          --overlap F               overlap of neighbouring windows, 0-0.9 (default 0.5)
+          --no-postprocess          skip the card's post-processing (largest connected components, hole filling)
+          --dicom-seg SEG.dcm       DICOM input: also write the mask as a DICOM Segmentation object in the source's study
+          \(ReportFlags.options)
+
+        Examples:
+          medvox segment t1.nii.gz -o mask.nii.gz --preview mask.png
+          medvox segment dicom_series/ -o mask.nii.gz --model brain-tissue --tta
+          medvox segment t1.nii.gz -o mask.nii.gz --window largest --max-memory 4G
+          medvox segment ct_series/ -o mask.nii.gz --dicom-seg mask_seg.dcm
+        """)
 
     let input: String
     let output: String
@@ -91,7 +89,7 @@ struct SegmentCommand: Command {
             throw DICOMSeg.Failure.unsupported(path: input, reason: "--dicom-seg needs DICOM input (a DICOM file or series folder)")
         }
         let volume = try source.volume()
-        let result = try segmenter.segment(volume, modality: modality(of: source))
+        let result = try segmenter.segment(volume, modality: source.modality)
         for w in result.warnings { warn("\(input): \(w)") }
         // Built before anything is written, so a mask that cannot become a SEG leaves no output.
         let seg = try dicomSeg.map { try DICOMSeg.make(mask: result.mask, source: source, model: model, software: "medvox \(version)", phi: report.phi, path: $0) }

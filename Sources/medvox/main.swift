@@ -1,6 +1,6 @@
 import Foundation
-import CMedVoxKernels
 import MedVoxCore
+import MedVoxTensor
 
 #if canImport(Glibc)
     import Glibc
@@ -9,7 +9,8 @@ import MedVoxCore
 /// A subcommand: declares its arguments, then runs with them. It only wires the libraries.
 protocol Command {
     static var spec: CommandSpec { get }
-    /// Validates the parsed arguments (throwing `UsageError`) and builds the command.
+    /// Validates the parsed arguments (throwing `UsageError`, or a library's
+    /// `CommandOptionError`) and builds the command.
     init(_ args: ParsedArguments) throws
     /// Does the work; throws a `MedVoxError` (exit 1) when the input or the run fails.
     func run() throws
@@ -95,8 +96,9 @@ func mainEntry(_ argv: [String]) -> Int32 {
         let command = try type.init(parsed)
         try command.run()
         return 0
-    } catch let e as UsageError {
-        printErr("medvox \(spec.name): \(e.message)\n\n\(spec.help)")
+    } catch let e where e is UsageError || e is CommandOptionError {
+        // A usage error of the parser, or a command line a library cannot honour.
+        printErr("medvox \(spec.name): \(e)\n\n\(spec.help)")
         return 2
     } catch let e as MedVoxError {
         printErr("medvox: \(e.description)")
@@ -108,10 +110,5 @@ func mainEntry(_ argv: [String]) -> Int32 {
 }
 
 signal(SIGPIPE, SIG_IGN)
-// Large tensors and volumes come from the heap, not fresh mmap pages: glibc maps every block
-// above 32 MB anew and the kernel zeroes each page on first touch, which cost 15% of a U-Net
-// forward's CPU time (sys time 1.25 → 0.45 s at 96³). Freed memory is kept for reuse (up to
-// 1 GiB at the top of the heap) instead of being returned after every layer.
-// MEDVOX_HEAP=system leaves glibc's defaults (for comparison, or with another allocator).
-if ProcessInfo.processInfo.environment["MEDVOX_HEAP"] != "system" { mvx_configure_heap(-1) }
+HeapPolicy.configure(environment: ProcessInfo.processInfo.environment)
 exit(mainEntry(Array(CommandLine.arguments.dropFirst())))

@@ -4,7 +4,7 @@ same inputs in the same run, and prints the ratio fastest-peer / medvox for each
 
     .venv/bin/python3 Tools/bench/transforms_peers.py [--medvox .build/release/medvox] [--size 256] [--repeat 3]
 
-The phantom is the one `medvox bench transforms` builds (MedVoxTransforms/Benchmark.swift).
+The phantom is the one `medvox bench transforms` builds (MedVoxBench/TransformBenchmark.swift).
 Peers run with 2 threads where they are threaded (SimpleITK, torch); scipy.ndimage is single-threaded.
 """
 import argparse, json, os, subprocess, sys, time

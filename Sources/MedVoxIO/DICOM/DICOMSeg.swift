@@ -61,11 +61,42 @@ public enum DICOMSeg {
         }
     }
 
-    /// The Segmentation data set for `mask` (label values on the grid of `source`).
+    /// The Segmentation data set for `mask` (label values on the grid of `source`), built module
+    /// by module of the Segmentation IOD (PS3.3 A.51.3).
     public static func make(mask: Volume, source: DICOMSource, segments: [DICOMSegSegment], options: DICOMSegOptions = .init(),
                             now: Date = Date()) throws -> DICOMWriteDataset {
         let g = source.geometry
         let path = source.path
+        try checkGrid(of: mask, against: g, path: path)
+        let nx = g.dims[0], ny = g.dims[1]
+        let slices = g.slices[0]
+        let refs = try sourceReferences(slices, of: source)
+        guard let first = slices.first, let orientation = first.orientation else {
+            throw DICOMError.missingAttribute(path: path, keyword: "ImageOrientationPatient")
+        }
+        let content = try segmentContent(mask, segments: segments, path: path)
+        let header = source.series.header
+
+        var ds = DICOMWriteDataset()
+        let date = dateString(now), time = timeString(now)
+        addSOPCommonAndSeries(to: &ds, options: options, date: date, time: time)
+        try addPatientStudyAndFrameOfReference(to: &ds, header: header, options: options, path: path)
+        addEquipment(to: &ds, options: options)
+        try addImage(to: &ds, columns: nx, rows: ny, options: options, date: date, time: time, path: path)
+        ds["SegmentSequence"] = .items(content.segments.enumerated().map { segmentItem($1, number: $0 + 1, options: options) })
+        addDimensions(to: &ds)
+        ds["SharedFunctionalGroupsSequence"] = .items([sharedFunctionalGroups(first: first, orientation: orientation, spacing: g.spacing)])
+        let frames = try perFrameFunctionalGroups(content, slices: slices, references: refs, source: source)
+        ds["NumberOfFrames"] = .strings([String(frames.groups.count)])
+        ds["PerFrameFunctionalGroupsSequence"] = .items(frames.groups)
+        ds["ReferencedSeriesSequence"] = .items([commonInstanceReference(refs, seriesUID: source.series.seriesInstanceUID)])
+        ds.set(DICOMTag(0x7FE0, 0x0010), .OB, .bytes(framePixels(content.isEmpty ? nil : mask, frames.list, frameSize: nx * ny)))
+        return ds
+    }
+
+    /// A single 3D greyscale series read as stored (no tilt resampling), and a one-frame mask on
+    /// its grid: what a Segmentation's frames can describe.
+    static func checkGrid(of mask: Volume, against g: DICOMGeometry, path: String) throws {
         guard g.slices.count == 1, g.channels == 1 else {
             throw Failure.unsupported(path: path, reason: "the series is 4D or colour; only a single 3D volume is supported")
         }
@@ -75,10 +106,18 @@ public enum DICOMSeg {
         guard mask.frames == 1, mask.shape3 == Array(g.dims.prefix(3)) else {
             throw Failure.unsupported(path: path, reason: "mask grid \(mask.dims) differs from the series grid \(g.dims)")
         }
-        let nx = g.dims[0], ny = g.dims[1], nz = g.dims[2]
-        let slices = g.slices[0]
-        var refs: [(cls: String, inst: String, frame: Int?)] = []
-        for s in slices {
+    }
+
+    /// The source image behind one slice: SOP class and instance, and the frame number for a
+    /// multi-frame SOP class.
+    struct SourceReference {
+        var sopClassUID: String
+        var sopInstanceUID: String
+        var frame: Int?
+    }
+
+    static func sourceReferences(_ slices: [DICOMSlice], of source: DICOMSource) throws -> [SourceReference] {
+        try slices.map { s in
             let f = source.series.files[s.fileIndex]
             guard let inst = s.sopInstanceUID ?? f.dataset.string(.sopInstanceUID) else {
                 throw DICOMError.missingAttribute(path: f.path, keyword: "SOPInstanceUID")
@@ -89,14 +128,24 @@ public enum DICOMSeg {
             let nFrames = f.dataset.int(DICOMTag(0x0028, 0x0008)) ?? 1
             // ReferencedFrameNumber only for multi-frame SOP classes (dciodvfy refuses it for CT/MR
             // Image Storage files that carry NumberOfFrames anyway; their PlanePosition tells frames apart).
-            refs.append((cls, inst, nFrames > 1 && !singleFrameClasses.contains(cls) ? s.frame + 1 : nil))
+            return SourceReference(sopClassUID: cls, sopInstanceUID: inst, frame: nFrames > 1 && !singleFrameClasses.contains(cls) ? s.frame + 1 : nil)
         }
-        guard let first = slices.first, let orientation = first.orientation else {
-            throw DICOMError.missingAttribute(path: path, keyword: "ImageOrientationPatient")
-        }
-        let header = source.series.header
+    }
 
-        // Which slices hold each label (a table over label values 0...65535; others ignored).
+    /// Which segments the mask holds and on which slices.
+    struct SegmentContent {
+        /// The segments described, in SegmentNumber order (1, 2, …).
+        var segments: [DICOMSegSegment]
+        /// Per label value: whether slice k holds it.
+        var present: [Int: [Bool]]
+        /// True when no segment has a voxel: the first foreground segment is described with one
+        /// empty frame, so the object stays valid.
+        var isEmpty: Bool
+    }
+
+    static func segmentContent(_ mask: Volume, segments: [DICOMSegSegment], path: String) throws -> SegmentContent {
+        let nx = mask.dims[0], ny = mask.dims[1], nz = mask.dims[2]
+        // A table over label values 0...65535; others are ignored.
         var slot = [Int](repeating: -1, count: 65536)
         for (n, s) in segments.enumerated() where s.value > 0 && s.value < 65536 { slot[s.value] = n }
         var presence = [[Bool]](repeating: [Bool](repeating: false, count: nz), count: segments.count)
@@ -113,32 +162,35 @@ public enum DICOMSeg {
         }
         var present: [Int: [Bool]] = [:]
         for (n, s) in segments.enumerated() { present[s.value] = presence[n] }
-        var used = segments.filter { present[$0.value]!.contains(true) }
-        var emptyMask = false
-        if used.isEmpty {
-            guard let s = segments.first(where: { $0.value != 0 }) else {
-                throw Failure.unsupported(path: path, reason: "no foreground label to describe")
-            }
-            used = [s]
-            emptyMask = true
+        let used = segments.filter { present[$0.value]!.contains(true) }
+        if !used.isEmpty { return SegmentContent(segments: used, present: present, isEmpty: false) }
+        guard let s = segments.first(where: { $0.value != 0 }) else {
+            throw Failure.unsupported(path: path, reason: "no foreground label to describe")
         }
+        return SegmentContent(segments: [s], present: present, isEmpty: true)
+    }
 
-        var ds = DICOMWriteDataset()
-        let date = dateString(now), time = timeString(now)
-        let seriesUID = DICOMWriter.newUID(), instanceUID = DICOMWriter.newUID()
-        // SOP Common, General Series, Segmentation Series.
+    /// SOP Common (PS3.3 C.12.1), General Series (C.7.3.1) and Segmentation Series (C.8.20.1):
+    /// a new series and instance.
+    static func addSOPCommonAndSeries(to ds: inout DICOMWriteDataset, options: DICOMSegOptions, date: String, time: String) {
         ds["SpecificCharacterSet"] = .strings(["ISO_IR 192"])
         ds["SOPClassUID"] = .strings([sopClassUID])
-        ds["SOPInstanceUID"] = .strings([instanceUID])
+        ds["SOPInstanceUID"] = .strings([DICOMWriter.newUID()])
         ds["InstanceCreationDate"] = .strings([date])
         ds["InstanceCreationTime"] = .strings([time])
         ds["Modality"] = .strings(["SEG"])
-        ds["SeriesInstanceUID"] = .strings([seriesUID])
+        ds["SeriesInstanceUID"] = .strings([DICOMWriter.newUID()])
         ds["SeriesNumber"] = .strings([String(options.seriesNumber)])
         ds["SeriesDescription"] = .strings([String(options.seriesDescription.prefix(64))])
         ds["SeriesDate"] = .strings([date])
         ds["SeriesTime"] = .strings([time])
-        // Patient and study: the study is the source's; identity only with phi.
+    }
+
+    /// Patient (PS3.3 C.7.1.1), General Study (C.7.2.1) and Frame of Reference (C.7.4.1): the
+    /// source's study and frame of reference; the patient's identity only with `options.phi`.
+    static func addPatientStudyAndFrameOfReference(
+        to ds: inout DICOMWriteDataset, header: DICOMDataset, options: DICOMSegOptions, path: String
+    ) throws {
         func copy(_ keyword: String, identifying: Bool) {
             let tag = DICOMDictionary.tag(keyword)!
             let v = (identifying && !options.phi) ? nil : header.string(tag)
@@ -161,12 +213,22 @@ public enum DICOMSeg {
         }
         ds["FrameOfReferenceUID"] = .strings([frameOfReference])
         ds["PositionReferenceIndicator"] = .strings([])
-        // General and Enhanced General Equipment.
+    }
+
+    /// General Equipment (PS3.3 C.7.5.1) and Enhanced General Equipment (C.7.5.2).
+    static func addEquipment(to ds: inout DICOMWriteDataset, options: DICOMSegOptions) {
         ds["Manufacturer"] = .strings(["MedVox"])
         ds["ManufacturerModelName"] = .strings(["medvox"])
         ds["DeviceSerialNumber"] = .strings(["0"])
         ds["SoftwareVersions"] = .strings([options.softwareVersion])
-        // General Image, Segmentation Image, Image Pixel.
+    }
+
+    /// General Image (PS3.3 C.7.6.1), Segmentation Image (C.8.20.2) and Image Pixel (C.7.6.3):
+    /// a BINARY segmentation, 1 bit per pixel.
+    static func addImage(
+        to ds: inout DICOMWriteDataset, columns nx: Int, rows ny: Int, options: DICOMSegOptions, date: String, time: String, path: String
+    ) throws {
+        guard nx <= 65535, ny <= 65535 else { throw Failure.unsupported(path: path, reason: "image larger than 65535 pixels") }
         ds["InstanceNumber"] = .strings(["1"])
         ds["ContentDate"] = .strings([date])
         ds["ContentTime"] = .strings([time])
@@ -184,22 +246,24 @@ public enum DICOMSeg {
         ds["BitsStored"] = .uint16([1])
         ds["HighBit"] = .uint16([0])
         ds["PixelRepresentation"] = .uint16([0])
-        guard nx <= 65535, ny <= 65535 else { throw Failure.unsupported(path: path, reason: "image larger than 65535 pixels") }
+    }
 
-        // Segments.
-        ds["SegmentSequence"] = .items(used.enumerated().map { n, s in
-            var item = DICOMWriteDataset()
-            item["SegmentNumber"] = .uint16([UInt16(n + 1)])
-            item["SegmentLabel"] = .strings([String(s.name.prefix(64))])
-            item["SegmentAlgorithmType"] = .strings(["AUTOMATIC"])
-            item["SegmentAlgorithmName"] = .strings([String(options.algorithmName.prefix(64))])
-            item["SegmentedPropertyCategoryCodeSequence"] = .items([code("85756007", "SCT", "Tissue")])
-            item["SegmentedPropertyTypeCodeSequence"] = .items([code("85756007", "SCT", "Tissue")])
-            item["RecommendedDisplayCIELabValue"] = .uint16(cieLab(s.rgb))
-            return item
-        })
+    /// One item of the SegmentSequence (PS3.3 C.8.20.2): number, label, algorithm, the coded
+    /// category and type, and the display colour in CIELab.
+    static func segmentItem(_ s: DICOMSegSegment, number: Int, options: DICOMSegOptions) -> DICOMWriteDataset {
+        var item = DICOMWriteDataset()
+        item["SegmentNumber"] = .uint16([UInt16(number)])
+        item["SegmentLabel"] = .strings([String(s.name.prefix(64))])
+        item["SegmentAlgorithmType"] = .strings(["AUTOMATIC"])
+        item["SegmentAlgorithmName"] = .strings([String(options.algorithmName.prefix(64))])
+        item["SegmentedPropertyCategoryCodeSequence"] = .items([code("85756007", "SCT", "Tissue")])
+        item["SegmentedPropertyTypeCodeSequence"] = .items([code("85756007", "SCT", "Tissue")])
+        item["RecommendedDisplayCIELabValue"] = .uint16(cieLab(s.rgb))
+        return item
+    }
 
-        // Dimensions: segment number, then position.
+    /// Multi-frame Dimension (PS3.3 C.7.6.17): frames indexed by segment number, then position.
+    static func addDimensions(to ds: inout DICOMWriteDataset) {
         let dimOrg = DICOMWriter.newUID()
         ds["DimensionOrganizationSequence"] = .items([{ var d = DICOMWriteDataset(); d["DimensionOrganizationUID"] = .strings([dimOrg]); return d }()])
         ds["DimensionOrganizationType"] = .strings(["3D"])
@@ -215,30 +279,39 @@ public enum DICOMSeg {
             dimension("ReferencedSegmentNumber", "SegmentIdentificationSequence", "ReferencedSegmentNumber"),
             dimension("ImagePositionPatient", "PlanePositionSequence", "ImagePositionPatient"),
         ])
+    }
 
-        // Shared functional groups: pixel measures and orientation.
+    /// The shared functional groups (PS3.3 C.7.6.16, A.51.5.1): pixel measures and plane
+    /// orientation, the same for every frame.
+    static func sharedFunctionalGroups(first: DICOMSlice, orientation: [Double], spacing: [Double]) -> DICOMWriteDataset {
         var shared = DICOMWriteDataset()
         var measures = DICOMWriteDataset()
-        let spacing = first.pixelSpacing ?? [g.spacing[1], g.spacing[0]]
-        measures["PixelSpacing"] = .strings(spacing.map(DICOMWriter.ds))
-        measures["SliceThickness"] = .strings([DICOMWriter.ds(first.sliceThickness ?? g.spacing[2])])
-        measures["SpacingBetweenSlices"] = .strings([DICOMWriter.ds(g.spacing[2])])
+        let pixelSpacing = first.pixelSpacing ?? [spacing[1], spacing[0]]
+        measures["PixelSpacing"] = .strings(pixelSpacing.map(DICOMWriter.ds))
+        measures["SliceThickness"] = .strings([DICOMWriter.ds(first.sliceThickness ?? spacing[2])])
+        measures["SpacingBetweenSlices"] = .strings([DICOMWriter.ds(spacing[2])])
         shared["PixelMeasuresSequence"] = .items([measures])
         var plane = DICOMWriteDataset()
         plane["ImageOrientationPatient"] = .strings(orientation.map(DICOMWriter.ds))
         shared["PlaneOrientationSequence"] = .items([plane])
-        ds["SharedFunctionalGroupsSequence"] = .items([shared])
+        return shared
+    }
 
-        // Frames: per-frame functional groups.
+    /// The per-frame functional groups (PS3.3 C.7.6.16, A.51.5.2): for each segment, one frame
+    /// per slice holding it, with its dimension index, plane position, segment and source image;
+    /// and the (slice, label value) each frame's pixels come from.
+    static func perFrameFunctionalGroups(
+        _ content: SegmentContent, slices: [DICOMSlice], references refs: [SourceReference], source: DICOMSource
+    ) throws -> (groups: [DICOMWriteDataset], list: [(k: Int, value: Float)]) {
         var perFrame: [DICOMWriteDataset] = []
         var frameList: [(k: Int, value: Float)] = []
-        for (n, s) in used.enumerated() {
-            let ks = emptyMask ? [0] : (0..<nz).filter { present[s.value]![$0] }
+        for (n, s) in content.segments.enumerated() {
+            let ks = content.isEmpty ? [0] : (0..<slices.count).filter { content.present[s.value]![$0] }
             for k in ks {
                 var fg = DICOMWriteDataset()
-                var content = DICOMWriteDataset()
-                content["DimensionIndexValues"] = .uint32([UInt32(n + 1), UInt32(k + 1)])
-                fg["FrameContentSequence"] = .items([content])
+                var frameContent = DICOMWriteDataset()
+                frameContent["DimensionIndexValues"] = .uint32([UInt32(n + 1), UInt32(k + 1)])
+                fg["FrameContentSequence"] = .items([frameContent])
                 var pos = DICOMWriteDataset()
                 guard let p = slices[k].position else {
                     throw DICOMError.missingAttribute(path: source.series.files[slices[k].fileIndex].path, keyword: "ImagePositionPatient")
@@ -248,55 +321,64 @@ public enum DICOMSeg {
                 var segID = DICOMWriteDataset()
                 segID["ReferencedSegmentNumber"] = .uint16([UInt16(n + 1)])
                 fg["SegmentIdentificationSequence"] = .items([segID])
-                var src = DICOMWriteDataset()
-                src["ReferencedSOPClassUID"] = .strings([refs[k].cls])
-                src["ReferencedSOPInstanceUID"] = .strings([refs[k].inst])
-                if let f = refs[k].frame { src["ReferencedFrameNumber"] = .strings([String(f)]) }
-                src["SpatialLocationsPreserved"] = .strings(["YES"])
-                src["PurposeOfReferenceCodeSequence"] = .items([code("121322", "DCM", "Source image for image processing operation")])
-                var derivation = DICOMWriteDataset()
-                derivation["DerivationCodeSequence"] = .items([code("113076", "DCM", "Segmentation")])
-                derivation["SourceImageSequence"] = .items([src])
-                fg["DerivationImageSequence"] = .items([derivation])
+                fg["DerivationImageSequence"] = .items([derivationImage(refs[k])])
                 perFrame.append(fg)
                 frameList.append((k, Float(s.value)))
             }
         }
-        // Pixels: 1 bit per pixel, first pixel in the lowest bit, frames back to back (PS3.5 §8.1.1).
-        let frameSize = nx * ny
-        var bits = [UInt8](repeating: 0, count: (frameList.count * frameSize + 7) / 8)
-        if !emptyMask {
-            mask.voxels.withUnsafeBufferPointer { vox in
-                bits.withUnsafeMutableBufferPointer { out in
-                    for (f, (k, target)) in frameList.enumerated() {
-                        let base = k * frameSize, offset = f * frameSize
-                        for p in 0..<frameSize where vox[base + p] == target {
-                            let b = offset + p
-                            out[b >> 3] |= UInt8(1) << UInt8(b & 7)
-                        }
+        return (perFrame, frameList)
+    }
+
+    /// The Derivation Image functional group's item (PS3.3 C.7.6.16.2.6) for a frame made from
+    /// the source image `ref`.
+    static func derivationImage(_ ref: SourceReference) -> DICOMWriteDataset {
+        var src = DICOMWriteDataset()
+        src["ReferencedSOPClassUID"] = .strings([ref.sopClassUID])
+        src["ReferencedSOPInstanceUID"] = .strings([ref.sopInstanceUID])
+        if let f = ref.frame { src["ReferencedFrameNumber"] = .strings([String(f)]) }
+        src["SpatialLocationsPreserved"] = .strings(["YES"])
+        src["PurposeOfReferenceCodeSequence"] = .items([code("121322", "DCM", "Source image for image processing operation")])
+        var derivation = DICOMWriteDataset()
+        derivation["DerivationCodeSequence"] = .items([code("113076", "DCM", "Segmentation")])
+        derivation["SourceImageSequence"] = .items([src])
+        return derivation
+    }
+
+    /// The frames' pixels: 1 bit per pixel, first pixel in the lowest bit, frames back to back
+    /// (PS3.5 §8.1.1); frame f is set where slice `list[f].k` of `mask` equals `list[f].value`.
+    /// All zero without a mask (an empty segmentation).
+    static func framePixels(_ mask: Volume?, _ list: [(k: Int, value: Float)], frameSize: Int) -> [UInt8] {
+        var bits = [UInt8](repeating: 0, count: (list.count * frameSize + 7) / 8)
+        guard let mask else { return bits }
+        mask.voxels.withUnsafeBufferPointer { vox in
+            bits.withUnsafeMutableBufferPointer { out in
+                for (f, (k, target)) in list.enumerated() {
+                    let base = k * frameSize, offset = f * frameSize
+                    for p in 0..<frameSize where vox[base + p] == target {
+                        let b = offset + p
+                        out[b >> 3] |= UInt8(1) << UInt8(b & 7)
                     }
                 }
             }
         }
-        ds["NumberOfFrames"] = .strings([String(perFrame.count)])
-        ds["PerFrameFunctionalGroupsSequence"] = .items(perFrame)
+        return bits
+    }
 
-        // Common Instance Reference: the source series and every referenced instance.
+    /// Common Instance Reference (PS3.3 C.12.2): the source series and every instance the frames
+    /// reference, once each.
+    static func commonInstanceReference(_ refs: [SourceReference], seriesUID: String) -> DICOMWriteDataset {
         var seen = Set<String>()
         var instances: [DICOMWriteDataset] = []
-        for r in refs where seen.insert(r.inst).inserted {
+        for r in refs where seen.insert(r.sopInstanceUID).inserted {
             var i = DICOMWriteDataset()
-            i["ReferencedSOPClassUID"] = .strings([r.cls])
-            i["ReferencedSOPInstanceUID"] = .strings([r.inst])
+            i["ReferencedSOPClassUID"] = .strings([r.sopClassUID])
+            i["ReferencedSOPInstanceUID"] = .strings([r.sopInstanceUID])
             instances.append(i)
         }
         var refSeries = DICOMWriteDataset()
-        refSeries["SeriesInstanceUID"] = .strings([source.series.seriesInstanceUID])
+        refSeries["SeriesInstanceUID"] = .strings([seriesUID])
         refSeries["ReferencedInstanceSequence"] = .items(instances)
-        ds["ReferencedSeriesSequence"] = .items([refSeries])
-
-        ds.set(DICOMTag(0x7FE0, 0x0010), .OB, .bytes(bits))
-        return ds
+        return refSeries
     }
 
     /// Builds and writes the Segmentation to `path` (atomically).

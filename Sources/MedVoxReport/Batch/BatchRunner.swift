@@ -273,7 +273,7 @@ public final class BatchRunner {
         }
         let volume = try source.volume()
         try ImageFile.write(volume, to: "\(work)/image.nii.gz")
-        let modality = source.metadata.first { $0.key.lowercased() == "modality" }.map { $0.value.plain }
+        let modality = source.modality
         var builder = ReportBuilder(source: source, image: volume, phi: options.phi, version: options.version)
         var record = CaseRecord(
             id: c.id, input: c.display, status: "done", fingerprint: "", models: modelHashes, settings: settings(for: c), seconds: 0)

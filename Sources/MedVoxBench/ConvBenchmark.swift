@@ -1,8 +1,9 @@
 import CMedVoxKernels
 import Foundation
 import MedVoxCore
+import MedVoxTensor
 
-/// The convolution speed benchmark behind `medvox bench conv`: the engine issue's layer shapes,
+/// The convolution speed benchmark behind `medvox bench conv`: the engine's benchmark layer shapes,
 /// forward and backward (data + weights), in ms and GFLOP/s, beside the machine's measured FP32
 /// peak. Inputs and weights come from a seeded generator; `dumpDirectory` writes them with the
 /// forward output as raw little-endian float32 files for the peer script (Tools/bench/conv_peers.py).
@@ -22,7 +23,8 @@ public enum ConvBenchmark {
         public var name: String { "\(op)_\(cin)_\(cout)_\(size)" }
     }
 
-    /// The shapes of issue 4.
+    /// The benchmark layers: a 3D U-Net's levels from 1→16 channels at 128³ down to 256→256 at 8³,
+    /// and one wide 2D layer.
     public static let layers: [Layer] = [
         Layer(op: "conv3d", cin: 1, cout: 16, size: 128),
         Layer(op: "conv3d", cin: 16, cout: 16, size: 128),

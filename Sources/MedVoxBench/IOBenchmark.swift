@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxCore
+import MedVoxIO
 
 #if canImport(Glibc)
     import Glibc

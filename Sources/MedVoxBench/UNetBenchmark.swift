@@ -1,9 +1,10 @@
 import Dispatch
 import Foundation
 import MedVoxCore
+import MedVoxNN
 import MedVoxTensor
 
-/// The whole-network benchmark of the engine issue: a 3D U-Net (features 16-32-64-128-256, two
+/// The whole-network benchmark: a 3D U-Net (features 16-32-64-128-256, two
 /// conv–instance-norm–leaky-ReLU stages per level, max-pool down, transposed-conv up, 4 classes,
 /// softmax) forward on a 1×1×size³ input, with seeded weights and input.
 /// `Tools/bench/unet_peers.py` runs the same network in onnxruntime and OpenVINO from the files

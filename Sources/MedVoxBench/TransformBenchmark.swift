@@ -1,5 +1,6 @@
 import Dispatch
 import MedVoxCore
+import MedVoxTransforms
 
 #if canImport(Glibc)
     import Glibc

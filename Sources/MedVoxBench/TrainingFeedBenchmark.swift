@@ -1,5 +1,7 @@
 import Dispatch
 import MedVoxCore
+import MedVoxNN
+import MedVoxTraining
 import MedVoxTransforms
 
 #if canImport(Glibc)
