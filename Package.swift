@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
 
         // Libraries, in dependency order (DESIGN.md): each may use only those above it.
-        .target(name: "MedVoxCore"),
+        .target(name: "MedVoxCore", dependencies: ["CMedVoxKernels"]),
         .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CDeflate", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "medvox",
             dependencies: [
-                "CMedVoxKernels", "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms",
+                "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms",
                 "MedVoxInference", "MedVoxTraining", "MedVoxReport",
             ]),
 

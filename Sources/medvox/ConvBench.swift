@@ -18,7 +18,7 @@ let convBenchSuite = BenchSuite(name: "conv") { args in
     let json = args.flag("json")
     let peak = ConvBenchmark.peakGflops()
     if !json {
-        print("conv: \(Runtime.threads) threads, \(ConvKernels.isa) kernels, measured FP32 peak \(String(format: "%.1f", peak)) GFLOP/s")
+        print("conv: \(Runtime.threads) threads, \(KernelSettings.current.isa) kernels, measured FP32 peak \(String(format: "%.1f", peak)) GFLOP/s")
     }
     for layer in layers {
         let row = try ConvBenchmark.run(layer, repeats: repeats, peak: peak, dumpDirectory: args.value("dir"))

@@ -1,5 +1,4 @@
 import Foundation
-import CMedVoxKernels
 import MedVoxCore
 
 #if canImport(Glibc)
@@ -108,10 +107,5 @@ func mainEntry(_ argv: [String]) -> Int32 {
 }
 
 signal(SIGPIPE, SIG_IGN)
-// Large tensors and volumes come from the heap, not fresh mmap pages: glibc maps every block
-// above 32 MB anew and the kernel zeroes each page on first touch, which cost 15% of a U-Net
-// forward's CPU time (sys time 1.25 → 0.45 s at 96³). Freed memory is kept for reuse (up to
-// 1 GiB at the top of the heap) instead of being returned after every layer.
-// MEDVOX_HEAP=system leaves glibc's defaults (for comparison, or with another allocator).
-if ProcessInfo.processInfo.environment["MEDVOX_HEAP"] != "system" { mvx_configure_heap(-1) }
+Runtime.configureHeap()
 exit(mainEntry(Array(CommandLine.arguments.dropFirst())))

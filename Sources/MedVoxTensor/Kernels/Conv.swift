@@ -199,6 +199,8 @@ public enum Conv {
 /// the taps in Winograd passes.
 public final class ConvPlan {
     public let geometry: ConvGeometry
+    /// The kernel settings this plan was made with.
+    public let settings: KernelSettings
     let s: Conv3DShape
     let info: mvx_isa_info
     let forwardPass: FastPass
@@ -209,16 +211,17 @@ public final class ConvPlan {
     /// Weights as given, for the plain path.
     var weights: [Float] = []
 
-    public init(_ g: ConvGeometry) {
+    public init(_ g: ConvGeometry, settings: KernelSettings = .current) {
         geometry = g
+        self.settings = settings
         s = g.as3D
-        info = mvx_isa_info_for(ConvKernels.isa.rawValue)
-        forwardPass = Self.forwardPass(s, info: info)
-        backwardDataPass = Self.backwardDataPass(s, info: info)
+        info = mvx_isa_info_for(settings.isa.rawValue)
+        forwardPass = Self.forwardPass(s, info: info, settings: settings)
+        backwardDataPass = Self.backwardDataPass(s, info: info, settings: settings)
     }
 
     /// The instruction set this plan's kernels use.
-    public var isa: ConvKernels.ISA { ConvKernels.ISA(rawValue: info.isa) ?? .generic }
+    public var isa: KernelSettings.ISA { KernelSettings.ISA(rawValue: info.isa) ?? .generic }
     /// "direct", "gather", "gatherRaw", "winograd", "rows" or "phases" for the forward and
     /// backward-data passes (for benchmarks and tests).
     public var modes: (forward: String, backwardData: String) {
@@ -227,7 +230,7 @@ public final class ConvPlan {
 
     /// Packs the weights `[Cout, Cin, k...]` for later calls.
     public func pack(weight: UnsafePointer<Float>) {
-        guard ConvKernels.enabled else {
+        guard !settings.reference else {
             weights = Array(UnsafeBufferPointer(start: weight, count: geometry.weightCount))
             return
         }
@@ -406,7 +409,7 @@ public final class ConvPlan {
         input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
         gradBias: UnsafeMutablePointer<Float>?, threads: Int = Runtime.threads
     ) {
-        guard ConvKernels.enabled else {
+        guard !settings.reference else {
             PlainConv.backwardWeights(s, input: input, gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, threads: threads)
             return
         }

@@ -2,59 +2,6 @@ import CMedVoxKernels
 import Foundation
 import MedVoxCore
 
-/// Which convolution kernels run: the instruction set (chosen from CPUID at start-up; tests and
-/// benchmarks may lower it) and a switch back to the plain loops.
-public enum ConvKernels {
-    /// An instruction set with its own micro-kernels.
-    public enum ISA: Int32, CaseIterable, Sendable, CustomStringConvertible {
-        case generic = 0, avx2 = 1, avx512 = 2
-        public var description: String { ["generic", "avx2+fma", "avx512f"][Int(rawValue)] }
-    }
-
-    /// The best instruction set this CPU runs.
-    public static let best: ISA = ISA(rawValue: mvx_isa_best()) ?? .generic
-
-    /// The instruction set new plans use (never above `best`). Environment `MEDVOX_CONV_ISA`
-    /// (generic, avx2, avx512) lowers it at start-up.
-    nonisolated(unsafe) public static var isa: ISA = {
-        let env = ProcessInfo.processInfo.environment["MEDVOX_CONV_ISA"]
-        let wanted: ISA? = env.flatMap { e in ISA.allCases.first { $0.description.hasPrefix(e) } }
-        return min(wanted ?? best, best)
-    }()
-
-    /// When false, plans run the plain loops (`PlainConv`) instead of the fast kernels.
-    nonisolated(unsafe) public static var enabled = true
-
-    /// Forces direct (true) or gathered (false) tiles where both apply; nil: chosen by cost.
-    /// Environment `MEDVOX_CONV_TILES` (direct, gather) sets it at start-up, for benchmarks.
-    nonisolated(unsafe) public static var forceDirect: Bool? = {
-        switch ProcessInfo.processInfo.environment["MEDVOX_CONV_TILES"] {
-        case "direct": return true
-        case "gather": return false
-        default: return nil
-        }
-    }()
-
-    /// Floats of padded copy beyond which a direct pass pads its source a slab of planes at a time
-    /// (per thread, in cache) instead of all at once; tests lower it to run that path.
-    nonisolated(unsafe) public static var slabFloats = 32 << 20
-
-    /// Forces Winograd F(2³, 3³) on (true) or off (false) for the 3×3×3 stride-1 padding-1
-    /// convolutions it serves; nil: chosen by shape. Environment `MEDVOX_CONV_WINOGRAD` (on, off)
-    /// sets it at start-up, for benchmarks.
-    nonisolated(unsafe) public static var winograd: Bool? = {
-        switch ProcessInfo.processInfo.environment["MEDVOX_CONV_WINOGRAD"] {
-        case "on": return true
-        case "off": return false
-        default: return nil
-        }
-    }()
-}
-
-extension ConvKernels.ISA: Comparable {
-    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
-}
-
 /// `n` floats rounded up to a whole number of 64-byte lines, so slots carved from a pooled buffer
 /// one after another all start on a line.
 @inline(__always) func alignedFloats(_ n: Int) -> Int { (n + 15) & ~15 }
@@ -126,6 +73,8 @@ struct FastPass {
     enum Mode { case direct, gather, gatherRaw, winograd, rows }
     let mode: Mode
     let info: mvx_isa_info
+    /// The plan's kernel settings (slab threshold).
+    let settings: KernelSettings
     /// Output channels, input channels, taps, channels per K chunk.
     let M: Int, C: Int, taps: Int, kcc: Int
     /// Source spatial dims (raw) and its padding (direct mode).
@@ -173,9 +122,9 @@ struct FastPass {
 
     /// Direct tiles waste the padded grid's margins; gathered tiles copy K rows per tile and run
     /// their micro-kernels from a larger footprint. Direct needs stride 1 (`possible`).
-    static func chooseDirect(possible: Bool, span: Int, valid: Int, M: Int) -> Bool {
+    static func chooseDirect(possible: Bool, span: Int, valid: Int, M: Int, forceDirect: Bool?) -> Bool {
         guard possible else { return false }
-        if let f = ConvKernels.forceDirect { return f }
+        if let f = forceDirect { return f }
         // Measured on Zen 4 (CPU time): direct and gathered tie at ~13% waste (64→64 @32³), gathered
         // wins beyond (128→128 @16³: 77% vs 70% of peak).
         return Double(span) / Double(valid) <= 1.15
@@ -431,13 +380,13 @@ struct FastPass {
 
 extension FastPass {
     /// Output planes per slab when a direct pass should pad its source a slab at a time (a padded
-    /// copy of more than `ConvKernels.slabFloats`, read back from memory, costs more than copying
+    /// copy of more than `KernelSettings.slabFloats`, read back from memory, costs more than copying
     /// each slab's planes, halo included, into a per-thread buffer that stays in cache: 1→16
     /// @128³ backward-data went 38–45 → 30–33 ms, before the row kernel took that pass over; large
     /// direct passes it does not serve still run so); nil otherwise.
     func slabPlanes(threads T: Int) -> Int? {
         let p = padded, plane = p[1] * p[2], halo = dilation[0] * (kernel[0] - 1)
-        guard C * chanPitch > ConvKernels.slabFloats, out[0] >= 2 * T else { return nil }
+        guard C * chanPitch > settings.slabFloats, out[0] >= 2 * T else { return nil }
         // About 2 M floats (8 MB) of padded planes per thread.
         return max(1, min(out[0] / T, (2 << 20) / (C * plane) - halo))
     }
@@ -502,13 +451,13 @@ extension ConvPlan {
     /// Whether Winograd serves a pass with this geometry: F(2³, 3³) for 3×3×3, padding 1 on a 3D
     /// grid, F(2², 3²) for 3×3, padding 1 in 2D (kernel 1×3×3, padding 0 on the 3D view's depth
     /// of 1); stride 1, dilation 1, and enough channels for its products (or forced by
-    /// `ConvKernels.winograd`).
+    /// `KernelSettings.winograd`).
     static func winogradFits(kernel: [Int], stride: [Int], dilation: [Int], padding: [Int], depth: Int, C: Int, M: Int,
-                             info: mvx_isa_info) -> Bool {
+                             info: mvx_isa_info, settings: KernelSettings) -> Bool {
         let threeD = kernel == [3, 3, 3] && padding == [1, 1, 1] && depth > 1
         let twoD = kernel == [1, 3, 3] && padding == [0, 1, 1] && depth == 1
         guard threeD || twoD, stride == [1, 1, 1], dilation == [1, 1, 1], M * 4 > Int(info.mr) else { return false }
-        if let forced = ConvKernels.winograd { return forced }
+        if let forced = settings.winograd { return forced }
         return C >= 16 && M >= 16
     }
 
@@ -518,9 +467,9 @@ extension ConvPlan {
     /// Measured, 1→16 @128³ backward-data: 30–33 ms on the one-row tiles of a slab-wise padded copy,
     /// 15–21 ms here.
     static func rowsFit(M: Int, kernel: [Int], stride: [Int], dilation: [Int], pad: [Int], src: [Int], out: [Int],
-                        info: mvx_isa_info) -> Bool {
+                        info: mvx_isa_info, settings: KernelSettings) -> Bool {
         M == 1 && info.mr == 1 && kernel[1] == 3 && kernel[2] == 3 && kernel[0] % 2 == 1 && pad == [(kernel[0] - 1) / 2, 1, 1]
-            && stride == [1, 1, 1] && dilation == [1, 1, 1] && src == out && ConvKernels.forceDirect == nil
+            && stride == [1, 1, 1] && dilation == [1, 1, 1] && src == out && settings.forceDirect == nil
             && mvx_rows1_fits(info.isa, Int32(out[1]), Int32(out[2])) != 0
     }
 
@@ -534,28 +483,28 @@ extension ConvPlan {
 
     /// The forward pass as a FastPass (`winograd: false`: a direct or gathered pass only, as
     /// backward-weights reads its geometry).
-    static func forwardPass(_ s: Conv3DShape, info: mvx_isa_info, winograd: Bool = true) -> FastPass {
+    static func forwardPass(_ s: Conv3DShape, info: mvx_isa_info, settings: KernelSettings, winograd: Bool = true) -> FastPass {
         let info = kernelInfo(info, outputChannels: s.co)
         if winograd, winogradFits(kernel: s.kernel, stride: s.stride, dilation: s.dilation, padding: s.padding,
-                                  depth: s.input[0], C: s.ci, M: s.co, info: info) {
+                                  depth: s.input[0], C: s.ci, M: s.co, info: info, settings: settings) {
             return FastPass(
-                mode: .winograd, info: winogradInfo(info, grid: s.output), M: s.co, C: s.ci, taps: s.taps, kcc: s.ci,
+                mode: .winograd, info: winogradInfo(info, grid: s.output), settings: settings, M: s.co, C: s.ci, taps: s.taps, kcc: s.ci,
                 src: s.input, pad: s.padding, out: s.output, kernel: s.kernel, dilation: s.dilation, mul: s.stride,
                 tmul: s.dilation, off: s.padding.map { -$0 }, div: [1, 1, 1])
         }
         if winograd, rowsFit(M: s.co, kernel: s.kernel, stride: s.stride, dilation: s.dilation, pad: s.padding, src: s.input,
-                             out: s.output, info: info) {
+                             out: s.output, info: info, settings: settings) {
             return FastPass(
-                mode: .rows, info: info, M: 1, C: s.ci, taps: s.taps, kcc: FastPass.channelsPerChunk(s.ci, taps: s.taps, direct: true),
+                mode: .rows, info: info, settings: settings, M: 1, C: s.ci, taps: s.taps, kcc: FastPass.channelsPerChunk(s.ci, taps: s.taps, direct: true),
                 src: s.input, pad: s.padding, out: s.output, kernel: s.kernel, dilation: s.dilation, mul: s.stride,
                 tmul: s.dilation, off: s.padding.map { -$0 }, div: [1, 1, 1])
         }
         let stride1 = s.stride.allSatisfy { $0 == 1 }
         let padded = (0..<3).map { s.input[$0] + 2 * s.padding[$0] }
         let span = ((s.output[0] - 1) * padded[1] + (s.output[1] - 1)) * padded[2] + s.output[2]
-        let direct = FastPass.chooseDirect(possible: stride1, span: span, valid: s.outPlane, M: s.co)
+        let direct = FastPass.chooseDirect(possible: stride1, span: span, valid: s.outPlane, M: s.co, forceDirect: settings.forceDirect)
         return FastPass(
-            mode: direct ? .direct : .gather, info: info, M: s.co, C: s.ci, taps: s.taps,
+            mode: direct ? .direct : .gather, info: info, settings: settings, M: s.co, C: s.ci, taps: s.taps,
             kcc: FastPass.channelsPerChunk(s.ci, taps: s.taps, direct: direct), src: s.input, pad: s.padding, out: s.output,
             kernel: s.kernel, dilation: s.dilation, mul: s.stride, tmul: s.dilation, off: s.padding.map { -$0 },
             div: [1, 1, 1])
@@ -563,14 +512,14 @@ extension ConvPlan {
 
     /// Backward-data as a forward pass over the output gradient: direct (a correlation with the
     /// flipped kernel and padding d(k-1)-p) for stride 1, gathered otherwise.
-    static func backwardDataPass(_ s: Conv3DShape, info: mvx_isa_info) -> FastPass {
+    static func backwardDataPass(_ s: Conv3DShape, info: mvx_isa_info, settings: KernelSettings) -> FastPass {
         let info = kernelInfo(info, outputChannels: s.ci)
         if s.stride == s.kernel, s.stride.contains(where: { $0 > 1 }), s.padding.allSatisfy({ $0 == 0 }),
-            s.dilation.allSatisfy({ $0 == 1 }), ConvKernels.forceDirect != false
+            s.dilation.allSatisfy({ $0 == 1 }), settings.forceDirect != false
         {
             // Transposed convolution as U-Nets use it (kernel = stride): one 1×1 product per phase.
             var p = FastPass(
-                mode: .direct, info: info, M: s.ci, C: s.co, taps: 1,
+                mode: .direct, info: info, settings: settings, M: s.ci, C: s.co, taps: 1,
                 kcc: FastPass.channelsPerChunk(s.co, taps: 1, direct: true), src: s.output, pad: [0, 0, 0],
                 out: s.output, kernel: [1, 1, 1], dilation: [1, 1, 1], mul: [1, 1, 1], tmul: [1, 1, 1],
                 off: [0, 0, 0], div: [1, 1, 1])
@@ -579,26 +528,26 @@ extension ConvPlan {
             return p
         }
         if winogradFits(kernel: s.kernel, stride: s.stride, dilation: s.dilation, padding: s.padding,
-                        depth: s.output[0], C: s.co, M: s.ci, info: info) {
+                        depth: s.output[0], C: s.co, M: s.ci, info: info, settings: settings) {
             // Padding d(k-1)-p = 1: the same geometry over the output gradient.
             return FastPass(
-                mode: .winograd, info: winogradInfo(info, grid: s.input), M: s.ci, C: s.co, taps: s.taps, kcc: s.co,
+                mode: .winograd, info: winogradInfo(info, grid: s.input), settings: settings, M: s.ci, C: s.co, taps: s.taps, kcc: s.co,
                 src: s.output, pad: s.padding, out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1],
                 tmul: [1, 1, 1], off: [-1, -1, -1], div: [1, 1, 1])
         }
         let pad2 = (0..<3).map { s.dilation[$0] * (s.kernel[$0] - 1) - s.padding[$0] }
-        if rowsFit(M: s.ci, kernel: s.kernel, stride: s.stride, dilation: s.dilation, pad: pad2, src: s.output, out: s.input, info: info) {
+        if rowsFit(M: s.ci, kernel: s.kernel, stride: s.stride, dilation: s.dilation, pad: pad2, src: s.output, out: s.input, info: info, settings: settings) {
             return FastPass(
-                mode: .rows, info: info, M: 1, C: s.co, taps: s.taps, kcc: FastPass.channelsPerChunk(s.co, taps: s.taps, direct: true),
+                mode: .rows, info: info, settings: settings, M: 1, C: s.co, taps: s.taps, kcc: FastPass.channelsPerChunk(s.co, taps: s.taps, direct: true),
                 src: s.output, pad: pad2, out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1],
                 tmul: s.dilation.map { -$0 }, off: s.padding, div: s.stride)
         }
         let possible = s.stride.allSatisfy { $0 == 1 } && pad2.allSatisfy { $0 >= 0 }
         let padded = (0..<3).map { s.output[$0] + 2 * max(0, pad2[$0]) }
         let span = ((s.input[0] - 1) * padded[1] + (s.input[1] - 1)) * padded[2] + s.input[2]
-        let direct = FastPass.chooseDirect(possible: possible, span: span, valid: s.inPlane, M: s.ci)
+        let direct = FastPass.chooseDirect(possible: possible, span: span, valid: s.inPlane, M: s.ci, forceDirect: settings.forceDirect)
         return FastPass(
-            mode: direct ? .direct : possible ? .gather : .gatherRaw, info: info, M: s.ci, C: s.co, taps: s.taps,
+            mode: direct ? .direct : possible ? .gather : .gatherRaw, info: info, settings: settings, M: s.ci, C: s.co, taps: s.taps,
             kcc: FastPass.channelsPerChunk(s.co, taps: s.taps, direct: direct), src: s.output, pad: pad2.map { max(0, $0) },
             out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1], tmul: s.dilation.map { -$0 },
             off: s.padding, div: s.stride)
@@ -623,7 +572,7 @@ extension ConvPlan {
     /// 32→32 @64³ 83 → 112 ms and 16→16 @128³ 181 → 652 ms, several times slower), or when forced.
     var winogradWeights: Bool {
         guard forwardPass.mode == .winograd, s.kernel[0] == 3 else { return false }
-        if ConvKernels.winograd == true { return true }
+        if settings.winograd == true { return true }
         return s.ci >= 64 && s.co >= 64
     }
 
@@ -730,7 +679,7 @@ extension ConvPlan {
         gradBias: UnsafeMutablePointer<Float>?, threads: Int
     ) {
         let T = max(1, threads)
-        let fp = Self.forwardPass(s, info: info, winograd: false)  // same source geometry and direct/gather choice
+        let fp = Self.forwardPass(s, info: info, settings: settings, winograd: false)  // same source geometry and direct/gather choice
         let mw = Int(info.mw), nw = Int(info.nw)
         let K = s.ci * s.taps
         let kblocks = (K + nw - 1) / nw

@@ -1,5 +1,6 @@
 import CMedVoxKernels
 import Foundation
+import MedVoxCore
 
 // Activation functions as free functions on tensors, each with its backward pass
 // (`…Backward(gradOutput, …)` returns the gradient with respect to the input).
@@ -89,7 +90,7 @@ func softmaxCore(_ x: Tensor, log: Bool) -> Tensor {
                 let base = b * c * inner
                 forEachChunk(inner) { r in
                     if !log {
-                        mvx_softmax(ConvKernels.isa.rawValue, xb + base, yb + base, c, inner, r.lowerBound, r.upperBound)
+                        mvx_softmax(KernelSettings.current.isa.rawValue, xb + base, yb + base, c, inner, r.lowerBound, r.upperBound)
                         return
                     }
                     for s in r {
