@@ -1,4 +1,4 @@
-// Convolution tile loops and micro-kernels; see include/medvox_kernels.h.
+// Convolution tile loops and micro-kernels; see include/mvx_conv.h.
 //
 // Forward micro-kernel: C[mr][nr] (+)= sum_k A[k][0..mr) (x) B_k[0..nr), where B_k = b + offs[k]
 // is nr contiguous floats: in direct mode a shifted row of the zero-padded source (so a 3x3x3
@@ -10,7 +10,7 @@
 //
 // The summation order of every output element depends only on the shape (chunking of channels
 // and positions), never on how tiles are shared among threads.
-#include "medvox_kernels.h"
+#include "mvx_conv.h"
 #include "conv_internal.h"
 
 #include <string.h>

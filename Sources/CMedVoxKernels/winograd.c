@@ -13,7 +13,7 @@
 // padding and, optionally, a pending normalisation and activation: a lane group that lies in one
 // row of tiles stages 16 rows of 34 values and reads them as stride-2 rows, others stage each
 // tile's 4x4x4 window.
-#include "medvox_kernels.h"
+#include "mvx_winograd.h"
 #include "conv_internal.h"
 
 #include <string.h>

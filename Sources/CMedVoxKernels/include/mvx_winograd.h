@@ -1,0 +1,73 @@
+// Winograd convolutions (winograd.c): F(2x2x2, 3x3x3) and F(2x2, 3x3) forward passes and
+// backward-weights, on the forward micro-kernel of conv.c. Called by MedVoxTensor/Kernels only.
+#ifndef MVX_WINOGRAD_H
+#define MVX_WINOGRAD_H
+
+#include "mvx_conv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Winograd F(2x2x2, 3x3x3) for 3x3x3 convolutions with stride 1, dilation 1 and padding 1.
+/// Weights: U[xi][mb][c][mr] for the 64 transform points xi, xi = (4*az + ay)*4 + ax, each a
+/// packed [roundup(M, mr)][C] matrix as mvx_pack_weights lays it out (taps 1, one K chunk);
+/// `transpose` and `flip` as there. U holds 64 * roundup(M, mr) * C floats.
+void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, int flip, float *U);
+/// F(2x2, 3x3) for 2D 3x3 convolutions (stride 1, dilation 1, padding 1; the 3D view's kernel
+/// 1x3x3, k[0] = 1 in mvx_fwd): 16 points xi = ay*4 + ax, weights [9 taps] per (m, c).
+void mvx_wino_pack_weights_2d(const float *w, int M, int C, int mr, int transpose, int flip, float *U);
+
+/// Output tiles per axis (2x2x2 outputs each) and in all, for an od x oh x ow output.
+long mvx_wino_tiles(int od, int oh, int ow);
+
+/// Up to this many input channels, transformed inputs are stored channel-major.
+#define MVX_WINO_CHANNEL_MAJOR 32
+
+/// Computes output tiles [t0, t1) (raster order, t1 - t0 <= nt <= 256, nt a multiple of p->nr and of 16)
+/// for output channels [m0, m1) (m0 a multiple of p->mr), transforming input channels [c0, c1) into
+/// V first (threads sharing one block: each transforms some channels into a shared V, then, after
+/// all have, computes some output channels; c0 == c1 skips the transform, m0 == m1 the rest). p: as for mvx_fwd_tile with A = U, the source in chan (and in_*), od/oh/ow the output
+/// (and source) grid; 2D when k[0] == 1 (16 points instead of 64 below). Scratch: V
+/// max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16], offs [C].
+void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
+                    long *offs);
+
+/// Winograd backward-weights, the adjoint of the forward: dU[xi][m][c] = sum over tiles of
+/// GY[xi][m][tile] * V[xi][c][tile], with V the forward's input transform of the layer input and
+/// GY = A dY A^T the transform of the output gradient's 2x2x2 tiles; then dW = G^T dU G.
+///
+/// mvx_wino_bww_transform: tiles [t0, t0 + n) (n <= 256) into lanes 0..roundup(n, 16) of V
+/// (input channels [c0, c1); point xi, channel c at V[xi*vx + c*vc]) and GY (output channels
+/// [m0, m1); point xi, channel m at GY[xi*gx + m*gm]); lanes past n are zero in GY. p: the
+/// forward's (chan = the layer input, od/oh/ow, C, M, isa); gy: [M][od*oh*ow].
+void mvx_wino_bww_transform(const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V,
+                            long vx, long vc, float *GY, long gx, long gm);
+/// Tiles per chunk of the Winograd backward-weights (the most one product sums at a time).
+#define MVX_WINO_BWW_CHUNK 256
+
+/// The products run on the forward micro-kernel of `isa` with mr x nr blocks, as matrix products
+/// over the chunk's L tiles (L a multiple of 16, summed in order): A panels GA[m / mr][tile][mr]
+/// packed from GY (roundup(M, mr) rows, zero past M) and rows of tiles VT[tile][Cpad] packed from V
+/// (Cpad: C rounded up to nr, zero past C).
+///
+/// A single chunk (every tile at once): mvx_wino_bww_pack packs points [xi0, xi1) into GA
+/// (64 * roundup(M, mr) * L floats) and VT (64 * L * Cpad); then mvx_wino_bww_gemm computes, for
+/// output channels [r0, r1) (multiples of mr; r1 up to roundup(M, mr)), every point's products into
+/// P (64 * (r1 - r0) * Cpad floats of scratch) and gw[m][c][27] = G^T dU[m][c] G from them.
+void mvx_wino_bww_pack(int isa, long M, long C, long L, int mr, long Cpad, const float *GY, long gx, long gm, const float *V,
+                       long vx, long vc, long xi0, long xi1, float *GA, float *VT);
+void mvx_wino_bww_gemm(int isa, int mr, int nr, long M, long C, long L, long Cpad, const float *GA, const float *VT, long r0,
+                       long r1, float *P, float *gw);
+/// Several chunks: mvx_wino_bww_points packs and multiplies points [xi0, xi1) of one chunk in
+/// `work` (roundup(M, mr) * (L + Cpad) + L * Cpad floats) and stores (`first`) or adds the products
+/// in dU [64][M][roundup(C, 8)] (doubles); after the last chunk, mvx_wino_bww_finish computes
+/// gw[m][c][27] for output channels [m0, m1).
+void mvx_wino_bww_points(int isa, int mr, int nr, long M, long C, long L, long Cpad, const float *GY, long gx, long gm,
+                         const float *V, long vx, long vc, long xi0, long xi1, float *work, double *dU, int first);
+void mvx_wino_bww_finish(int isa, long M, long C, const double *dU, long m0, long m1, float *gw);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
