@@ -492,12 +492,12 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
     const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
     const long n = t1 - t0, C = p->C, M = p->M, mr = p->mr, nr = p->nr;
     const long Mpad = (M + mr - 1) / mr * mr;
-    // V [xi][c][nt]: each product reads one contiguous matrix. acc [m][xi][nt]: the output
-    // transform reads one channel's 64 points as one run. Strides padded by a cache line, so 64
-    // rows that far apart do not share a few L1 sets (at 16 channels a point is 3 KB).
-    // V: point xi of channel c at V + xi * vx + c * vc. Few channels: [c][xi][nt], so each input
-    // transform writes one contiguous run (its 64 points would otherwise land on 64 lines far
-    // apart); many: [xi][c][nt], so each product reads one contiguous matrix.
+    // V: point xi of channel c at V + xi * vx + c * vc. Up to MVX_WINO_CHANNEL_MAJOR channels:
+    // [c][xi][nt], so each input transform writes one contiguous run (its points would otherwise
+    // land on as many lines far apart); more: [xi][c][nt], so each product reads one contiguous
+    // matrix. acc [m][xi][nt]: the output transform reads one channel's points as one run.
+    // Strides padded by a cache line (+ 16 floats), so rows that far apart do not share a few L1
+    // sets (at 16 channels a point is 3 KB). 2D grids have 16 points instead of 64.
     const int two_d = p->k[0] == 1;
     const long points = two_d ? 16 : 64;
     const long mstride = points * nt + 16;
