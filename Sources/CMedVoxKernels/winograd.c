@@ -406,14 +406,14 @@ static inline __attribute__((always_inline)) void interleave(int isa, float *o, 
 // (n <= groups * WL <= MAXG * WL): point xi of channel c, lane l at V[xi * vx + c * vc + l]. Lanes
 // past n repeat the last tile (finite values) up to the group's end; whole groups past n are zero.
 enum { MAXG = 16, SMALL_PAD = 6144 };  // SMALL_PAD: floats of a small grid padded whole (18^3 = 5832)
-static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, long t0, long n, long groups, long c0, long c1, float *V,
+static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino *p, long t0, long n, long groups, long c0, long c1, float *V,
                                                               long vx, long vc) {
-    const int two_d = p->k[0] == 1;
+    const int two_d = p->two_d;
     const long points = two_d ? 16 : 64;
     long tz[MAXG][WL], ty[MAXG][WL], tx[MAXG][WL];
     int row[MAXG];
-    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
-    const long D = p->od, H = p->oh, W = p->ow;  // padding 1: the source grid is the output grid
+    const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2;
+    const long D = p->f.od, H = p->f.oh, W = p->f.ow;  // padding 1: the source grid is the output grid
     const in_xform xf = {p->in_scale, p->in_shift, p->in_leaky, p->in_slope};
     for (long g = 0; g < groups; g++) {
         const long g0 = g * WL, cnt = lmin(WL, n - g0);
@@ -470,7 +470,7 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
                 if (two_d)
                     input_row_2d(stage + 4 * SR, SR, V + c * vc + g * WL, vx);
                 else
-                    input_row_isa(p->isa, stage, 4 * SR, SR, V + c * vc + g * WL, vx);
+                    input_row_isa(p->f.isa, stage, 4 * SR, SR, V + c * vc + g * WL, vx);
             } else if (row[g] == 0) {
                 stage_lanes(src, D, H, W, tz[g], ty[g], tx[g], xf, c, two_d, (float(*)[4][4][4])stage);
                 if (two_d) {
@@ -486,11 +486,11 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
 
 }
 
-static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
+static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
                                                                    long *offs) {
-    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
-    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
-    const long n = t1 - t0, C = p->C, M = p->M, mr = p->mr, nr = p->nr;
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->f.isa, p->f.mr);
+    const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2;
+    const long n = t1 - t0, C = p->f.C, M = p->f.M, mr = p->f.mr, nr = p->f.nr;
     const long Mpad = (M + mr - 1) / mr * mr;
     // V: point xi of channel c at V + xi * vx + c * vc. Up to MVX_WINO_CHANNEL_MAJOR channels:
     // [c][xi][nt], so each input transform writes one contiguous run (its points would otherwise
@@ -498,7 +498,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
     // matrix. acc [m][xi][nt]: the output transform reads one channel's points as one run.
     // Strides padded by a cache line (+ 16 floats), so rows that far apart do not share a few L1
     // sets (at 16 channels a point is 3 KB). 2D grids have 16 points instead of 64.
-    const int two_d = p->k[0] == 1;
+    const int two_d = p->two_d;
     const long points = two_d ? 16 : 64;
     const long mstride = points * nt + 16;
     const int by_channel = C <= MVX_WINO_CHANNEL_MAJOR;
@@ -512,13 +512,13 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
     for (long xi = 0; xi < points; xi++)
         for (long s = 0; s < nt; s += nr)
             for (long mb = m0; mb < lmin(m1, Mpad); mb += mr)
-                kern(C, p->A + (xi * Mpad + mb) * C, V + xi * vx + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
+                kern(C, p->f.A + (xi * Mpad + mb) * C, V + xi * vx + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
 
     // Output transform and stores.
-    const long od = p->od, oh = p->oh, ow = p->ow;
+    const long od = p->f.od, oh = p->f.oh, ow = p->f.ow;
     for (long m = m0; m < lmin(m1, M); m++) {
-        float *out = p->out + m * p->out_plane;
-        const float bias = p->bias ? p->bias[m] : 0.0f;
+        float *out = p->f.out + m * p->f.out_plane;
+        const float bias = p->f.bias ? p->f.bias[m] : 0.0f;
         if (m + 1 < lmin(m1, M)) {
             // The next channel's output lines, for writing: their reads for ownership would
             // otherwise stall the stores (the output is far larger than the caches).
@@ -528,7 +528,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                 for (int dz = 0; dz < 2; dz++)
                     for (int dy = 0; dy < 2; dy++) {
                         long zz = lmin(2 * tz0 + dz, od - 1), yy = lmin(2 * ty0 + dy, oh - 1);
-                        const char *o = (const char *)(out + p->out_plane + (zz * oh + yy) * ow + 2 * tx0);
+                        const char *o = (const char *)(out + p->f.out_plane + (zz * oh + yy) * ow + 2 * tx0);
                         __builtin_prefetch(o, 1);
                         __builtin_prefetch(o + 64, 1);
                         __builtin_prefetch(o + 124, 1);
@@ -544,9 +544,9 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
             v16 gs = {0}, gq = {0};
             float ss = 0, sq = 0;
             if (two_d)
-                output_group_2d(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
+                output_group_2d(acc + m * mstride + g0, nt, bias, p->f.act, p->f.slope, y);
             else
-                output_group(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
+                output_group(acc + m * mstride + g0, nt, bias, p->f.act, p->f.slope, y);
             const long first = t0 + g0;
             long tx0, ty0, tz0;
             tile_at(first, tW, tH, &tz0, &ty0, &tx0);
@@ -560,7 +560,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                         float *o = out + (zz * oh + yy) * ow + 2 * tx0;
                         const float *e = y[dz][dy][0], *f = y[dz][dy][1];
                         if (full && cnt == WL) {
-                            interleave(p->isa, o, e, f);
+                            interleave(p->f.isa, o, e, f);
                             if (p->ostats) {
                                 v16 ve = ld(e), vf = ld(f);
                                 gs += ve + vf;
@@ -660,23 +660,23 @@ static inline __attribute__((always_inline)) void grad_group(const float *gy, lo
         }
 }
 
-static inline __attribute__((always_inline)) void bww_transform_body(const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1,
+static inline __attribute__((always_inline)) void bww_transform_body(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1,
                                                                       long m0, long m1, float *V, long vx, long vc, float *GY, long gx,
                                                                       long gm) {
     const long groups = (n + WL - 1) / WL;
     if (c1 > c0) input_tiles(p, t0, n, groups, c0, c1, V, vx, vc);
-    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2, plane = (long)p->od * p->oh * p->ow;
+    const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2, plane = (long)p->f.od * p->f.oh * p->f.ow;
     for (long g = 0; g < groups && m1 > m0; g++) {
         const long g0 = g * WL, cnt = lmin(WL, n - g0);  // >= 1: groups cover n
         long tz[WL], ty[WL], tx[WL];
         const int row = group_tiles(t0 + g0, cnt, tW, tH, tz, ty, tx);
         for (long m = m0; m < m1; m++) {
-            grad_group(gy + m * plane, p->od, p->oh, p->ow, tz, ty, tx, row, cnt, GY + m * gm + g0, gx);
+            grad_group(gy + m * plane, p->f.od, p->f.oh, p->f.ow, tz, ty, tx, row, cnt, GY + m * gm + g0, gx);
         }
     }
 }
 
-#define BWW_T_PARAMS const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V, long vx, \
+#define BWW_T_PARAMS const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V, long vx, \
                      long vc, float *GY, long gx, long gm
 #define BWW_T_ARGS p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm
 
@@ -688,8 +688,8 @@ __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void bww_transfo
 
 void mvx_wino_bww_transform(BWW_T_PARAMS) {
 #if MVX_X86
-    if (p->isa == MVX_ISA_AVX512) { bww_transform_avx512(BWW_T_ARGS); return; }
-    if (p->isa == MVX_ISA_AVX2) { bww_transform_avx2(BWW_T_ARGS); return; }
+    if (p->f.isa == MVX_ISA_AVX512) { bww_transform_avx512(BWW_T_ARGS); return; }
+    if (p->f.isa == MVX_ISA_AVX2) { bww_transform_avx2(BWW_T_ARGS); return; }
 #endif
     bww_transform_generic(BWW_T_ARGS);
 }
@@ -891,22 +891,22 @@ BWW_DISPATCH(bww_gemm, bww_gemm_body, BWW_G_PARAMS, BWW_G_ARGS)
 BWW_DISPATCH(bww_points, bww_points_body, BWW_Q_PARAMS, BWW_Q_ARGS)
 BWW_DISPATCH(bww_finish, bww_finish_body, BWW_F_PARAMS, BWW_F_ARGS)
 
-static void wino_block_generic(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
+static void wino_block_generic(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
     wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
 }
 #if MVX_X86
-__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
+__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
     wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
 }
-__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
     wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
 }
 #endif
 
-void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
+void mvx_wino_block(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
 #if MVX_X86
-    if (p->isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
-    if (p->isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
+    if (p->f.isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
+    if (p->f.isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
 #endif
     wino_block_generic(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
 }

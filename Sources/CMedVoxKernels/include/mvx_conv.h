@@ -11,13 +11,15 @@
 extern "C" {
 #endif
 
-/// Forward-type pass (forward, or backward-data as a forward of the output gradient):
+/// What every forward-type pass (forward, or backward-data as a forward of the output gradient)
+/// computes and writes, whatever its source:
 /// out[m, position] = act(bias[m] + sum over (c, tap) of A[m, c, tap] * source(c, position, tap)).
+/// Each pass's descriptor (mvx_fwd_direct, mvx_fwd_gather, mvx_fwd_gather_raw, mvx_fwd_rows,
+/// mvx_fwd_wino) adds how it reads the source.
 typedef struct {
-    int isa, mr, nr;          ///< mr, nr: from mvx_isa_info_for or mvx_isa_info_narrow
-    int direct;               ///< 1: positions index the padded grid of `src`; 0: gathered from `raw`
+    int isa, mr, nr;          ///< mr, nr: from mvx_isa_info_for, mvx_isa_info_narrow or mvx_isa_info_short
     int M, C, taps, kcc;      ///< output channels, input channels, taps per channel, channels per K chunk
-    const float *A;           ///< packed weights (mvx_pack_weights)
+    const float *A;           ///< packed weights (mvx_pack_weights, mvx_wino_pack_weights)
     const float *bias;        ///< [M] or NULL
     int act;                  ///< 0 none, 1 relu, 2 leaky relu with `slope`
     float slope;
@@ -28,38 +30,53 @@ typedef struct {
     /// grid position (z, y, x) is written at ((z*s0 + ph0)*F1 + y*s1 + ph1)*F2 + x*s2 + ph2
     /// with F = ofull (then out_plane = F0*F1*F2); all zero for a dense output.
     int ostride[3], ophase[3], ofull[3];
-    // direct mode, and gather mode when src is set: zero-padded copy of the source, channel pitch,
-    // plane and row pitch; gather mode reads it at z*mul[0]*pp + y*mul[1]*rp + x*mul[2] + tapoff[t]
+} mvx_fwd;
+
+/// Direct tiles: positions index the padded grid of `src` (stride 1), every tap a shifted view.
+typedef struct {
+    mvx_fwd f;
+    const float *src;         ///< zero-padded copy of the source, channels chan_pitch apart
+    long chan_pitch, pp, rp;  ///< channel, plane and row pitch of the padded copy
+    const long *tapoff;       ///< [taps] offset of each tap within a padded channel
+} mvx_fwd_direct;
+
+/// Gathered tiles from the zero-padded copy: column rows read at
+/// z*mul[0]*pp + y*mul[1]*rp + x*mul[2] + tapoff[t] within each channel.
+typedef struct {
+    mvx_fwd f;
     const float *src;
     long chan_pitch, pp, rp;
-    const long *tapoff;       ///< [taps] offset of each tap within a padded channel
-    // gather mode: the raw source [C][sd*sh*sw] and per-axis index maps:
-    // source index = (o*mul + t*tmul + off) / div, valid when divisible and in range.
+    const long *tapoff;
+    int mul[3];               ///< stride per axis
+} mvx_fwd_gather;
+
+/// Gathered tiles from the raw source [C][sd*sh*sw] through per-axis index maps:
+/// source index = (o*mul + t*tmul + off) / div, valid when divisible and in range.
+typedef struct {
+    mvx_fwd f;
     const float *raw;
     int sd, sh, sw;
     int k[3], mul[3], tmul[3], off[3], div[3];
-    // Winograd: the source's channels, each [od][oh][ow] (wherever they live), and an optional
-    // transform of source values, v -> v*in_scale[c] + in_shift[c], then v > 0 ? v : v*in_slope
-    // when in_leaky (a normalisation and activation not yet applied); zero padding stays zero.
-    const float *const *chan;
-    const float *in_scale, *in_shift;
-    int in_leaky;
-    float in_slope;
-    /// Winograd: when set, each block (tiles [t0, t0 + nt)) writes the sum and the sum of squares
-    /// of the values it stores per output channel at ostats[((t0 / nt) * M + m) * 2 + {0, 1}].
-    double *ostats;
-} mvx_fwd;
+} mvx_fwd_gather_raw;
 
-/// Packs weights for mvx_fwd: value(m, c, t) = w[(m*C + c)*taps + t] normally, or with
-/// `transpose` w[(c*M + m)*taps + t] (backward-data), with `flip` reading tap taps-1-t.
+/// The one-output-channel row kernel: the source's channels, each [od][oh][ow], where they live.
+typedef struct {
+    mvx_fwd f;
+    const float *const *chan;
+} mvx_fwd_rows;
+
+/// Packs weights for the forward-type passes: value(m, c, t) = w[(m*C + c)*taps + t] normally,
+/// or with `transpose` w[(c*M + m)*taps + t] (backward-data), with `flip` reading tap taps-1-t.
 /// Layout: per K chunk of kcc channels, per block of mr rows (zero-padded): [kc*taps][mr].
 /// A holds roundup(M, mr) * C * taps floats.
 void mvx_pack_weights(const float *w, int M, int C, int taps, int kcc, int mr, int transpose, int flip, float *A);
 
-/// Computes positions [t0, t1) (t1 - t0 <= ldacc, ldacc a multiple of nr) for all M channels.
-/// Scratch: acc [roundup(M,mr)][ldacc]; col [kcc*taps][ldacc] (gather mode); offs [kcc*taps];
-/// runs [3 * (ldacc + ldacc/nr + 2)] (gather mode from a padded source).
-void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs);
+/// Each computes positions [t0, t1) (t1 - t0 <= ldacc, ldacc a multiple of nr) for all M
+/// channels. Scratch: acc [roundup(M,mr)][ldacc]; offs [kcc*taps]; col [kcc*taps][ldacc]
+/// (gathered tiles); runs [3 * (ldacc + ldacc/nr + 2)] (gathered from a padded copy).
+void mvx_fwd_direct_tile(const mvx_fwd_direct *p, long t0, long t1, float *acc, long ldacc, long *offs);
+void mvx_fwd_gather_tile(const mvx_fwd_gather *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs);
+void mvx_fwd_gather_raw_tile(const mvx_fwd_gather_raw *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs);
 
 /// acc[l] += v[i] for every i = l mod 8, in double: the bias gradients' sums (both backward-
 /// weights paths), the same bits on every instruction set.
@@ -68,11 +85,11 @@ void mvx_sum_lanes8(int isa, double *acc, const float *v, long n);
 /// A pass with one output channel (M = 1, mr = 1 packed weights) and taps kd x 3 x 3 (taps = 9 kd,
 /// kd odd; stride 1, dilation 1) on a "same" grid (padding (kd-1)/2, 1, 1): rows [y0, y1) of
 /// output planes [z0, z1) of the od x oh x ow grid (dense `out`, bias, act), reading source channel
-/// c at chan[c] (each od x oh x ow), with the bits of mvx_fwd_tile on the padded copy. Register
+/// c at chan[c] (each od x oh x ow), with the bits of mvx_fwd_direct_tile on the padded copy. Register
 /// blocks of 4 rows by 32 positions, so y1 - y0 >= 4 (ranges that threads share should start at
 /// multiples of 4: a range's last block may recompute rows before its end, within the range).
 /// mvx_rows1_fits says where it runs (AVX-512, oh >= 4, ow >= 32).
-void mvx_fwd_rows1(const mvx_fwd *p, long z0, long z1, long y0, long y1);
+void mvx_fwd_rows1(const mvx_fwd_rows *p, long z0, long z1, long y0, long y1);
 int mvx_rows1_fits(int isa, int oh, int ow);
 
 /// Copies channels [c0, c1) of x [C][d][h][w] into dst with zero borders pd/ph/pw on each side;
@@ -95,7 +112,7 @@ typedef struct {
     const float *go;          ///< output gradient [M][od*oh*ow] of one batch item
     long go_plane;
     int od, oh, ow;
-    const float *src;         ///< padded input; direct: positions index its padded grid; gather: read as in mvx_fwd
+    const float *src;         ///< padded input; direct: positions index its padded grid; gather: read as in mvx_fwd_gather
     long chan_pitch, pp, rp, span;
     const long *tapoff;
     const float *raw;         ///< gather mode without src: raw input, forward index maps

@@ -15,11 +15,27 @@ extern "C" {
 /// `transpose` and `flip` as there. U holds 64 * roundup(M, mr) * C floats.
 void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, int flip, float *U);
 /// F(2x2, 3x3) for 2D 3x3 convolutions (stride 1, dilation 1, padding 1; the 3D view's kernel
-/// 1x3x3, k[0] = 1 in mvx_fwd): 16 points xi = ay*4 + ax, weights [9 taps] per (m, c).
+/// 1x3x3, two_d in mvx_fwd_wino): 16 points xi = ay*4 + ax, weights [9 taps] per (m, c).
 void mvx_wino_pack_weights_2d(const float *w, int M, int C, int mr, int transpose, int flip, float *U);
 
 /// Output tiles per axis (2x2x2 outputs each) and in all, for an od x oh x ow output.
 long mvx_wino_tiles(int od, int oh, int ow);
+
+/// A Winograd pass: the source's channels, each [od][oh][ow] (the output grid; wherever they
+/// live), and an optional transform of source values, v -> v*in_scale[c] + in_shift[c], then
+/// v > 0 ? v : v*in_slope when in_leaky (a normalisation and activation not yet applied); zero
+/// padding stays zero. f.A: the weights of mvx_wino_pack_weights (or _2d).
+typedef struct {
+    mvx_fwd f;
+    int two_d;                ///< 1: F(2x2, 3x3) over a 2D grid (od = 1), 16 points instead of 64
+    const float *const *chan;
+    const float *in_scale, *in_shift;
+    int in_leaky;
+    float in_slope;
+    /// When set, each block (tiles [t0, t0 + nt)) writes the sum and the sum of squares of the
+    /// values it stores per output channel at ostats[((t0 / nt) * M + m) * 2 + {0, 1}].
+    double *ostats;
+} mvx_fwd_wino;
 
 /// Up to this many input channels, transformed inputs are stored channel-major.
 #define MVX_WINO_CHANNEL_MAJOR 32
@@ -27,10 +43,10 @@ long mvx_wino_tiles(int od, int oh, int ow);
 /// Computes output tiles [t0, t1) (raster order, t1 - t0 <= nt <= 256, nt a multiple of p->nr and of 16)
 /// for output channels [m0, m1) (m0 a multiple of p->mr), transforming input channels [c0, c1) into
 /// V first (threads sharing one block: each transforms some channels into a shared V, then, after
-/// all have, computes some output channels; c0 == c1 skips the transform, m0 == m1 the rest). p: as for mvx_fwd_tile with A = U, the source in chan (and in_*), od/oh/ow the output
-/// (and source) grid; 2D when k[0] == 1 (16 points instead of 64 below). Scratch: V
+/// all have, computes some output channels; c0 == c1 skips the transform, m0 == m1 the rest);
+/// 16 points instead of 64 below when p->two_d. Scratch: V
 /// max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16], offs [C].
-void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
+void mvx_wino_block(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
                     long *offs);
 
 /// Winograd backward-weights, the adjoint of the forward: dU[xi][m][c] = sum over tiles of
@@ -40,8 +56,8 @@ void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c
 /// mvx_wino_bww_transform: tiles [t0, t0 + n) (n <= 256) into lanes 0..roundup(n, 16) of V
 /// (input channels [c0, c1); point xi, channel c at V[xi*vx + c*vc]) and GY (output channels
 /// [m0, m1); point xi, channel m at GY[xi*gx + m*gm]); lanes past n are zero in GY. p: the
-/// forward's (chan = the layer input, od/oh/ow, C, M, isa); gy: [M][od*oh*ow].
-void mvx_wino_bww_transform(const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V,
+/// forward's (chan = the layer input; f.od/oh/ow, f.C, f.M, f.isa); gy: [M][od*oh*ow].
+void mvx_wino_bww_transform(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V,
                             long vx, long vc, float *GY, long gx, long gm);
 /// Tiles per chunk of the Winograd backward-weights (the most one product sums at a time).
 #define MVX_WINO_BWW_CHUNK 256

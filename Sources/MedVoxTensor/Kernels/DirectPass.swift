@@ -93,7 +93,7 @@ extension FastPass {
             offsets.withUnsafeBufferPointer { tapoff in
                 parallelFor(T, threads: T) { t in
                     let slab = scratch + t * perSlabThread
-                    let (acc, col, offs, runs) = slots(slab + C * slabPitch, threads: T)
+                    let sl = slots(slab + C * slabPitch, threads: T)
                     let range = chunkRange(out[0], part: t, of: T)
                     var z0 = range.lowerBound
                     while z0 < range.upperBound {
@@ -104,20 +104,15 @@ extension FastPass {
                                                 Int32(pad[1]), Int32(pad[2]), Int32(z0), Int32(z1 + halo), slab + c0 * slabPitch, slabPitch)
                             c0 += count
                         }
-                        var d = desc
-                        d.src = UnsafePointer(slab)
-                        d.chan_pitch = slabPitch
-                        d.pp = pp
-                        d.rp = rp
-                        d.tapoff = tapoff.baseAddress
-                        d.mul = (Int32(mul[0]), Int32(mul[1]), Int32(mul[2]))
-                        d.od = Int32(z1 - z0)
-                        d.out = desc.out + z0 * out[1] * out[2]
+                        var f = desc
+                        f.od = Int32(z1 - z0)
+                        f.out = desc.out + z0 * out[1] * out[2]
+                        let d = directSource(f, slab, pitch: slabPitch, tapOffsets: tapoff.baseAddress!)
                         let span = ((z1 - z0 - 1) * pp + (out[1] - 1) * rp) + out[2]
                         withUnsafePointer(to: d) { dp in
                             var t0 = 0
                             while t0 < span {
-                                mvx_fwd_tile(dp, t0, min(span, t0 + nt), acc, nt, col, offs, runs)
+                                mvx_fwd_direct_tile(dp, t0, min(span, t0 + nt), sl.acc, nt, sl.offs)
                                 t0 += nt
                             }
                         }

@@ -110,10 +110,14 @@ struct FastPass {
         return (mpad, total, nt, tiles, kmax, colCount, runsCount, perThread)
     }
 
+    /// A thread's scratch slots: accumulators, the column tile (Winograd: its transformed inputs
+    /// V), K offsets and runs.
+    typealias Slots = (acc: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>, offs: UnsafeMutablePointer<Int>,
+                       runs: UnsafeMutablePointer<Int>)
+
     /// A thread's tile scratch from `base` (`layout(threads:).perThread` floats): accumulators, the
     /// column tile (Winograd: its transformed inputs V), K offsets and runs.
-    func slots(_ base: UnsafeMutablePointer<Float>, threads T: Int) -> (acc: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>,
-                                                                        offs: UnsafeMutablePointer<Int>, runs: UnsafeMutablePointer<Int>) {
+    func slots(_ base: UnsafeMutablePointer<Float>, threads T: Int) -> Slots {
         let (mpad, _, nt, _, kmax, colCount, runsCount, _) = layout(threads: T)
         let col = base + (mode == .winograd ? mpad * (points * nt + 16) : mpad * nt)
         return (base, col, UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax),
@@ -176,13 +180,12 @@ struct FastPass {
         }
     }
 
-    /// The descriptor's fields every mode shares: kernel blocks, weights, bias and activation, and
-    /// the output grid (strided for a transposed convolution's phases).
+    /// What every mode computes and writes (`mvx_fwd`): kernel blocks, weights, bias and
+    /// activation, and the output grid (strided for a transposed convolution's phases).
     func outputDescriptor(packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                           activation: FusedActivation) -> mvx_fwd {
         var d = mvx_fwd()
         d.isa = info.isa; d.mr = info.mr; d.nr = info.nr
-        d.direct = mode == .direct ? 1 : 0
         d.M = Int32(M); d.C = Int32(C); d.taps = Int32(taps); d.kcc = Int32(kcc)
         d.A = packed
         d.bias = bias
@@ -208,20 +211,37 @@ struct FastPass {
         return groups.flatMap { g in (0..<g.1).map { g.0 + $0 * plane } }
     }
 
-    /// Points `d` at the zero-padded copy of the source in `scratch` (direct and gathered tiles).
-    func bindPadded(_ d: inout mvx_fwd, _ scratch: UnsafeMutablePointer<Float>, tapOffsets: UnsafePointer<Int>) {
-        let p = padded
-        d.src = UnsafePointer(scratch)
+    /// A direct pass's descriptor over a zero-padded copy at `padded`, channels `pitch` apart.
+    func directSource(_ f: mvx_fwd, _ padded: UnsafePointer<Float>, pitch: Int, tapOffsets: UnsafePointer<Int>) -> mvx_fwd_direct {
+        let p = self.padded
+        var d = mvx_fwd_direct()
+        d.f = f
+        d.src = padded
+        d.chan_pitch = pitch
+        d.pp = p[1] * p[2]
+        d.rp = p[2]
+        d.tapoff = tapOffsets
+        return d
+    }
+
+    /// A gathered pass's descriptor over the zero-padded copy at `padded`.
+    func gatherSource(_ f: mvx_fwd, _ padded: UnsafePointer<Float>, tapOffsets: UnsafePointer<Int>) -> mvx_fwd_gather {
+        let p = self.padded
+        var d = mvx_fwd_gather()
+        d.f = f
+        d.src = padded
         d.chan_pitch = chanPitch
         d.pp = p[1] * p[2]
         d.rp = p[2]
         d.tapoff = tapOffsets
         d.mul = (Int32(mul[0]), Int32(mul[1]), Int32(mul[2]))
+        return d
     }
 
-    /// Points `d` at the raw source with the per-axis index maps (gathered tiles without a padded
-    /// copy).
-    func bindRaw(_ d: inout mvx_fwd, _ source: UnsafePointer<Float>) {
+    /// A gathered pass's descriptor over the raw source, with the per-axis index maps.
+    func rawSource(_ f: mvx_fwd, _ source: UnsafePointer<Float>) -> mvx_fwd_gather_raw {
+        var d = mvx_fwd_gather_raw()
+        d.f = f
         d.raw = source
         d.sd = Int32(src[0]); d.sh = Int32(src[1]); d.sw = Int32(src[2])
         d.k = (Int32(kernel[0]), Int32(kernel[1]), Int32(kernel[2]))
@@ -229,34 +249,46 @@ struct FastPass {
         d.tmul = (Int32(tmul[0]), Int32(tmul[1]), Int32(tmul[2]))
         d.off = (Int32(off[0]), Int32(off[1]), Int32(off[2]))
         d.div = (Int32(div[0]), Int32(div[1]), Int32(div[2]))
+        return d
     }
 
-    /// Direct and gathered tiles (`mvx_fwd_tile`): the padded copy (unless `prefilled`) or the raw
-    /// source, then for each phase (one for a plain convolution) every thread computes its range
-    /// of tiles with its own accumulator and column slots.
+    /// Direct and gathered tiles (`mvx_fwd_direct_tile`, `mvx_fwd_gather_tile`,
+    /// `mvx_fwd_gather_raw_tile`): the padded copy (unless `prefilled`) or the raw source, then for
+    /// each phase (one for a plain convolution) every thread computes its range of tiles with its
+    /// own accumulator and column slots.
     func runTiles(_ desc: mvx_fwd, source: UnsafePointer<Float>, groups: [(UnsafePointer<Float>, Int)],
                   prefilled: UnsafeMutablePointer<Float>?, packed: UnsafePointer<Float>, threads T: Int) {
         let (_, total, nt, tiles, _, _, _, perThread) = layout(threads: T)
         let padCount = usesPadded ? chanPitch * C : 0
         func body(_ scratch: UnsafeMutablePointer<Float>) {
-            tapOffsets.withUnsafeBufferPointer { tapoff in
-                var d = desc
-                if usesPadded {
-                    if prefilled == nil { padCopy(groups, into: scratch, threads: T) }
-                    bindPadded(&d, scratch, tapOffsets: tapoff.baseAddress!)
-                } else {
-                    bindRaw(&d, source)
+            if usesPadded && prefilled == nil { padCopy(groups, into: scratch, threads: T) }
+            /// Runs `tile(slots, t0, t1)` for every tile, threads taking contiguous ranges.
+            func eachTile(_ tile: (Slots, Int, Int) -> Void) {
+                parallelFor(T, threads: T) { t in
+                    let sl = slots(scratch + padCount + t * perThread, threads: T)
+                    for i in chunkRange(tiles, part: t, of: T) {
+                        let t0 = i * nt
+                        tile(sl, t0, min(total, t0 + nt))
+                    }
                 }
+            }
+            tapOffsets.withUnsafeBufferPointer { tapoff in
                 for (index, phase) in phases.enumerated() {
-                    d.A = packed + index * packedCount
-                    d.ophase = (Int32(phase[0]), Int32(phase[1]), Int32(phase[2]))
-                    withUnsafePointer(to: d) { dp in
-                        parallelFor(T, threads: T) { t in
-                            let sl = slots(scratch + padCount + t * perThread, threads: T)
-                            for tile in chunkRange(tiles, part: t, of: T) {
-                                let t0 = tile * nt
-                                mvx_fwd_tile(dp, t0, min(total, t0 + nt), sl.acc, nt, sl.col, sl.offs, sl.runs)
-                            }
+                    var f = desc
+                    f.A = packed + index * packedCount
+                    f.ophase = (Int32(phase[0]), Int32(phase[1]), Int32(phase[2]))
+                    switch mode {
+                    case .direct:
+                        withUnsafePointer(to: directSource(f, scratch, pitch: chanPitch, tapOffsets: tapoff.baseAddress!)) { dp in
+                            eachTile { sl, t0, t1 in mvx_fwd_direct_tile(dp, t0, t1, sl.acc, nt, sl.offs) }
+                        }
+                    case .gather:
+                        withUnsafePointer(to: gatherSource(f, scratch, tapOffsets: tapoff.baseAddress!)) { dp in
+                            eachTile { sl, t0, t1 in mvx_fwd_gather_tile(dp, t0, t1, sl.acc, nt, sl.col, sl.offs, sl.runs) }
+                        }
+                    default:
+                        withUnsafePointer(to: rawSource(f, source)) { dp in
+                            eachTile { sl, t0, t1 in mvx_fwd_gather_raw_tile(dp, t0, t1, sl.acc, nt, sl.col, sl.offs) }
                         }
                     }
                 }

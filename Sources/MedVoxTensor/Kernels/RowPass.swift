@@ -46,7 +46,8 @@ extension FastPass {
     /// 4-row blocks.
     func runRows(_ desc: mvx_fwd, channels: [UnsafePointer<Float>?], threads T: Int) {
         channels.withUnsafeBufferPointer { chan in
-            var d = desc
+            var d = mvx_fwd_rows()
+            d.f = desc
             d.chan = chan.baseAddress
             withUnsafePointer(to: d) { dp in
                 let rows = out[1], blocks = rows / 4

@@ -45,10 +45,9 @@ extension ConvPlan {
         let (vx, vc, gx, gm) = (C * chunk, chunk, M * chunk, chunk)
         let extra = chunks == 1 ? 64 * (Mpad + Cpad) * chunk + T * 64 * step * Cpad : T * (Mpad * (chunk + Cpad) + chunk * Cpad)
         var dU = [Double](repeating: 0, count: chunks > 1 ? 64 * M * ((C + 7) / 8 * 8) : 0)
-        var d = mvx_fwd()
-        d.isa = info.isa; d.M = Int32(M); d.C = Int32(C)
-        d.k = (3, 3, 3)
-        d.od = Int32(s.output[0]); d.oh = Int32(s.output[1]); d.ow = Int32(s.output[2])
+        var d = mvx_fwd_wino()
+        d.f.isa = info.isa; d.f.M = Int32(M); d.f.C = Int32(C)
+        d.f.od = Int32(s.output[0]); d.f.oh = Int32(s.output[1]); d.f.ow = Int32(s.output[2])
         let plane = s.inPlane
         ScratchPool.shared.with(64 * (C + M) * chunk + extra) { scratch in
             let V = scratch, GY = scratch + 64 * C * chunk, rest = GY + 64 * M * chunk

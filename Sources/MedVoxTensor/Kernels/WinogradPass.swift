@@ -63,8 +63,9 @@ extension FastPass {
             (inputTransform?.scale ?? []).withUnsafeBufferPointer { scale in
             (inputTransform?.shift ?? []).withUnsafeBufferPointer { shift in
             blockStats.withUnsafeMutableBufferPointer { stats in
-                var d = desc
-                d.k = (Int32(kernel[0]), Int32(kernel[1]), Int32(kernel[2]))
+                var d = mvx_fwd_wino()
+                d.f = desc
+                d.two_d = points == 16 ? 1 : 0
                 d.chan = chan.baseAddress
                 d.ostats = outputStatistics == nil ? nil : stats.baseAddress  // (an empty array's may be non-nil)
                 if let t = inputTransform {
@@ -102,7 +103,7 @@ extension FastPass {
     /// Fewer blocks than threads: per block, the threads first transform some input channels each
     /// into one shared V, then compute some output channels each from it (the same sums, whoever
     /// computes them).
-    func runWinogradSharedBlocks(_ dp: UnsafePointer<mvx_fwd>, scratch: UnsafeMutablePointer<Float>, threads T: Int) {
+    func runWinogradSharedBlocks(_ dp: UnsafePointer<mvx_fwd_wino>, scratch: UnsafeMutablePointer<Float>, threads T: Int) {
         let (mpad, total, nt, tiles, _, _, _, perThread) = layout(threads: T)
         let mr = Int(info.mr), shared = slots(scratch, threads: T).col
         for tile in 0..<tiles {
