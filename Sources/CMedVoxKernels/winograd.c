@@ -31,49 +31,35 @@ enum { WL = 16 };
 
 static inline long lmin(long a, long b) { return a < b ? a : b; }
 
-void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, int flip, float *U) {
+void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int two_d, int transpose, int flip, float *U) {
     static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    const int kd = two_d ? 1 : 3, taps = 9 * kd;
     const long Mpad = ((long)M + mr - 1) / mr * mr;
     for (long m = 0; m < Mpad; m++)
         for (long c = 0; c < C; c++) {
             double g[27] = {0}, a1[3][3][4], a2[3][4][4], u[4][4][4];
             if (m < M)
-                for (int t = 0; t < 27; t++) {
-                    int ts = flip ? 26 - t : t;
-                    g[t] = transpose ? w[(c * M + m) * 27 + ts] : w[(m * C + c) * 27 + ts];
+                for (int t = 0; t < taps; t++) {
+                    int ts = flip ? taps - 1 - t : t;
+                    g[t] = transpose ? w[(c * M + m) * taps + ts] : w[(m * C + c) * taps + ts];
                 }
-            for (int i = 0; i < 3; i++)
+            // G along x, then y, then (3D) z, each axis 3 taps to 4 points, in double.
+            for (int i = 0; i < kd; i++)
                 for (int j = 0; j < 3; j++)
                     for (int x = 0; x < 4; x++)
                         a1[i][j][x] = G[x][0] * g[(i * 3 + j) * 3] + G[x][1] * g[(i * 3 + j) * 3 + 1] + G[x][2] * g[(i * 3 + j) * 3 + 2];
-            for (int i = 0; i < 3; i++)
+            for (int i = 0; i < kd; i++)
                 for (int y = 0; y < 4; y++)
                     for (int x = 0; x < 4; x++) a2[i][y][x] = G[y][0] * a1[i][0][x] + G[y][1] * a1[i][1][x] + G[y][2] * a1[i][2][x];
+            if (two_d) {
+                for (int xi = 0; xi < 16; xi++) U[(xi * Mpad + m / mr * mr) * C + c * mr + m % mr] = (float)a2[0][xi / 4][xi % 4];
+                continue;
+            }
             for (int z = 0; z < 4; z++)
                 for (int y = 0; y < 4; y++)
                     for (int x = 0; x < 4; x++) u[z][y][x] = G[z][0] * a2[0][y][x] + G[z][1] * a2[1][y][x] + G[z][2] * a2[2][y][x];
             for (int xi = 0; xi < 64; xi++)
                 U[(xi * Mpad + m / mr * mr) * C + c * mr + m % mr] = (float)u[xi / 16][(xi / 4) % 4][xi % 4];
-        }
-}
-
-void mvx_wino_pack_weights_2d(const float *w, int M, int C, int mr, int transpose, int flip, float *U) {
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    const long Mpad = ((long)M + mr - 1) / mr * mr;
-    for (long m = 0; m < Mpad; m++)
-        for (long c = 0; c < C; c++) {
-            double g[9] = {0}, a1[3][4];
-            if (m < M)
-                for (int t = 0; t < 9; t++) {
-                    int ts = flip ? 8 - t : t;
-                    g[t] = transpose ? w[(c * M + m) * 9 + ts] : w[(m * C + c) * 9 + ts];
-                }
-            for (int i = 0; i < 3; i++)
-                for (int x = 0; x < 4; x++) a1[i][x] = G[x][0] * g[i * 3] + G[x][1] * g[i * 3 + 1] + G[x][2] * g[i * 3 + 2];
-            for (int y = 0; y < 4; y++)
-                for (int x = 0; x < 4; x++)
-                    U[((y * 4 + x) * Mpad + m / mr * mr) * C + c * mr + m % mr] =
-                        (float)(G[y][0] * a1[0][x] + G[y][1] * a1[1][x] + G[y][2] * a1[2][x]);
         }
 }
 
@@ -676,22 +662,31 @@ static inline __attribute__((always_inline)) void bww_transform_body(const mvx_f
     }
 }
 
-#define BWW_T_PARAMS const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V, long vx, \
-                     long vc, float *GY, long gx, long gm
-#define BWW_T_ARGS p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm
-
-static void bww_transform_generic(BWW_T_PARAMS) { bww_transform_body(BWW_T_ARGS); }
+static void bww_transform_generic(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1,
+                                  float *V, long vx, long vc, float *GY, long gx, long gm) {
+    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm);
+}
 #if MVX_X86
-__attribute__((target("avx2,fma"))) static void bww_transform_avx2(BWW_T_PARAMS) { bww_transform_body(BWW_T_ARGS); }
-__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void bww_transform_avx512(BWW_T_PARAMS) { bww_transform_body(BWW_T_ARGS); }
+__attribute__((target("avx2,fma"))) static void bww_transform_avx2(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0,
+                                                                   long c1, long m0, long m1, float *V, long vx, long vc, float *GY,
+                                                                   long gx, long gm) {
+    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void bww_transform_avx512(const mvx_fwd_wino *p, const float *gy,
+                                                                                         long t0, long n, long c0, long c1, long m0,
+                                                                                         long m1, float *V, long vx, long vc,
+                                                                                         float *GY, long gx, long gm) {
+    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm);
+}
 #endif
 
-void mvx_wino_bww_transform(BWW_T_PARAMS) {
+void mvx_wino_bww_transform(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V,
+                            long vx, long vc, float *GY, long gx, long gm) {
 #if MVX_X86
-    if (p->f.isa == MVX_ISA_AVX512) { bww_transform_avx512(BWW_T_ARGS); return; }
-    if (p->f.isa == MVX_ISA_AVX2) { bww_transform_avx2(BWW_T_ARGS); return; }
+    if (p->f.isa == MVX_ISA_AVX512) { bww_transform_avx512(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm); return; }
+    if (p->f.isa == MVX_ISA_AVX2) { bww_transform_avx2(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm); return; }
 #endif
-    bww_transform_generic(BWW_T_ARGS);
+    bww_transform_generic(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm);
 }
 
 // In-place 16 x 16 transpose of r[row][lane]: four rounds, each swapping one bit of the row index
@@ -738,16 +733,6 @@ static inline __attribute__((always_inline)) void store_first(float *p, v16 v, i
     }
     }
 }
-
-#define BWW_P_PARAMS long M, long C, long L, int mr, long Cpad, const float *GY, long gx, long gm, const float *V, long vx, long vc, \
-                     long xi0, long xi1, float *GA, float *VT
-#define BWW_P_ARGS M, C, L, mr, Cpad, GY, gx, gm, V, vx, vc, xi0, xi1, GA, VT
-#define BWW_G_PARAMS int mr, int nr, long M, long C, long L, long Cpad, const float *GA, const float *VT, long r0, long r1, float *P, \
-                     float *gw
-#define BWW_G_ARGS mr, nr, M, C, L, Cpad, GA, VT, r0, r1, P, gw
-#define BWW_Q_PARAMS int mr, int nr, long M, long C, long L, long Cpad, const float *GY, long gx, long gm, const float *V, long vx, \
-                     long vc, long xi0, long xi1, float *work, double *dU, int first
-#define BWW_Q_ARGS mr, nr, M, C, L, Cpad, GY, gx, gm, V, vx, vc, xi0, xi1, work, dU, first
 
 // One point's operands: GY rows [M][L] (stride gm) into A panels ga[m / mr][tile][mr], V rows
 // [C][L] (stride vc) into rows of tiles vt[tile][Cpad], both zero past M and C.
@@ -804,15 +789,20 @@ static inline __attribute__((always_inline)) void finish8(const v8d *u, long n, 
         for (int t = 0; t < 27; t++) gw[l * 27 + t] = (float)o[t][l];
 }
 
-static inline __attribute__((always_inline)) void bww_pack_body(int isa, BWW_P_PARAMS) {
-    (void)isa;
+static inline __attribute__((always_inline)) void bww_pack_body(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
+    const long M = b->M, C = b->C, L = b->L, Cpad = b->Cpad, gx = b->gx, gm = b->gm, vx = b->vx, vc = b->vc;
+    const int mr = b->mr;
+    const float *GY = b->GY, *V = b->V;
     const long Mpad = (M + mr - 1) / mr * mr;
     for (long xi = xi0; xi < xi1; xi++)
         pack_point(M, C, L, mr, Cpad, GY + xi * gx, gm, V + xi * vx, vc, GA + xi * Mpad * L, VT + xi * L * Cpad);
 }
 
-static inline __attribute__((always_inline)) void bww_gemm_body(int isa, BWW_G_PARAMS) {
-    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(isa, mr);
+static inline __attribute__((always_inline)) void bww_gemm_body(const mvx_wino_bww *b, const float *GA, const float *VT, long r0,
+                                                                 long r1, float *P, float *gw) {
+    const long M = b->M, C = b->C, L = b->L, Cpad = b->Cpad;
+    const int mr = b->mr, nr = b->nr;
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(b->isa, mr);
     const long Mpad = (M + mr - 1) / mr * mr, rows = r1 - r0;
     long offs[MVX_WINO_BWW_CHUNK];
     if (L > MVX_WINO_BWW_CHUNK || rows <= 0) return;
@@ -830,8 +820,12 @@ static inline __attribute__((always_inline)) void bww_gemm_body(int isa, BWW_G_P
         }
 }
 
-static inline __attribute__((always_inline)) void bww_points_body(int isa, BWW_Q_PARAMS) {
-    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(isa, mr);
+static inline __attribute__((always_inline)) void bww_points_body(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU,
+                                                                   int first) {
+    const long M = b->M, C = b->C, L = b->L, Cpad = b->Cpad, gx = b->gx, gm = b->gm, vx = b->vx, vc = b->vc;
+    const int mr = b->mr, nr = b->nr;
+    const float *GY = b->GY, *V = b->V;
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(b->isa, mr);
     const long Mpad = (M + mr - 1) / mr * mr, C8 = (C + 7) / 8 * 8;
     float *ga = work, *vt = work + Mpad * L, *P = vt + L * Cpad;
     long offs[MVX_WINO_BWW_CHUNK];
@@ -854,8 +848,7 @@ static inline __attribute__((always_inline)) void bww_points_body(int isa, BWW_Q
     }
 }
 
-static inline __attribute__((always_inline)) void bww_finish_body(int isa, long M, long C, const double *dU, long m0, long m1, float *gw) {
-    (void)isa;
+static inline __attribute__((always_inline)) void bww_finish_body(long M, long C, const double *dU, long m0, long m1, float *gw) {
     const long C8 = (C + 7) / 8 * 8;
     for (long m = m0; m < m1; m++)
         for (long c = 0; c < C; c += 8) {
@@ -865,31 +858,94 @@ static inline __attribute__((always_inline)) void bww_finish_body(int isa, long 
         }
 }
 
-#define BWW_F_PARAMS long M, long C, const double *dU, long m0, long m1, float *gw
-#define BWW_F_ARGS M, C, dU, m0, m1, gw
-
 // Each entry point runs its body compiled for the instruction set (vector code for v16 and v8d).
+static void bww_pack_generic(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
+    bww_pack_body(b, xi0, xi1, GA, VT);
+}
 #if MVX_X86
-#define BWW_DISPATCH(name, body, PARAMS, ARGS)                                                       \
-    static void name##_generic(int isa, PARAMS) { body(isa, ARGS); }                                \
-    __attribute__((target("avx2,fma"))) static void name##_avx2(int isa, PARAMS) { body(isa, ARGS); } \
-    __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void name##_avx512(int isa, PARAMS) { \
-        body(isa, ARGS);                                                                            \
-    }                                                                                               \
-    void mvx_wino_##name(int isa, PARAMS) {                                                         \
-        if (isa == MVX_ISA_AVX512) name##_avx512(isa, ARGS);                                        \
-        else if (isa == MVX_ISA_AVX2) name##_avx2(isa, ARGS);                                       \
-        else name##_generic(isa, ARGS);                                                             \
-    }
-#else
-#define BWW_DISPATCH(name, body, PARAMS, ARGS)                                                       \
-    void mvx_wino_##name(int isa, PARAMS) { body(isa, ARGS); }
+__attribute__((target("avx2,fma")))
+static void bww_pack_avx2(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
+    bww_pack_body(b, xi0, xi1, GA, VT);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+static void bww_pack_avx512(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
+    bww_pack_body(b, xi0, xi1, GA, VT);
+}
 #endif
 
-BWW_DISPATCH(bww_pack, bww_pack_body, BWW_P_PARAMS, BWW_P_ARGS)
-BWW_DISPATCH(bww_gemm, bww_gemm_body, BWW_G_PARAMS, BWW_G_ARGS)
-BWW_DISPATCH(bww_points, bww_points_body, BWW_Q_PARAMS, BWW_Q_ARGS)
-BWW_DISPATCH(bww_finish, bww_finish_body, BWW_F_PARAMS, BWW_F_ARGS)
+void mvx_wino_bww_pack(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
+#if MVX_X86
+    if (b->isa == MVX_ISA_AVX512) { bww_pack_avx512(b, xi0, xi1, GA, VT); return; }
+    if (b->isa == MVX_ISA_AVX2) { bww_pack_avx2(b, xi0, xi1, GA, VT); return; }
+#endif
+    bww_pack_generic(b, xi0, xi1, GA, VT);
+}
+
+static void bww_gemm_generic(const mvx_wino_bww *b, const float *GA, const float *VT, long r0, long r1, float *P, float *gw) {
+    bww_gemm_body(b, GA, VT, r0, r1, P, gw);
+}
+#if MVX_X86
+__attribute__((target("avx2,fma")))
+static void bww_gemm_avx2(const mvx_wino_bww *b, const float *GA, const float *VT, long r0, long r1, float *P, float *gw) {
+    bww_gemm_body(b, GA, VT, r0, r1, P, gw);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+static void bww_gemm_avx512(const mvx_wino_bww *b, const float *GA, const float *VT, long r0, long r1, float *P, float *gw) {
+    bww_gemm_body(b, GA, VT, r0, r1, P, gw);
+}
+#endif
+
+void mvx_wino_bww_gemm(const mvx_wino_bww *b, const float *GA, const float *VT, long r0, long r1, float *P, float *gw) {
+#if MVX_X86
+    if (b->isa == MVX_ISA_AVX512) { bww_gemm_avx512(b, GA, VT, r0, r1, P, gw); return; }
+    if (b->isa == MVX_ISA_AVX2) { bww_gemm_avx2(b, GA, VT, r0, r1, P, gw); return; }
+#endif
+    bww_gemm_generic(b, GA, VT, r0, r1, P, gw);
+}
+
+static void bww_points_generic(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU, int first) {
+    bww_points_body(b, xi0, xi1, work, dU, first);
+}
+#if MVX_X86
+__attribute__((target("avx2,fma")))
+static void bww_points_avx2(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU, int first) {
+    bww_points_body(b, xi0, xi1, work, dU, first);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+static void bww_points_avx512(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU, int first) {
+    bww_points_body(b, xi0, xi1, work, dU, first);
+}
+#endif
+
+void mvx_wino_bww_points(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU, int first) {
+#if MVX_X86
+    if (b->isa == MVX_ISA_AVX512) { bww_points_avx512(b, xi0, xi1, work, dU, first); return; }
+    if (b->isa == MVX_ISA_AVX2) { bww_points_avx2(b, xi0, xi1, work, dU, first); return; }
+#endif
+    bww_points_generic(b, xi0, xi1, work, dU, first);
+}
+
+static void bww_finish_generic(long M, long C, const double *dU, long m0, long m1, float *gw) {
+    bww_finish_body(M, C, dU, m0, m1, gw);
+}
+#if MVX_X86
+__attribute__((target("avx2,fma")))
+static void bww_finish_avx2(long M, long C, const double *dU, long m0, long m1, float *gw) {
+    bww_finish_body(M, C, dU, m0, m1, gw);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+static void bww_finish_avx512(long M, long C, const double *dU, long m0, long m1, float *gw) {
+    bww_finish_body(M, C, dU, m0, m1, gw);
+}
+#endif
+
+void mvx_wino_bww_finish(int isa, long M, long C, const double *dU, long m0, long m1, float *gw) {
+#if MVX_X86
+    if (isa == MVX_ISA_AVX512) { bww_finish_avx512(M, C, dU, m0, m1, gw); return; }
+    if (isa == MVX_ISA_AVX2) { bww_finish_avx2(M, C, dU, m0, m1, gw); return; }
+#endif
+    bww_finish_generic(M, C, dU, m0, m1, gw);
+}
 
 static void wino_block_generic(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
     wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);

@@ -9,14 +9,12 @@
 extern "C" {
 #endif
 
-/// Winograd F(2x2x2, 3x3x3) for 3x3x3 convolutions with stride 1, dilation 1 and padding 1.
-/// Weights: U[xi][mb][c][mr] for the 64 transform points xi, xi = (4*az + ay)*4 + ax, each a
-/// packed [roundup(M, mr)][C] matrix as mvx_pack_weights lays it out (taps 1, one K chunk);
-/// `transpose` and `flip` as there. U holds 64 * roundup(M, mr) * C floats.
-void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, int flip, float *U);
-/// F(2x2, 3x3) for 2D 3x3 convolutions (stride 1, dilation 1, padding 1; the 3D view's kernel
-/// 1x3x3, two_d in mvx_fwd_wino): 16 points xi = ay*4 + ax, weights [9 taps] per (m, c).
-void mvx_wino_pack_weights_2d(const float *w, int M, int C, int mr, int transpose, int flip, float *U);
+/// Winograd F(2x2x2, 3x3x3) for 3x3x3 convolutions with stride 1, dilation 1 and padding 1, and
+/// F(2x2, 3x3) for 2D 3x3 ones (`two_d`; the 3D view's kernel 1x3x3).
+/// Weights: U[xi][mb][c][mr] for the 64 transform points xi = (4*az + ay)*4 + ax (2D: 16 points
+/// xi = ay*4 + ax), each a packed [roundup(M, mr)][C] matrix as mvx_pack_weights lays it out (taps 1,
+/// one K chunk); `transpose` and `flip` as there. U holds 64 (2D: 16) * roundup(M, mr) * C floats.
+void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int two_d, int transpose, int flip, float *U);
 
 /// Output tiles per axis (2x2x2 outputs each) and in all, for an od x oh x ow output.
 long mvx_wino_tiles(int od, int oh, int ow);
@@ -66,21 +64,27 @@ void mvx_wino_bww_transform(const mvx_fwd_wino *p, const float *gy, long t0, lon
 /// over the chunk's L tiles (L a multiple of 16, summed in order): A panels GA[m / mr][tile][mr]
 /// packed from GY (roundup(M, mr) rows, zero past M) and rows of tiles VT[tile][Cpad] packed from V
 /// (Cpad: C rounded up to nr, zero past C).
-///
+typedef struct {
+    int isa, mr, nr;          ///< the forward micro-kernel's instruction set and register blocks
+    long M, C;                ///< output and input channels
+    long L, Cpad;             ///< tiles in the chunk (a multiple of 16); C rounded up to nr
+    const float *GY;          ///< transformed output gradient: point xi, channel m at GY[xi*gx + m*gm]
+    long gx, gm;
+    const float *V;           ///< transformed input: point xi, channel c at V[xi*vx + c*vc]
+    long vx, vc;
+} mvx_wino_bww;
+
 /// A single chunk (every tile at once): mvx_wino_bww_pack packs points [xi0, xi1) into GA
 /// (64 * roundup(M, mr) * L floats) and VT (64 * L * Cpad); then mvx_wino_bww_gemm computes, for
 /// output channels [r0, r1) (multiples of mr; r1 up to roundup(M, mr)), every point's products into
 /// P (64 * (r1 - r0) * Cpad floats of scratch) and gw[m][c][27] = G^T dU[m][c] G from them.
-void mvx_wino_bww_pack(int isa, long M, long C, long L, int mr, long Cpad, const float *GY, long gx, long gm, const float *V,
-                       long vx, long vc, long xi0, long xi1, float *GA, float *VT);
-void mvx_wino_bww_gemm(int isa, int mr, int nr, long M, long C, long L, long Cpad, const float *GA, const float *VT, long r0,
-                       long r1, float *P, float *gw);
+void mvx_wino_bww_pack(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT);
+void mvx_wino_bww_gemm(const mvx_wino_bww *b, const float *GA, const float *VT, long r0, long r1, float *P, float *gw);
 /// Several chunks: mvx_wino_bww_points packs and multiplies points [xi0, xi1) of one chunk in
 /// `work` (roundup(M, mr) * (L + Cpad) + L * Cpad floats) and stores (`first`) or adds the products
 /// in dU [64][M][roundup(C, 8)] (doubles); after the last chunk, mvx_wino_bww_finish computes
 /// gw[m][c][27] for output channels [m0, m1).
-void mvx_wino_bww_points(int isa, int mr, int nr, long M, long C, long L, long Cpad, const float *GY, long gx, long gm,
-                         const float *V, long vx, long vc, long xi0, long xi1, float *work, double *dU, int first);
+void mvx_wino_bww_points(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU, int first);
 void mvx_wino_bww_finish(int isa, long M, long C, const double *dU, long m0, long m1, float *gw);
 
 #ifdef __cplusplus

@@ -68,8 +68,7 @@ public final class ConvPlan {
     static func packForward(_ f: FastPass, _ weight: UnsafePointer<Float>) -> [Float] {
         [Float](unsafeUninitializedCapacity: f.packedCount) { buf, n in
             if f.mode == .winograd {
-                let pack = f.points == 16 ? mvx_wino_pack_weights_2d : mvx_wino_pack_weights
-                pack(weight, Int32(f.M), Int32(f.C), f.info.mr, 0, 0, buf.baseAddress!)
+                mvx_wino_pack_weights(weight, Int32(f.M), Int32(f.C), f.info.mr, f.points == 16 ? 1 : 0, 0, 0, buf.baseAddress!)
             } else {
                 mvx_pack_weights(weight, Int32(f.M), Int32(f.C), Int32(f.taps), Int32(f.kcc), f.info.mr, 0, 0, buf.baseAddress!)
             }
@@ -83,8 +82,7 @@ public final class ConvPlan {
         let phases = b.phases
         return [Float](unsafeUninitializedCapacity: b.packedCount * phases.count) { buf, n in
             if b.mode == .winograd {
-                let pack = b.points == 16 ? mvx_wino_pack_weights_2d : mvx_wino_pack_weights
-                pack(weight, Int32(b.M), Int32(b.C), b.info.mr, 1, 1, buf.baseAddress!)
+                mvx_wino_pack_weights(weight, Int32(b.M), Int32(b.C), b.info.mr, b.points == 16 ? 1 : 0, 1, 1, buf.baseAddress!)
             } else if b.outStride == nil {
                 // Passes on the padded grid and the row kernel correlate with the flipped kernel.
                 mvx_pack_weights(weight, Int32(b.M), Int32(b.C), Int32(b.taps), Int32(b.kcc), b.info.mr, 1,

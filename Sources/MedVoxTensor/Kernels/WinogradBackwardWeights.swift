@@ -51,6 +51,11 @@ extension ConvPlan {
         let plane = s.inPlane
         ScratchPool.shared.with(64 * (C + M) * chunk + extra) { scratch in
             let V = scratch, GY = scratch + 64 * C * chunk, rest = GY + 64 * M * chunk
+            var products = mvx_wino_bww()
+            products.isa = k.isa; products.mr = k.mr; products.nr = k.nr
+            products.M = M; products.C = C; products.Cpad = Cpad
+            products.GY = UnsafePointer(GY); products.gx = gx; products.gm = gm
+            products.V = UnsafePointer(V); products.vx = vx; products.vc = vc
             dU.withUnsafeMutableBufferPointer { du in
                 var index = 0
                 for n in 0..<s.n {
@@ -68,27 +73,28 @@ extension ConvPlan {
                                     mvx_wino_bww_transform(dp, gy, t0, count, min(r.lowerBound, C), min(r.upperBound, C),
                                                            max(r.lowerBound - C, 0), max(r.upperBound - C, 0), V, vx, vc, GY, gx, gm)
                                 }
-                                if chunks == 1 {
-                                    let GA = rest, VT = GA + 64 * Mpad * chunk, P = VT + 64 * chunk * Cpad
-                                    parallelFor(T, threads: T) { t in
-                                        let r = chunkRange(64, part: t, of: T)
-                                        mvx_wino_bww_pack(k.isa, M, C, L, Int32(mr), Cpad, GY, gx, gm, V, vx, vc, r.lowerBound,
-                                                          r.upperBound, GA, VT)
-                                    }
-                                    parallelFor(T, threads: T) { t in
-                                        let r = chunkRange(blocks, part: t, of: T)
-                                        for r0 in stride(from: r.lowerBound * mr, to: r.upperBound * mr, by: step) {
-                                            mvx_wino_bww_gemm(k.isa, Int32(mr), Int32(nr), M, C, L, Cpad, GA, VT, r0,
-                                                              min(r0 + step, r.upperBound * mr), P + t * 64 * step * Cpad, gradWeight)
+                                products.L = L
+                                withUnsafePointer(to: products) { bp in
+                                    if chunks == 1 {
+                                        let GA = rest, VT = GA + 64 * Mpad * chunk, P = VT + 64 * chunk * Cpad
+                                        parallelFor(T, threads: T) { t in
+                                            let r = chunkRange(64, part: t, of: T)
+                                            mvx_wino_bww_pack(bp, r.lowerBound, r.upperBound, GA, VT)
                                         }
-                                    }
-                                } else {
-                                    let first = Int32(index == 0 ? 1 : 0)
-                                    parallelFor(T, threads: T) { t in
-                                        let r = chunkRange(64, part: t, of: T)
-                                        mvx_wino_bww_points(k.isa, Int32(mr), Int32(nr), M, C, L, Cpad, GY, gx, gm, V, vx, vc,
-                                                            r.lowerBound, r.upperBound, rest + t * (Mpad * (chunk + Cpad) + chunk * Cpad),
-                                                            du.baseAddress, first)
+                                        parallelFor(T, threads: T) { t in
+                                            let r = chunkRange(blocks, part: t, of: T)
+                                            for r0 in stride(from: r.lowerBound * mr, to: r.upperBound * mr, by: step) {
+                                                mvx_wino_bww_gemm(bp, GA, VT, r0, min(r0 + step, r.upperBound * mr), P + t * 64 * step * Cpad,
+                                                                  gradWeight)
+                                            }
+                                        }
+                                    } else {
+                                        let first = Int32(index == 0 ? 1 : 0)
+                                        parallelFor(T, threads: T) { t in
+                                            let r = chunkRange(64, part: t, of: T)
+                                            mvx_wino_bww_points(bp, r.lowerBound, r.upperBound, rest + t * (Mpad * (chunk + Cpad) + chunk * Cpad),
+                                                                du.baseAddress, first)
+                                        }
                                     }
                                 }
                                 index += 1
