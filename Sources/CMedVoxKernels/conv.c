@@ -509,12 +509,12 @@ static void fwd_tile(const mvx_fwd *p, const mvx_fwd_direct *direct, const mvx_f
         const float *Ac = p->A + Mpad * c0 * p->taps;
         const float *base;
         if (direct) {
-            for (long k = 0; k < K; k++) offs[k] = (k / p->taps) * direct->chan_pitch + direct->tapoff[k % p->taps];
-            base = direct->src + c0 * direct->chan_pitch + t0;
+            for (long k = 0; k < K; k++) offs[k] = (k / p->taps) * direct->s.chan_pitch + direct->s.tapoff[k % p->taps];
+            base = direct->s.src + c0 * direct->s.chan_pitch + t0;
         } else {
             if (gather)
-                gather_padded(gather->src, gather->chan_pitch, gather->pp, gather->rp, gather->tapoff, gather->mul, p->oh,
-                              p->ow, c0, c1, p->taps, t0, t1, col, 1, nr, 0, runs);
+                gather_padded(gather->s.src, gather->s.chan_pitch, gather->s.pp, gather->s.rp, gather->s.tapoff, gather->mul,
+                              p->oh, p->ow, c0, c1, p->taps, t0, t1, col, 1, nr, 0, runs);
             else
                 gather_rows(raw->raw, raw->sd, raw->sh, raw->sw, raw->k, raw->mul, raw->tmul, raw->off, raw->div, p->od,
                             p->oh, p->ow, c0, c1, p->taps, t0, t1, col, 1, nr, 0);
@@ -529,7 +529,7 @@ static void fwd_tile(const mvx_fwd *p, const mvx_fwd_direct *direct, const mvx_f
     }
     if (direct) {
         // Positions index the padded grid: write the runs that fall inside the output.
-        const long pp = direct->pp, rp = direct->rp;
+        const long pp = direct->s.pp, rp = direct->s.rp;
         long q = t0;
         while (q < t1) {
             long z = q / pp, y = (q % pp) / rp, x = q % rp;

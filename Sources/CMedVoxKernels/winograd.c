@@ -391,12 +391,17 @@ static inline __attribute__((always_inline)) void interleave(int isa, float *o, 
 // The input transform of tiles [t0, t0 + n), channels [c0, c1), into `groups` lane groups
 // (n <= groups * WL <= MAXG * WL): point xi of channel c, lane l at V[xi * vx + c * vc + l]. Lanes
 // past n repeat the last tile (finite values) up to the group's end; whole groups past n are zero.
+// `scratch` (MVX_WINO_STAGE_FLOATS) holds a small grid padded whole, the staged rows or windows,
+// and the lanes' tile coordinates and window origins.
 enum { MAXG = 16, SMALL_PAD = 6144 };  // SMALL_PAD: floats of a small grid padded whole (18^3 = 5832)
+_Static_assert(SMALL_PAD + WL * 64 + 2 * 4 * MAXG * WL <= MVX_WINO_STAGE_FLOATS, "input_tiles' scratch");
 static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino *p, long t0, long n, long groups, long c0, long c1, float *V,
-                                                              long vx, long vc) {
+                                                              long vx, long vc, float *scratch) {
     const int two_d = p->two_d;
     const long points = two_d ? 16 : 64;
-    long tz[MAXG][WL], ty[MAXG][WL], tx[MAXG][WL];
+    float *const pad = scratch, *const stage = scratch + SMALL_PAD;  // stage: rows [4][4][SR] (row groups) or windows [WL][4][4][4]
+    long(*const tz)[WL] = (long(*)[WL])(stage + WL * 64), (*const ty)[WL] = tz + MAXG, (*const tx)[WL] = ty + MAXG;
+    long(*const org)[WL] = tx + MAXG;
     int row[MAXG];
     const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2;
     const long D = p->f.od, H = p->f.oh, W = p->f.ow;  // padding 1: the source grid is the output grid
@@ -411,15 +416,12 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino
         }
         row[g] = group_tiles(t0 + g0, cnt, tW, tH, tz[g], ty[g], tx[g]);
     }
-    float stage[WL * 64];  // rows [4][4][SR] (row groups) or windows [WL][4][4][4]
     // A small 3D grid (few lane groups lie in one row of tiles, and most tiles touch the border)
     // is padded whole per channel, and every lane reads its window from there: the values and
     // sums of staging each window, without its bounds checks.
     const long tD = (D + 1) / 2, PY = 2 * tH + 2, PX = 2 * tW + 2, PP = PY * PX;
     // (Only when the block covers most of the grid: the copy is made per block.)
     const int small = !two_d && (2 * tD + 2) * PP <= SMALL_PAD && (2 * tD + 2) * PP <= 32 * n;
-    float pad[SMALL_PAD];
-    long org[MAXG][WL];
     if (small)
         for (long g = 0; g < groups; g++)
             if (row[g] >= 0)
@@ -473,7 +475,7 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino
 }
 
 static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
-                                                                   long *offs) {
+                                                                   long *offs, float *stage) {
     const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->f.isa, p->f.mr);
     const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2;
     const long n = t1 - t0, C = p->f.C, M = p->f.M, mr = p->f.mr, nr = p->f.nr;
@@ -490,7 +492,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd_
     const int by_channel = C <= MVX_WINO_CHANNEL_MAJOR;
     const long vx = by_channel ? nt : C * nt + 16, vc = by_channel ? mstride : nt;
 
-    if (c1 > c0) input_tiles(p, t0, n, nt / WL, c0, c1, V, vx, vc);
+    if (c1 > c0) input_tiles(p, t0, n, nt / WL, c0, c1, V, vx, vc, stage);
     if (m1 <= m0) return;
 
     // The 64 products, all input channels in one pass.
@@ -648,9 +650,9 @@ static inline __attribute__((always_inline)) void grad_group(const float *gy, lo
 
 static inline __attribute__((always_inline)) void bww_transform_body(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1,
                                                                       long m0, long m1, float *V, long vx, long vc, float *GY, long gx,
-                                                                      long gm) {
+                                                                      long gm, float *stage) {
     const long groups = (n + WL - 1) / WL;
-    if (c1 > c0) input_tiles(p, t0, n, groups, c0, c1, V, vx, vc);
+    if (c1 > c0) input_tiles(p, t0, n, groups, c0, c1, V, vx, vc, stage);
     const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2, plane = (long)p->f.od * p->f.oh * p->f.ow;
     for (long g = 0; g < groups && m1 > m0; g++) {
         const long g0 = g * WL, cnt = lmin(WL, n - g0);  // >= 1: groups cover n
@@ -663,30 +665,30 @@ static inline __attribute__((always_inline)) void bww_transform_body(const mvx_f
 }
 
 static void bww_transform_generic(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1,
-                                  float *V, long vx, long vc, float *GY, long gx, long gm) {
-    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm);
+                                  float *V, long vx, long vc, float *GY, long gx, long gm, float *stage) {
+    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage);
 }
 #if MVX_X86
 __attribute__((target("avx2,fma"))) static void bww_transform_avx2(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0,
                                                                    long c1, long m0, long m1, float *V, long vx, long vc, float *GY,
-                                                                   long gx, long gm) {
-    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm);
+                                                                   long gx, long gm, float *stage) {
+    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage);
 }
 __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void bww_transform_avx512(const mvx_fwd_wino *p, const float *gy,
                                                                                          long t0, long n, long c0, long c1, long m0,
                                                                                          long m1, float *V, long vx, long vc,
-                                                                                         float *GY, long gx, long gm) {
-    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm);
+                                                                                         float *GY, long gx, long gm, float *stage) {
+    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage);
 }
 #endif
 
 void mvx_wino_bww_transform(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V,
-                            long vx, long vc, float *GY, long gx, long gm) {
+                            long vx, long vc, float *GY, long gx, long gm, float *stage) {
 #if MVX_X86
-    if (p->f.isa == MVX_ISA_AVX512) { bww_transform_avx512(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm); return; }
-    if (p->f.isa == MVX_ISA_AVX2) { bww_transform_avx2(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm); return; }
+    if (p->f.isa == MVX_ISA_AVX512) { bww_transform_avx512(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage); return; }
+    if (p->f.isa == MVX_ISA_AVX2) { bww_transform_avx2(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage); return; }
 #endif
-    bww_transform_generic(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm);
+    bww_transform_generic(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage);
 }
 
 // In-place 16 x 16 transpose of r[row][lane]: four rounds, each swapping one bit of the row index
@@ -947,22 +949,22 @@ void mvx_wino_bww_finish(int isa, long M, long C, const double *dU, long m0, lon
     bww_finish_generic(M, C, dU, m0, m1, gw);
 }
 
-static void wino_block_generic(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
+static void wino_block_generic(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
+    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
 }
 #if MVX_X86
-__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
+__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
+    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
 }
-__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
+    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
 }
 #endif
 
-void mvx_wino_block(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
+void mvx_wino_block(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
 #if MVX_X86
-    if (p->f.isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
-    if (p->f.isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
+    if (p->f.isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage); return; }
+    if (p->f.isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage); return; }
 #endif
-    wino_block_generic(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
+    wino_block_generic(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
 }

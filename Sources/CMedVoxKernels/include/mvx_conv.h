@@ -32,21 +32,24 @@ typedef struct {
     int ostride[3], ophase[3], ofull[3];
 } mvx_fwd;
 
-/// Direct tiles: positions index the padded grid of `src` (stride 1), every tap a shifted view.
+/// A zero-padded copy of a pass's source (mvx_pad_copy).
+typedef struct {
+    const float *src;         ///< channel c at src + c*chan_pitch
+    long chan_pitch, pp, rp;  ///< channel, plane and row pitch
+    const long *tapoff;       ///< [taps] offset of each tap within a padded channel
+} mvx_padded;
+
+/// Direct tiles: positions index the padded grid of `s` (stride 1), every tap a shifted view.
 typedef struct {
     mvx_fwd f;
-    const float *src;         ///< zero-padded copy of the source, channels chan_pitch apart
-    long chan_pitch, pp, rp;  ///< channel, plane and row pitch of the padded copy
-    const long *tapoff;       ///< [taps] offset of each tap within a padded channel
+    mvx_padded s;
 } mvx_fwd_direct;
 
 /// Gathered tiles from the zero-padded copy: column rows read at
 /// z*mul[0]*pp + y*mul[1]*rp + x*mul[2] + tapoff[t] within each channel.
 typedef struct {
     mvx_fwd f;
-    const float *src;
-    long chan_pitch, pp, rp;
-    const long *tapoff;
+    mvx_padded s;
     int mul[3];               ///< stride per axis
 } mvx_fwd_gather;
 

@@ -35,6 +35,10 @@ typedef struct {
     double *ostats;
 } mvx_fwd_wino;
 
+/// Floats of per-thread staging scratch mvx_wino_block and mvx_wino_bww_transform take (a small
+/// grid padded whole, staged rows or windows, the lanes' tile coordinates), 64-byte aligned.
+#define MVX_WINO_STAGE_FLOATS 9216
+
 /// Up to this many input channels, transformed inputs are stored channel-major.
 #define MVX_WINO_CHANNEL_MAJOR 32
 
@@ -43,9 +47,10 @@ typedef struct {
 /// V first (threads sharing one block: each transforms some channels into a shared V, then, after
 /// all have, computes some output channels; c0 == c1 skips the transform, m0 == m1 the rest);
 /// 16 points instead of 64 below when p->two_d. Scratch: V
-/// max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16], offs [C].
+/// max(64*(C*nt + 16), C*(64*nt + 16)) floats, acc [roundup(M, mr)][64*nt + 16], offs [C],
+/// stage [MVX_WINO_STAGE_FLOATS] (the thread's own).
 void mvx_wino_block(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
-                    long *offs);
+                    long *offs, float *stage);
 
 /// Winograd backward-weights, the adjoint of the forward: dU[xi][m][c] = sum over tiles of
 /// GY[xi][m][tile] * V[xi][c][tile], with V the forward's input transform of the layer input and
@@ -54,9 +59,10 @@ void mvx_wino_block(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, l
 /// mvx_wino_bww_transform: tiles [t0, t0 + n) (n <= 256) into lanes 0..roundup(n, 16) of V
 /// (input channels [c0, c1); point xi, channel c at V[xi*vx + c*vc]) and GY (output channels
 /// [m0, m1); point xi, channel m at GY[xi*gx + m*gm]); lanes past n are zero in GY. p: the
-/// forward's (chan = the layer input; f.od/oh/ow, f.C, f.M, f.isa); gy: [M][od*oh*ow].
+/// forward's (chan = the layer input; f.od/oh/ow, f.C, f.M, f.isa); gy: [M][od*oh*ow]; stage: the
+/// thread's [MVX_WINO_STAGE_FLOATS].
 void mvx_wino_bww_transform(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V,
-                            long vx, long vc, float *GY, long gx, long gm);
+                            long vx, long vc, float *GY, long gx, long gm, float *stage);
 /// Tiles per chunk of the Winograd backward-weights (the most one product sums at a time).
 #define MVX_WINO_BWW_CHUNK 256
 

@@ -14,7 +14,8 @@ import MedVoxCore
 ///   floats, qc ≤ 4096 positions;
 /// - Winograd F(2³, 3³) passes (3×3×3, stride 1, padding 1, ≥ 16 channels each way; they read the
 ///   source in place, no padded copy): per thread the transformed inputs and the products of one
-///   block of 48 tiles, `64·48·(Cin + roundup(Cout, mr))` floats (6 MB at 256 channels each way);
+///   block of 48 tiles, `64·48·(Cin + roundup(Cout, mr))` floats (6 MB at 256 channels each way),
+///   and 36 KB of transform staging;
 ///   Winograd backward-weights: `64·256·(Cin + Cout)` floats of transformed tiles, twice for a
 ///   grid of one 256-tile chunk (plus ≤ 1.5 MB of products per thread), or with several chunks
 ///   `64·Cout·roundup(Cin, 8)` doubles of sums (34 MB at 256 channels each way);

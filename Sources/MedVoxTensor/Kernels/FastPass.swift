@@ -86,7 +86,7 @@ struct FastPass {
         if mode == .winograd {
             // Blocks of nt output tiles (fixed, whatever T): transformed inputs V (64·C·nt floats
             // and line padding) in the column slot, products [mpad][64·nt+16] in the accumulator
-            // slot, offsets [C].
+            // slot, offsets [C], and the transforms' staging (MVX_WINO_STAGE_FLOATS).
             let total = mvx_wino_tiles(Int32(out[0]), Int32(out[1]), Int32(out[2]))
             // A multiple of the transforms' 16 lanes (AVX2: nr 24); a small grid in one block (its
             // threads then share the output channels, and each streams its weights once), of at
@@ -95,7 +95,8 @@ struct FastPass {
             let whole = (total + unit - 1) / unit * unit
             let nt = total <= 2 * unit && whole <= 256 ? whole : unit
             let colCount = max(points * (C * nt + 16), C * (points * nt + 16))
-            return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, alignedFloats(mpad * (points * nt + 16) + colCount + 2 * C))
+            let perThread = alignedFloats(mpad * (points * nt + 16) + colCount + alignedFloats(2 * C) + Int(MVX_WINO_STAGE_FLOATS))
+            return (mpad, total, nt, (total + nt - 1) / nt, C, colCount, 0, perThread)
         }
         let total = mode == .direct ? span : validCount
         // Tile length: a multiple of nr, acc tile within ~128 KB, at least ~4 tiles per thread.
@@ -111,17 +112,18 @@ struct FastPass {
     }
 
     /// A thread's scratch slots: accumulators, the column tile (Winograd: its transformed inputs
-    /// V), K offsets and runs.
+    /// V), K offsets, runs (tiles) and the transforms' staging (Winograd).
     typealias Slots = (acc: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>, offs: UnsafeMutablePointer<Int>,
-                       runs: UnsafeMutablePointer<Int>)
+                       runs: UnsafeMutablePointer<Int>, stage: UnsafeMutablePointer<Float>)
 
-    /// A thread's tile scratch from `base` (`layout(threads:).perThread` floats): accumulators, the
-    /// column tile (Winograd: its transformed inputs V), K offsets and runs.
+    /// A thread's scratch slots from `base` (`layout(threads:).perThread` floats).
     func slots(_ base: UnsafeMutablePointer<Float>, threads T: Int) -> Slots {
         let (mpad, _, nt, _, kmax, colCount, runsCount, _) = layout(threads: T)
         let col = base + (mode == .winograd ? mpad * (points * nt + 16) : mpad * nt)
-        return (base, col, UnsafeMutableRawPointer(col + colCount).bindMemory(to: Int.self, capacity: kmax),
-                UnsafeMutableRawPointer(col + colCount + 2 * kmax).bindMemory(to: Int.self, capacity: runsCount))
+        let offs = col + colCount, runs = offs + 2 * kmax
+        let stage = mode == .winograd ? offs + alignedFloats(2 * kmax) : runs + 2 * runsCount
+        return (base, col, UnsafeMutableRawPointer(offs).bindMemory(to: Int.self, capacity: kmax),
+                UnsafeMutableRawPointer(runs).bindMemory(to: Int.self, capacity: runsCount), stage)
     }
 
     /// Floats of pooled scratch `run` takes with `threads` threads.
@@ -211,31 +213,22 @@ struct FastPass {
         return groups.flatMap { g in (0..<g.1).map { g.0 + $0 * plane } }
     }
 
-    /// A direct pass's descriptor over a zero-padded copy at `padded`, channels `pitch` apart.
-    func directSource(_ f: mvx_fwd, _ padded: UnsafePointer<Float>, pitch: Int, tapOffsets: UnsafePointer<Int>) -> mvx_fwd_direct {
+    /// A zero-padded copy of the source at `padded`, channels `pitch` apart, with its plane and
+    /// row pitch and the taps' offsets.
+    func paddedSource(_ padded: UnsafePointer<Float>, pitch: Int, tapOffsets: UnsafePointer<Int>) -> mvx_padded {
         let p = self.padded
-        var d = mvx_fwd_direct()
-        d.f = f
-        d.src = padded
-        d.chan_pitch = pitch
-        d.pp = p[1] * p[2]
-        d.rp = p[2]
-        d.tapoff = tapOffsets
-        return d
+        return mvx_padded(src: padded, chan_pitch: pitch, pp: p[1] * p[2], rp: p[2], tapoff: tapOffsets)
+    }
+
+    /// A direct pass's descriptor over a zero-padded copy.
+    func directSource(_ f: mvx_fwd, _ padded: UnsafePointer<Float>, pitch: Int, tapOffsets: UnsafePointer<Int>) -> mvx_fwd_direct {
+        mvx_fwd_direct(f: f, s: paddedSource(padded, pitch: pitch, tapOffsets: tapOffsets))
     }
 
     /// A gathered pass's descriptor over the zero-padded copy at `padded`.
     func gatherSource(_ f: mvx_fwd, _ padded: UnsafePointer<Float>, tapOffsets: UnsafePointer<Int>) -> mvx_fwd_gather {
-        let p = self.padded
-        var d = mvx_fwd_gather()
-        d.f = f
-        d.src = padded
-        d.chan_pitch = chanPitch
-        d.pp = p[1] * p[2]
-        d.rp = p[2]
-        d.tapoff = tapOffsets
-        d.mul = (Int32(mul[0]), Int32(mul[1]), Int32(mul[2]))
-        return d
+        mvx_fwd_gather(f: f, s: paddedSource(padded, pitch: chanPitch, tapOffsets: tapOffsets),
+                       mul: (Int32(mul[0]), Int32(mul[1]), Int32(mul[2])))
     }
 
     /// A gathered pass's descriptor over the raw source, with the per-axis index maps.

@@ -23,7 +23,8 @@ extension ConvPlan {
     /// - Several: threads split ξ, each packing and multiplying its points in cache and adding them
     ///   to dU in double (chunks in order); dW after the last.
     /// Workspace: 64·(Cin + Cout)·256 floats, twice with one chunk, plus up to 1.5 MB of products per
-    /// thread, or with several chunks 64·Cout·Cin doubles (Cin rounded up to 8).
+    /// thread, or with several chunks 64·Cout·Cin doubles (Cin rounded up to 8); and 36 KB of
+    /// transform staging per thread.
     func winogradBackwardWeights(input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
                                  threads: Int) {
         let T = max(1, threads)
@@ -43,14 +44,15 @@ extension ConvPlan {
         // One chunk: kernel rows per step, their products (64 × rows × Cpad floats) within 1.5 MB.
         let step = mr * max(1, min((blocks + T - 1) / T, (3 << 17) / (64 * mr * Cpad)))
         let (vx, vc, gx, gm) = (C * chunk, chunk, M * chunk, chunk)
-        let extra = chunks == 1 ? 64 * (Mpad + Cpad) * chunk + T * 64 * step * Cpad : T * (Mpad * (chunk + Cpad) + chunk * Cpad)
+        let extra = alignedFloats(chunks == 1 ? 64 * (Mpad + Cpad) * chunk + T * 64 * step * Cpad : T * (Mpad * (chunk + Cpad) + chunk * Cpad))
+        let stageCount = Int(MVX_WINO_STAGE_FLOATS)
         var dU = [Double](repeating: 0, count: chunks > 1 ? 64 * M * ((C + 7) / 8 * 8) : 0)
         var d = mvx_fwd_wino()
         d.f.isa = info.isa; d.f.M = Int32(M); d.f.C = Int32(C)
         d.f.od = Int32(s.output[0]); d.f.oh = Int32(s.output[1]); d.f.ow = Int32(s.output[2])
         let plane = s.inPlane
-        ScratchPool.shared.with(64 * (C + M) * chunk + extra) { scratch in
-            let V = scratch, GY = scratch + 64 * C * chunk, rest = GY + 64 * M * chunk
+        ScratchPool.shared.with(64 * (C + M) * chunk + extra + T * stageCount) { scratch in
+            let V = scratch, GY = scratch + 64 * C * chunk, rest = GY + 64 * M * chunk, stages = rest + extra
             var products = mvx_wino_bww()
             products.isa = k.isa; products.mr = k.mr; products.nr = k.nr
             products.M = M; products.C = C; products.Cpad = Cpad
@@ -71,7 +73,8 @@ extension ConvPlan {
                                     // Input channels then output channels, split evenly.
                                     let r = chunkRange(C + M, part: t, of: T)
                                     mvx_wino_bww_transform(dp, gy, t0, count, min(r.lowerBound, C), min(r.upperBound, C),
-                                                           max(r.lowerBound - C, 0), max(r.upperBound - C, 0), V, vx, vc, GY, gx, gm)
+                                                           max(r.lowerBound - C, 0), max(r.upperBound - C, 0), V, vx, vc, GY, gx, gm,
+                                                           stages + t * stageCount)
                                 }
                                 products.L = L
                                 withUnsafePointer(to: products) { bp in

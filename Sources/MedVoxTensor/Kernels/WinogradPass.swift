@@ -30,25 +30,27 @@ extension FastPass {
 
     /// The forward pass as Winograd, or nil (declined).
     static func winogradForward(_ s: Conv3DShape, info: mvx_isa_info, settings: KernelSettings) -> FastPass? {
-        guard winogradFits(kernel: s.kernel, stride: s.stride, dilation: s.dilation, padding: s.padding,
-                           depth: s.input[0], C: s.ci, M: s.co, info: info, settings: settings)
-        else { return nil }
-        return FastPass(
-            mode: .winograd, info: winogradInfo(info, grid: s.output), settings: settings, M: s.co, C: s.ci, taps: s.taps,
-            kcc: s.ci, src: s.input, pad: s.padding, out: s.output, kernel: s.kernel, dilation: s.dilation, mul: s.stride,
-            tmul: s.dilation, off: s.padding.map { -$0 }, div: [1, 1, 1])
+        winograd(s, C: s.ci, M: s.co, src: s.input, out: s.output, mul: s.stride, tmul: s.dilation, off: s.padding.map { -$0 },
+                 info: info, settings: settings)
     }
 
     /// Backward-data as Winograd over the output gradient (padding d(k-1)-p = 1: the same
     /// geometry), or nil (declined).
     static func winogradBackwardData(_ s: Conv3DShape, info: mvx_isa_info, settings: KernelSettings) -> FastPass? {
-        guard winogradFits(kernel: s.kernel, stride: s.stride, dilation: s.dilation, padding: s.padding,
-                           depth: s.output[0], C: s.co, M: s.ci, info: info, settings: settings)
+        winograd(s, C: s.co, M: s.ci, src: s.output, out: s.input, mul: [1, 1, 1], tmul: [1, 1, 1], off: [-1, -1, -1],
+                 info: info, settings: settings)
+    }
+
+    /// A Winograd pass of `s`'s kernel from C channels on the `src` grid to M channels on the same
+    /// `out` grid, or nil (declined).
+    static func winograd(_ s: Conv3DShape, C: Int, M: Int, src: [Int], out: [Int], mul: [Int], tmul: [Int], off: [Int],
+                         info: mvx_isa_info, settings: KernelSettings) -> FastPass? {
+        guard winogradFits(kernel: s.kernel, stride: s.stride, dilation: s.dilation, padding: s.padding, depth: src[0], C: C, M: M,
+                           info: info, settings: settings)
         else { return nil }
         return FastPass(
-            mode: .winograd, info: winogradInfo(info, grid: s.input), settings: settings, M: s.ci, C: s.co, taps: s.taps,
-            kcc: s.co, src: s.output, pad: s.padding, out: s.input, kernel: s.kernel, dilation: s.dilation, mul: [1, 1, 1],
-            tmul: [1, 1, 1], off: [-1, -1, -1], div: [1, 1, 1])
+            mode: .winograd, info: winogradInfo(info, grid: out), settings: settings, M: M, C: C, taps: s.taps, kcc: C, src: src,
+            pad: s.padding, out: out, kernel: s.kernel, dilation: s.dilation, mul: mul, tmul: tmul, off: off, div: [1, 1, 1])
     }
 
     /// Runs the Winograd blocks (`mvx_wino_block`) over the source `channels`: each thread takes
@@ -83,7 +85,7 @@ extension FastPass {
                         let sl = slots(scratch + t * perThread, threads: T)
                         for tile in chunkRange(tiles, part: t, of: T) {
                             let t0 = tile * nt
-                            mvx_wino_block(dp, t0, min(total, t0 + nt), nt, 0, C, 0, mpad, sl.col, sl.acc, sl.offs)
+                            mvx_wino_block(dp, t0, min(total, t0 + nt), nt, 0, C, 0, mpad, sl.col, sl.acc, sl.offs, sl.stage)
                         }
                     }
                 }
@@ -110,12 +112,12 @@ extension FastPass {
             let t0 = tile * nt, t1 = min(total, t0 + nt)
             parallelFor(T, threads: T) { t in
                 let r = chunkRange(C, part: t, of: T), sl = slots(scratch + t * perThread, threads: T)
-                if !r.isEmpty { mvx_wino_block(dp, t0, t1, nt, r.lowerBound, r.upperBound, 0, 0, shared, sl.acc, sl.offs) }
+                if !r.isEmpty { mvx_wino_block(dp, t0, t1, nt, r.lowerBound, r.upperBound, 0, 0, shared, sl.acc, sl.offs, sl.stage) }
             }
             parallelFor(T, threads: T) { t in
                 let r = chunkRange(mpad / mr, part: t, of: T), sl = slots(scratch + t * perThread, threads: T)
                 if !r.isEmpty {
-                    mvx_wino_block(dp, t0, t1, nt, 0, 0, r.lowerBound * mr, r.upperBound * mr, shared, sl.acc, sl.offs)
+                    mvx_wino_block(dp, t0, t1, nt, 0, 0, r.lowerBound * mr, r.upperBound * mr, shared, sl.acc, sl.offs, sl.stage)
                 }
             }
         }
