@@ -79,25 +79,9 @@ extension ConvPlan {
                                 products.L = L
                                 withUnsafePointer(to: products) { bp in
                                     if chunks == 1 {
-                                        let GA = rest, VT = GA + 64 * Mpad * chunk, P = VT + 64 * chunk * Cpad
-                                        parallelFor(T, threads: T) { t in
-                                            let r = chunkRange(64, part: t, of: T)
-                                            mvx_wino_bww_pack(bp, r.lowerBound, r.upperBound, GA, VT)
-                                        }
-                                        parallelFor(T, threads: T) { t in
-                                            let r = chunkRange(blocks, part: t, of: T)
-                                            for r0 in stride(from: r.lowerBound * mr, to: r.upperBound * mr, by: step) {
-                                                mvx_wino_bww_gemm(bp, GA, VT, r0, min(r0 + step, r.upperBound * mr), P + t * 64 * step * Cpad,
-                                                                  gradWeight)
-                                            }
-                                        }
+                                        Self.winogradProductsOfOneChunk(bp, work: rest, step: step, gradWeight: gradWeight, threads: T)
                                     } else {
-                                        let first = Int32(index == 0 ? 1 : 0)
-                                        parallelFor(T, threads: T) { t in
-                                            let r = chunkRange(64, part: t, of: T)
-                                            mvx_wino_bww_points(bp, r.lowerBound, r.upperBound, rest + t * (Mpad * (chunk + Cpad) + chunk * Cpad),
-                                                                du.baseAddress, first)
-                                        }
+                                        Self.winogradProductsAdded(bp, work: rest, into: du.baseAddress!, first: index == 0, threads: T)
                                     }
                                 }
                                 index += 1
@@ -113,6 +97,38 @@ extension ConvPlan {
                     }
                 }
             }
+        }
+    }
+
+    /// The products of a grid of one chunk: threads pack the operands of some points each, then
+    /// take some output channels each, `step` kernel rows at a time for all points, computing dW
+    /// from their products while those are in cache. `work`: GA, VT and each thread's products.
+    static func winogradProductsOfOneChunk(_ bp: UnsafePointer<mvx_wino_bww>, work: UnsafeMutablePointer<Float>, step: Int,
+                                           gradWeight: UnsafeMutablePointer<Float>, threads T: Int) {
+        let b = bp.pointee, chunk = Int(MVX_WINO_BWW_CHUNK), mr = Int(b.mr)
+        let Mpad = (b.M + mr - 1) / mr * mr
+        let GA = work, VT = GA + 64 * Mpad * chunk, P = VT + 64 * chunk * b.Cpad
+        parallelFor(T, threads: T) { t in
+            let r = chunkRange(64, part: t, of: T)
+            mvx_wino_bww_pack(bp, r.lowerBound, r.upperBound, GA, VT)
+        }
+        parallelFor(T, threads: T) { t in
+            let r = chunkRange(Mpad / mr, part: t, of: T)
+            for r0 in stride(from: r.lowerBound * mr, to: r.upperBound * mr, by: step) {
+                mvx_wino_bww_gemm(bp, GA, VT, r0, min(r0 + step, r.upperBound * mr), P + t * 64 * step * b.Cpad, gradWeight)
+            }
+        }
+    }
+
+    /// The products of one of several chunks: threads take some points each, packing and
+    /// multiplying them in their own part of `work` and storing (`first`) or adding them in dU.
+    static func winogradProductsAdded(_ bp: UnsafePointer<mvx_wino_bww>, work: UnsafeMutablePointer<Float>,
+                                      into dU: UnsafeMutablePointer<Double>, first: Bool, threads T: Int) {
+        let b = bp.pointee, chunk = Int(MVX_WINO_BWW_CHUNK), mr = Int(b.mr)
+        let Mpad = (b.M + mr - 1) / mr * mr
+        parallelFor(T, threads: T) { t in
+            let r = chunkRange(64, part: t, of: T)
+            mvx_wino_bww_points(bp, r.lowerBound, r.upperBound, work + t * (Mpad * (chunk + b.Cpad) + chunk * b.Cpad), dU, first ? 1 : 0)
         }
     }
 }
