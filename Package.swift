@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "CMedVoxKernels", path: "Sources/CMedVoxKernels"),
 
         // Libraries, in dependency order (docs/architecture.md): each may use only those above it.
-        .target(name: "MedVoxCore"),
+        .target(name: "MedVoxCore", dependencies: ["CMedVoxKernels"]),
         .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CDeflate", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),

@@ -1,4 +1,4 @@
-// Convolution tile loops and micro-kernels; see include/medvox_kernels.h.
+// Convolution tile loops and micro-kernels; see include/mvx_conv.h.
 //
 // Forward micro-kernel: C[mr][nr] (+)= sum_k A[k][0..mr) (x) B_k[0..nr), where B_k = b + offs[k]
 // is nr contiguous floats: in direct mode a shifted row of the zero-padded source (so a 3x3x3
@@ -10,7 +10,7 @@
 //
 // The summation order of every output element depends only on the shape (chunking of channels
 // and positions), never on how tiles are shared among threads.
-#include "medvox_kernels.h"
+#include "mvx_conv.h"
 #include "conv_internal.h"
 
 #include <string.h>
@@ -492,7 +492,12 @@ static inline long out_index(const mvx_fwd *p, long z, long y, long x) {
            + x * p->ostride[2] + p->ophase[2];
 }
 
-void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs) {
+// The tile loop of every tiled pass: per K chunk of channels, the micro-kernel over K rows that
+// are shifted views of the padded copy (direct) or rows of a column buffer gathered from it
+// (gather) or from the raw source (raw); exactly one of the three is given. Then the stores.
+static void fwd_tile(const mvx_fwd *p, const mvx_fwd_direct *direct, const mvx_fwd_gather *gather,
+                     const mvx_fwd_gather_raw *raw, long t0, long t1, float *acc, long ldacc, float *col, long *offs,
+                     long *runs) {
     mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
     const int mr = p->mr;
     const long nr = p->nr;
@@ -503,31 +508,32 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
         long K = (long)(c1 - c0) * p->taps;
         const float *Ac = p->A + Mpad * c0 * p->taps;
         const float *base;
-        if (p->direct) {
-            for (long k = 0; k < K; k++) offs[k] = (k / p->taps) * p->chan_pitch + p->tapoff[k % p->taps];
-            base = p->src + c0 * p->chan_pitch + t0;
+        if (direct) {
+            for (long k = 0; k < K; k++) offs[k] = (k / p->taps) * direct->s.chan_pitch + direct->s.tapoff[k % p->taps];
+            base = direct->s.src + c0 * direct->s.chan_pitch + t0;
         } else {
-            if (p->src)
-                gather_padded(p->src, p->chan_pitch, p->pp, p->rp, p->tapoff, p->mul, p->oh, p->ow, c0, c1, p->taps,
-                              t0, t1, col, 1, nr, 0, runs);
+            if (gather)
+                gather_padded(gather->s.src, gather->s.chan_pitch, gather->s.pp, gather->s.rp, gather->s.tapoff, gather->mul,
+                              p->oh, p->ow, c0, c1, p->taps, t0, t1, col, 1, nr, 0, runs);
             else
-                gather_rows(p->raw, p->sd, p->sh, p->sw, p->k, p->mul, p->tmul, p->off, p->div, p->od, p->oh, p->ow,
-                            c0, c1, p->taps, t0, t1, col, 1, nr, 0);
+                gather_rows(raw->raw, raw->sd, raw->sh, raw->sw, raw->k, raw->mul, raw->tmul, raw->off, raw->div, p->od,
+                            p->oh, p->ow, c0, c1, p->taps, t0, t1, col, 1, nr, 0);
             for (long k = 0; k < K; k++) offs[k] = k * nr;
             base = col;
         }
         for (long s = 0; s < nsub; s++) {
-            const float *b = p->direct ? base + s * nr : base + s * K * nr;
+            const float *b = direct ? base + s * nr : base + s * K * nr;
             for (long mb = 0; mb < Mpad / mr; mb++)
                 kern(K, Ac + mb * mr * K, b, offs, acc + mb * mr * ldacc + s * nr, ldacc, c0 > 0);
         }
     }
-    if (p->direct) {
+    if (direct) {
         // Positions index the padded grid: write the runs that fall inside the output.
+        const long pp = direct->s.pp, rp = direct->s.rp;
         long q = t0;
         while (q < t1) {
-            long z = q / p->pp, y = (q % p->pp) / p->rp, x = q % p->rp;
-            long rowEnd = q - x + p->rp;
+            long z = q / pp, y = (q % pp) / rp, x = q % rp;
+            long rowEnd = q - x + rp;
             if (z < p->od && y < p->oh && x < p->ow) {
                 long len = lmin(p->ow - x, t1 - q);
                 store_rows(p, acc, ldacc, q - t0, out_index(p, z, y, x), len, p->ostride[0] ? p->ostride[2] : 1);
@@ -548,6 +554,18 @@ void mvx_fwd_tile(const mvx_fwd *p, long t0, long t1, float *acc, long ldacc, fl
     }
 }
 
+void mvx_fwd_direct_tile(const mvx_fwd_direct *p, long t0, long t1, float *acc, long ldacc, long *offs) {
+    fwd_tile(&p->f, p, NULL, NULL, t0, t1, acc, ldacc, NULL, offs, NULL);
+}
+
+void mvx_fwd_gather_tile(const mvx_fwd_gather *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs, long *runs) {
+    fwd_tile(&p->f, NULL, p, NULL, t0, t1, acc, ldacc, col, offs, runs);
+}
+
+void mvx_fwd_gather_raw_tile(const mvx_fwd_gather_raw *p, long t0, long t1, float *acc, long ldacc, float *col, long *offs) {
+    fwd_tile(&p->f, NULL, NULL, p, t0, t1, acc, ldacc, col, offs, NULL);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Single-output-channel passes with kd x 3 x 3 taps on a "same" grid (backward-data of a 1-channel
 // input): blocks of R1 rows x 16*V1 positions in registers, reading each source channel where it
@@ -563,7 +581,8 @@ enum { R1 = 4, V1 = 2 };
 
 #if MVX_X86
 __attribute__((target("avx512f,fma")))
-static void rows1_avx512(const mvx_fwd *p, long z0, long z1, long y0, long y1) {
+static void rows1_avx512(const mvx_fwd_rows *r, long z0, long z1, long y0, long y1) {
+    const mvx_fwd *p = &r->f;
     const long D = p->od, H = p->oh, W = p->ow, plane = H * W;
     const int C = p->C, kd = p->taps / 9, pd = (kd - 1) / 2;
     const __m512 bias = _mm512_set1_ps(p->bias ? p->bias[0] : 0.0f), zerov = _mm512_setzero_ps();
@@ -599,7 +618,7 @@ static void rows1_avx512(const mvx_fwd *p, long z0, long z1, long y0, long y1) {
                             for (int i = 0; i < 9; i++) wb[i] = _mm512_set1_ps(w[i]);
                             // The window's rows (zeros outside the grid), from position x0.
                             const float *rows[R1 + 2];
-                            const float *base = zz >= 0 && zz < D ? p->chan[c] + zz * plane + x0 : NULL;
+                            const float *base = zz >= 0 && zz < D ? r->chan[c] + zz * plane + x0 : NULL;
                             for (int yy = 0; yy < R1 + 2; yy++) {
                                 const long sy = y + yy - 1;
                                 rows[yy] = base && sy >= 0 && sy < H ? base + sy * W : zero + 16;
@@ -650,9 +669,9 @@ static void rows1_avx512(const mvx_fwd *p, long z0, long z1, long y0, long y1) {
 
 int mvx_rows1_fits(int isa, int oh, int ow) { return isa == MVX_ISA_AVX512 && oh >= R1 && ow >= 16 * V1; }
 
-void mvx_fwd_rows1(const mvx_fwd *p, long z0, long z1, long y0, long y1) {
+void mvx_fwd_rows1(const mvx_fwd_rows *p, long z0, long z1, long y0, long y1) {
 #if MVX_X86
-    if (p->isa == MVX_ISA_AVX512 && y1 - y0 >= R1) rows1_avx512(p, z0, z1, y0, y1);
+    if (p->f.isa == MVX_ISA_AVX512 && y1 - y0 >= R1) rows1_avx512(p, z0, z1, y0, y1);
 #else
     (void)p, (void)z0, (void)z1, (void)y0, (void)y1;
 #endif

@@ -7,7 +7,7 @@
 // kernel (`StageKernel.run`), with contraction into FMA off, so every instruction set gives the
 // same bits. Each body is written once (always-inline) and compiled per instruction set by thin
 // wrappers with function-level target attributes, chosen at run time like the other kernels.
-#include "medvox_kernels.h"
+#include "mvx_fft.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "medvox_kernels.h"
+#include "mvx_heap.h"
 
 #include <malloc.h>
 

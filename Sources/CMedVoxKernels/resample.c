@@ -1,12 +1,13 @@
 // Resampling kernels: trilinear / nearest sampling on a general (rotated, sheared, displaced) grid
-// and the separable (axis-aligned) tap-table resampler; see include/medvox_kernels.h.
+// and the separable (axis-aligned) tap-table resampler; see include/mvx_resample.h.
 //
 // They compute exactly what MedVoxTransforms' Swift kernels (Resample.swift, Interpolation.swift)
 // define, operation for operation in the same order and precision, so results are bit-identical:
 // floating-point contraction into FMA is switched off for this file. Each body is written once
 // (an always-inline function) and compiled per instruction set by thin wrappers with function-level
 // target attributes, so the compiler vectorises it for AVX-512 / AVX2 where the CPU has them.
-#include "medvox_kernels.h"
+#include "mvx_resample.h"
+#include "mvx_stats.h"
 
 #include <math.h>
 #include <string.h>

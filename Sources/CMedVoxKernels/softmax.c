@@ -4,7 +4,7 @@
 // expf (within 2 ulp of the correctly rounded value); below -87.3 (where single precision
 // underflows) it is 0. Contraction into FMA is off and the vector extension gives every
 // instruction set the same operations, so the bits depend only on the data.
-#include "medvox_kernels.h"
+#include "mvx_layers.h"
 
 #include <string.h>
 

@@ -6,7 +6,8 @@
 // keep 16 independent lanes (element i goes to lane i mod 16) folded in a fixed order at the end,
 // so the result depends only on the data, never on the instruction set or the thread count.
 // Contraction into FMA is off so every instruction set computes the same bits.
-#include "medvox_kernels.h"
+#include "mvx_layers.h"
+#include "mvx_stats.h"
 
 #pragma STDC FP_CONTRACT OFF
 

@@ -13,7 +13,7 @@
 // padding and, optionally, a pending normalisation and activation: a lane group that lies in one
 // row of tiles stages 16 rows of 34 values and reads them as stride-2 rows, others stage each
 // tile's 4x4x4 window.
-#include "medvox_kernels.h"
+#include "mvx_winograd.h"
 #include "conv_internal.h"
 
 #include <string.h>
@@ -31,49 +31,35 @@ enum { WL = 16 };
 
 static inline long lmin(long a, long b) { return a < b ? a : b; }
 
-void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int transpose, int flip, float *U) {
+void mvx_wino_pack_weights(const float *w, int M, int C, int mr, int two_d, int transpose, int flip, float *U) {
     static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    const int kd = two_d ? 1 : 3, taps = 9 * kd;
     const long Mpad = ((long)M + mr - 1) / mr * mr;
     for (long m = 0; m < Mpad; m++)
         for (long c = 0; c < C; c++) {
             double g[27] = {0}, a1[3][3][4], a2[3][4][4], u[4][4][4];
             if (m < M)
-                for (int t = 0; t < 27; t++) {
-                    int ts = flip ? 26 - t : t;
-                    g[t] = transpose ? w[(c * M + m) * 27 + ts] : w[(m * C + c) * 27 + ts];
+                for (int t = 0; t < taps; t++) {
+                    int ts = flip ? taps - 1 - t : t;
+                    g[t] = transpose ? w[(c * M + m) * taps + ts] : w[(m * C + c) * taps + ts];
                 }
-            for (int i = 0; i < 3; i++)
+            // G along x, then y, then (3D) z, each axis 3 taps to 4 points, in double.
+            for (int i = 0; i < kd; i++)
                 for (int j = 0; j < 3; j++)
                     for (int x = 0; x < 4; x++)
                         a1[i][j][x] = G[x][0] * g[(i * 3 + j) * 3] + G[x][1] * g[(i * 3 + j) * 3 + 1] + G[x][2] * g[(i * 3 + j) * 3 + 2];
-            for (int i = 0; i < 3; i++)
+            for (int i = 0; i < kd; i++)
                 for (int y = 0; y < 4; y++)
                     for (int x = 0; x < 4; x++) a2[i][y][x] = G[y][0] * a1[i][0][x] + G[y][1] * a1[i][1][x] + G[y][2] * a1[i][2][x];
+            if (two_d) {
+                for (int xi = 0; xi < 16; xi++) U[(xi * Mpad + m / mr * mr) * C + c * mr + m % mr] = (float)a2[0][xi / 4][xi % 4];
+                continue;
+            }
             for (int z = 0; z < 4; z++)
                 for (int y = 0; y < 4; y++)
                     for (int x = 0; x < 4; x++) u[z][y][x] = G[z][0] * a2[0][y][x] + G[z][1] * a2[1][y][x] + G[z][2] * a2[2][y][x];
             for (int xi = 0; xi < 64; xi++)
                 U[(xi * Mpad + m / mr * mr) * C + c * mr + m % mr] = (float)u[xi / 16][(xi / 4) % 4][xi % 4];
-        }
-}
-
-void mvx_wino_pack_weights_2d(const float *w, int M, int C, int mr, int transpose, int flip, float *U) {
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    const long Mpad = ((long)M + mr - 1) / mr * mr;
-    for (long m = 0; m < Mpad; m++)
-        for (long c = 0; c < C; c++) {
-            double g[9] = {0}, a1[3][4];
-            if (m < M)
-                for (int t = 0; t < 9; t++) {
-                    int ts = flip ? 8 - t : t;
-                    g[t] = transpose ? w[(c * M + m) * 9 + ts] : w[(m * C + c) * 9 + ts];
-                }
-            for (int i = 0; i < 3; i++)
-                for (int x = 0; x < 4; x++) a1[i][x] = G[x][0] * g[i * 3] + G[x][1] * g[i * 3 + 1] + G[x][2] * g[i * 3 + 2];
-            for (int y = 0; y < 4; y++)
-                for (int x = 0; x < 4; x++)
-                    U[((y * 4 + x) * Mpad + m / mr * mr) * C + c * mr + m % mr] =
-                        (float)(G[y][0] * a1[0][x] + G[y][1] * a1[1][x] + G[y][2] * a1[2][x]);
         }
 }
 
@@ -405,15 +391,20 @@ static inline __attribute__((always_inline)) void interleave(int isa, float *o, 
 // The input transform of tiles [t0, t0 + n), channels [c0, c1), into `groups` lane groups
 // (n <= groups * WL <= MAXG * WL): point xi of channel c, lane l at V[xi * vx + c * vc + l]. Lanes
 // past n repeat the last tile (finite values) up to the group's end; whole groups past n are zero.
+// `scratch` (MVX_WINO_STAGE_FLOATS) holds a small grid padded whole, the staged rows or windows,
+// and the lanes' tile coordinates and window origins.
 enum { MAXG = 16, SMALL_PAD = 6144 };  // SMALL_PAD: floats of a small grid padded whole (18^3 = 5832)
-static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, long t0, long n, long groups, long c0, long c1, float *V,
-                                                              long vx, long vc) {
-    const int two_d = p->k[0] == 1;
+_Static_assert(SMALL_PAD + WL * 64 + 2 * 4 * MAXG * WL <= MVX_WINO_STAGE_FLOATS, "input_tiles' scratch");
+static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino *p, long t0, long n, long groups, long c0, long c1, float *V,
+                                                              long vx, long vc, float *scratch) {
+    const int two_d = p->two_d;
     const long points = two_d ? 16 : 64;
-    long tz[MAXG][WL], ty[MAXG][WL], tx[MAXG][WL];
+    float *const pad = scratch, *const stage = scratch + SMALL_PAD;  // stage: rows [4][4][SR] (row groups) or windows [WL][4][4][4]
+    long(*const tz)[WL] = (long(*)[WL])(stage + WL * 64), (*const ty)[WL] = tz + MAXG, (*const tx)[WL] = ty + MAXG;
+    long(*const org)[WL] = tx + MAXG;
     int row[MAXG];
-    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
-    const long D = p->od, H = p->oh, W = p->ow;  // padding 1: the source grid is the output grid
+    const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2;
+    const long D = p->f.od, H = p->f.oh, W = p->f.ow;  // padding 1: the source grid is the output grid
     const in_xform xf = {p->in_scale, p->in_shift, p->in_leaky, p->in_slope};
     for (long g = 0; g < groups; g++) {
         const long g0 = g * WL, cnt = lmin(WL, n - g0);
@@ -425,15 +416,12 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
         }
         row[g] = group_tiles(t0 + g0, cnt, tW, tH, tz[g], ty[g], tx[g]);
     }
-    float stage[WL * 64];  // rows [4][4][SR] (row groups) or windows [WL][4][4][4]
     // A small 3D grid (few lane groups lie in one row of tiles, and most tiles touch the border)
     // is padded whole per channel, and every lane reads its window from there: the values and
     // sums of staging each window, without its bounds checks.
     const long tD = (D + 1) / 2, PY = 2 * tH + 2, PX = 2 * tW + 2, PP = PY * PX;
     // (Only when the block covers most of the grid: the copy is made per block.)
     const int small = !two_d && (2 * tD + 2) * PP <= SMALL_PAD && (2 * tD + 2) * PP <= 32 * n;
-    float pad[SMALL_PAD];
-    long org[MAXG][WL];
     if (small)
         for (long g = 0; g < groups; g++)
             if (row[g] >= 0)
@@ -470,7 +458,7 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
                 if (two_d)
                     input_row_2d(stage + 4 * SR, SR, V + c * vc + g * WL, vx);
                 else
-                    input_row_isa(p->isa, stage, 4 * SR, SR, V + c * vc + g * WL, vx);
+                    input_row_isa(p->f.isa, stage, 4 * SR, SR, V + c * vc + g * WL, vx);
             } else if (row[g] == 0) {
                 stage_lanes(src, D, H, W, tz[g], ty[g], tx[g], xf, c, two_d, (float(*)[4][4][4])stage);
                 if (two_d) {
@@ -486,25 +474,25 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd *p, 
 
 }
 
-static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
-                                                                   long *offs) {
-    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->isa, p->mr);
-    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2;
-    const long n = t1 - t0, C = p->C, M = p->M, mr = p->mr, nr = p->nr;
+static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
+                                                                   long *offs, float *stage) {
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->f.isa, p->f.mr);
+    const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2;
+    const long n = t1 - t0, C = p->f.C, M = p->f.M, mr = p->f.mr, nr = p->f.nr;
     const long Mpad = (M + mr - 1) / mr * mr;
-    // V [xi][c][nt]: each product reads one contiguous matrix. acc [m][xi][nt]: the output
-    // transform reads one channel's 64 points as one run. Strides padded by a cache line, so 64
-    // rows that far apart do not share a few L1 sets (at 16 channels a point is 3 KB).
-    // V: point xi of channel c at V + xi * vx + c * vc. Few channels: [c][xi][nt], so each input
-    // transform writes one contiguous run (its 64 points would otherwise land on 64 lines far
-    // apart); many: [xi][c][nt], so each product reads one contiguous matrix.
-    const int two_d = p->k[0] == 1;
+    // V: point xi of channel c at V + xi * vx + c * vc. Up to MVX_WINO_CHANNEL_MAJOR channels:
+    // [c][xi][nt], so each input transform writes one contiguous run (its points would otherwise
+    // land on as many lines far apart); more: [xi][c][nt], so each product reads one contiguous
+    // matrix. acc [m][xi][nt]: the output transform reads one channel's points as one run.
+    // Strides padded by a cache line (+ 16 floats), so rows that far apart do not share a few L1
+    // sets (at 16 channels a point is 3 KB). 2D grids have 16 points instead of 64.
+    const int two_d = p->two_d;
     const long points = two_d ? 16 : 64;
     const long mstride = points * nt + 16;
     const int by_channel = C <= MVX_WINO_CHANNEL_MAJOR;
     const long vx = by_channel ? nt : C * nt + 16, vc = by_channel ? mstride : nt;
 
-    if (c1 > c0) input_tiles(p, t0, n, nt / WL, c0, c1, V, vx, vc);
+    if (c1 > c0) input_tiles(p, t0, n, nt / WL, c0, c1, V, vx, vc, stage);
     if (m1 <= m0) return;
 
     // The 64 products, all input channels in one pass.
@@ -512,13 +500,13 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
     for (long xi = 0; xi < points; xi++)
         for (long s = 0; s < nt; s += nr)
             for (long mb = m0; mb < lmin(m1, Mpad); mb += mr)
-                kern(C, p->A + (xi * Mpad + mb) * C, V + xi * vx + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
+                kern(C, p->f.A + (xi * Mpad + mb) * C, V + xi * vx + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
 
     // Output transform and stores.
-    const long od = p->od, oh = p->oh, ow = p->ow;
+    const long od = p->f.od, oh = p->f.oh, ow = p->f.ow;
     for (long m = m0; m < lmin(m1, M); m++) {
-        float *out = p->out + m * p->out_plane;
-        const float bias = p->bias ? p->bias[m] : 0.0f;
+        float *out = p->f.out + m * p->f.out_plane;
+        const float bias = p->f.bias ? p->f.bias[m] : 0.0f;
         if (m + 1 < lmin(m1, M)) {
             // The next channel's output lines, for writing: their reads for ownership would
             // otherwise stall the stores (the output is far larger than the caches).
@@ -528,7 +516,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                 for (int dz = 0; dz < 2; dz++)
                     for (int dy = 0; dy < 2; dy++) {
                         long zz = lmin(2 * tz0 + dz, od - 1), yy = lmin(2 * ty0 + dy, oh - 1);
-                        const char *o = (const char *)(out + p->out_plane + (zz * oh + yy) * ow + 2 * tx0);
+                        const char *o = (const char *)(out + p->f.out_plane + (zz * oh + yy) * ow + 2 * tx0);
                         __builtin_prefetch(o, 1);
                         __builtin_prefetch(o + 64, 1);
                         __builtin_prefetch(o + 124, 1);
@@ -544,9 +532,9 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
             v16 gs = {0}, gq = {0};
             float ss = 0, sq = 0;
             if (two_d)
-                output_group_2d(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
+                output_group_2d(acc + m * mstride + g0, nt, bias, p->f.act, p->f.slope, y);
             else
-                output_group(acc + m * mstride + g0, nt, bias, p->act, p->slope, y);
+                output_group(acc + m * mstride + g0, nt, bias, p->f.act, p->f.slope, y);
             const long first = t0 + g0;
             long tx0, ty0, tz0;
             tile_at(first, tW, tH, &tz0, &ty0, &tx0);
@@ -560,7 +548,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd 
                         float *o = out + (zz * oh + yy) * ow + 2 * tx0;
                         const float *e = y[dz][dy][0], *f = y[dz][dy][1];
                         if (full && cnt == WL) {
-                            interleave(p->isa, o, e, f);
+                            interleave(p->f.isa, o, e, f);
                             if (p->ostats) {
                                 v16 ve = ld(e), vf = ld(f);
                                 gs += ve + vf;
@@ -660,38 +648,47 @@ static inline __attribute__((always_inline)) void grad_group(const float *gy, lo
         }
 }
 
-static inline __attribute__((always_inline)) void bww_transform_body(const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1,
+static inline __attribute__((always_inline)) void bww_transform_body(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1,
                                                                       long m0, long m1, float *V, long vx, long vc, float *GY, long gx,
-                                                                      long gm) {
+                                                                      long gm, float *stage) {
     const long groups = (n + WL - 1) / WL;
-    if (c1 > c0) input_tiles(p, t0, n, groups, c0, c1, V, vx, vc);
-    const long tH = (p->oh + 1) / 2, tW = (p->ow + 1) / 2, plane = (long)p->od * p->oh * p->ow;
+    if (c1 > c0) input_tiles(p, t0, n, groups, c0, c1, V, vx, vc, stage);
+    const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2, plane = (long)p->f.od * p->f.oh * p->f.ow;
     for (long g = 0; g < groups && m1 > m0; g++) {
         const long g0 = g * WL, cnt = lmin(WL, n - g0);  // >= 1: groups cover n
         long tz[WL], ty[WL], tx[WL];
         const int row = group_tiles(t0 + g0, cnt, tW, tH, tz, ty, tx);
         for (long m = m0; m < m1; m++) {
-            grad_group(gy + m * plane, p->od, p->oh, p->ow, tz, ty, tx, row, cnt, GY + m * gm + g0, gx);
+            grad_group(gy + m * plane, p->f.od, p->f.oh, p->f.ow, tz, ty, tx, row, cnt, GY + m * gm + g0, gx);
         }
     }
 }
 
-#define BWW_T_PARAMS const mvx_fwd *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V, long vx, \
-                     long vc, float *GY, long gx, long gm
-#define BWW_T_ARGS p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm
-
-static void bww_transform_generic(BWW_T_PARAMS) { bww_transform_body(BWW_T_ARGS); }
+static void bww_transform_generic(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1,
+                                  float *V, long vx, long vc, float *GY, long gx, long gm, float *stage) {
+    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage);
+}
 #if MVX_X86
-__attribute__((target("avx2,fma"))) static void bww_transform_avx2(BWW_T_PARAMS) { bww_transform_body(BWW_T_ARGS); }
-__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void bww_transform_avx512(BWW_T_PARAMS) { bww_transform_body(BWW_T_ARGS); }
+__attribute__((target("avx2,fma"))) static void bww_transform_avx2(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0,
+                                                                   long c1, long m0, long m1, float *V, long vx, long vc, float *GY,
+                                                                   long gx, long gm, float *stage) {
+    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void bww_transform_avx512(const mvx_fwd_wino *p, const float *gy,
+                                                                                         long t0, long n, long c0, long c1, long m0,
+                                                                                         long m1, float *V, long vx, long vc,
+                                                                                         float *GY, long gx, long gm, float *stage) {
+    bww_transform_body(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage);
+}
 #endif
 
-void mvx_wino_bww_transform(BWW_T_PARAMS) {
+void mvx_wino_bww_transform(const mvx_fwd_wino *p, const float *gy, long t0, long n, long c0, long c1, long m0, long m1, float *V,
+                            long vx, long vc, float *GY, long gx, long gm, float *stage) {
 #if MVX_X86
-    if (p->isa == MVX_ISA_AVX512) { bww_transform_avx512(BWW_T_ARGS); return; }
-    if (p->isa == MVX_ISA_AVX2) { bww_transform_avx2(BWW_T_ARGS); return; }
+    if (p->f.isa == MVX_ISA_AVX512) { bww_transform_avx512(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage); return; }
+    if (p->f.isa == MVX_ISA_AVX2) { bww_transform_avx2(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage); return; }
 #endif
-    bww_transform_generic(BWW_T_ARGS);
+    bww_transform_generic(p, gy, t0, n, c0, c1, m0, m1, V, vx, vc, GY, gx, gm, stage);
 }
 
 // In-place 16 x 16 transpose of r[row][lane]: four rounds, each swapping one bit of the row index
@@ -738,16 +735,6 @@ static inline __attribute__((always_inline)) void store_first(float *p, v16 v, i
     }
     }
 }
-
-#define BWW_P_PARAMS long M, long C, long L, int mr, long Cpad, const float *GY, long gx, long gm, const float *V, long vx, long vc, \
-                     long xi0, long xi1, float *GA, float *VT
-#define BWW_P_ARGS M, C, L, mr, Cpad, GY, gx, gm, V, vx, vc, xi0, xi1, GA, VT
-#define BWW_G_PARAMS int mr, int nr, long M, long C, long L, long Cpad, const float *GA, const float *VT, long r0, long r1, float *P, \
-                     float *gw
-#define BWW_G_ARGS mr, nr, M, C, L, Cpad, GA, VT, r0, r1, P, gw
-#define BWW_Q_PARAMS int mr, int nr, long M, long C, long L, long Cpad, const float *GY, long gx, long gm, const float *V, long vx, \
-                     long vc, long xi0, long xi1, float *work, double *dU, int first
-#define BWW_Q_ARGS mr, nr, M, C, L, Cpad, GY, gx, gm, V, vx, vc, xi0, xi1, work, dU, first
 
 // One point's operands: GY rows [M][L] (stride gm) into A panels ga[m / mr][tile][mr], V rows
 // [C][L] (stride vc) into rows of tiles vt[tile][Cpad], both zero past M and C.
@@ -804,15 +791,20 @@ static inline __attribute__((always_inline)) void finish8(const v8d *u, long n, 
         for (int t = 0; t < 27; t++) gw[l * 27 + t] = (float)o[t][l];
 }
 
-static inline __attribute__((always_inline)) void bww_pack_body(int isa, BWW_P_PARAMS) {
-    (void)isa;
+static inline __attribute__((always_inline)) void bww_pack_body(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
+    const long M = b->M, C = b->C, L = b->L, Cpad = b->Cpad, gx = b->gx, gm = b->gm, vx = b->vx, vc = b->vc;
+    const int mr = b->mr;
+    const float *GY = b->GY, *V = b->V;
     const long Mpad = (M + mr - 1) / mr * mr;
     for (long xi = xi0; xi < xi1; xi++)
         pack_point(M, C, L, mr, Cpad, GY + xi * gx, gm, V + xi * vx, vc, GA + xi * Mpad * L, VT + xi * L * Cpad);
 }
 
-static inline __attribute__((always_inline)) void bww_gemm_body(int isa, BWW_G_PARAMS) {
-    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(isa, mr);
+static inline __attribute__((always_inline)) void bww_gemm_body(const mvx_wino_bww *b, const float *GA, const float *VT, long r0,
+                                                                 long r1, float *P, float *gw) {
+    const long M = b->M, C = b->C, L = b->L, Cpad = b->Cpad;
+    const int mr = b->mr, nr = b->nr;
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(b->isa, mr);
     const long Mpad = (M + mr - 1) / mr * mr, rows = r1 - r0;
     long offs[MVX_WINO_BWW_CHUNK];
     if (L > MVX_WINO_BWW_CHUNK || rows <= 0) return;
@@ -830,8 +822,12 @@ static inline __attribute__((always_inline)) void bww_gemm_body(int isa, BWW_G_P
         }
 }
 
-static inline __attribute__((always_inline)) void bww_points_body(int isa, BWW_Q_PARAMS) {
-    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(isa, mr);
+static inline __attribute__((always_inline)) void bww_points_body(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU,
+                                                                   int first) {
+    const long M = b->M, C = b->C, L = b->L, Cpad = b->Cpad, gx = b->gx, gm = b->gm, vx = b->vx, vc = b->vc;
+    const int mr = b->mr, nr = b->nr;
+    const float *GY = b->GY, *V = b->V;
+    const mvx_fwd_kernel kern = mvx_fwd_kernel_for(b->isa, mr);
     const long Mpad = (M + mr - 1) / mr * mr, C8 = (C + 7) / 8 * 8;
     float *ga = work, *vt = work + Mpad * L, *P = vt + L * Cpad;
     long offs[MVX_WINO_BWW_CHUNK];
@@ -854,8 +850,7 @@ static inline __attribute__((always_inline)) void bww_points_body(int isa, BWW_Q
     }
 }
 
-static inline __attribute__((always_inline)) void bww_finish_body(int isa, long M, long C, const double *dU, long m0, long m1, float *gw) {
-    (void)isa;
+static inline __attribute__((always_inline)) void bww_finish_body(long M, long C, const double *dU, long m0, long m1, float *gw) {
     const long C8 = (C + 7) / 8 * 8;
     for (long m = m0; m < m1; m++)
         for (long c = 0; c < C; c += 8) {
@@ -865,48 +860,111 @@ static inline __attribute__((always_inline)) void bww_finish_body(int isa, long 
         }
 }
 
-#define BWW_F_PARAMS long M, long C, const double *dU, long m0, long m1, float *gw
-#define BWW_F_ARGS M, C, dU, m0, m1, gw
-
 // Each entry point runs its body compiled for the instruction set (vector code for v16 and v8d).
-#if MVX_X86
-#define BWW_DISPATCH(name, body, PARAMS, ARGS)                                                       \
-    static void name##_generic(int isa, PARAMS) { body(isa, ARGS); }                                \
-    __attribute__((target("avx2,fma"))) static void name##_avx2(int isa, PARAMS) { body(isa, ARGS); } \
-    __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void name##_avx512(int isa, PARAMS) { \
-        body(isa, ARGS);                                                                            \
-    }                                                                                               \
-    void mvx_wino_##name(int isa, PARAMS) {                                                         \
-        if (isa == MVX_ISA_AVX512) name##_avx512(isa, ARGS);                                        \
-        else if (isa == MVX_ISA_AVX2) name##_avx2(isa, ARGS);                                       \
-        else name##_generic(isa, ARGS);                                                             \
-    }
-#else
-#define BWW_DISPATCH(name, body, PARAMS, ARGS)                                                       \
-    void mvx_wino_##name(int isa, PARAMS) { body(isa, ARGS); }
-#endif
-
-BWW_DISPATCH(bww_pack, bww_pack_body, BWW_P_PARAMS, BWW_P_ARGS)
-BWW_DISPATCH(bww_gemm, bww_gemm_body, BWW_G_PARAMS, BWW_G_ARGS)
-BWW_DISPATCH(bww_points, bww_points_body, BWW_Q_PARAMS, BWW_Q_ARGS)
-BWW_DISPATCH(bww_finish, bww_finish_body, BWW_F_PARAMS, BWW_F_ARGS)
-
-static void wino_block_generic(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
+static void bww_pack_generic(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
+    bww_pack_body(b, xi0, xi1, GA, VT);
 }
 #if MVX_X86
-__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
+__attribute__((target("avx2,fma")))
+static void bww_pack_avx2(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
+    bww_pack_body(b, xi0, xi1, GA, VT);
 }
-__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
-    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
+__attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+static void bww_pack_avx512(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
+    bww_pack_body(b, xi0, xi1, GA, VT);
 }
 #endif
 
-void mvx_wino_block(const mvx_fwd *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs) {
+void mvx_wino_bww_pack(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
 #if MVX_X86
-    if (p->isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
-    if (p->isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs); return; }
+    if (b->isa == MVX_ISA_AVX512) { bww_pack_avx512(b, xi0, xi1, GA, VT); return; }
+    if (b->isa == MVX_ISA_AVX2) { bww_pack_avx2(b, xi0, xi1, GA, VT); return; }
 #endif
-    wino_block_generic(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs);
+    bww_pack_generic(b, xi0, xi1, GA, VT);
+}
+
+static void bww_gemm_generic(const mvx_wino_bww *b, const float *GA, const float *VT, long r0, long r1, float *P, float *gw) {
+    bww_gemm_body(b, GA, VT, r0, r1, P, gw);
+}
+#if MVX_X86
+__attribute__((target("avx2,fma")))
+static void bww_gemm_avx2(const mvx_wino_bww *b, const float *GA, const float *VT, long r0, long r1, float *P, float *gw) {
+    bww_gemm_body(b, GA, VT, r0, r1, P, gw);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+static void bww_gemm_avx512(const mvx_wino_bww *b, const float *GA, const float *VT, long r0, long r1, float *P, float *gw) {
+    bww_gemm_body(b, GA, VT, r0, r1, P, gw);
+}
+#endif
+
+void mvx_wino_bww_gemm(const mvx_wino_bww *b, const float *GA, const float *VT, long r0, long r1, float *P, float *gw) {
+#if MVX_X86
+    if (b->isa == MVX_ISA_AVX512) { bww_gemm_avx512(b, GA, VT, r0, r1, P, gw); return; }
+    if (b->isa == MVX_ISA_AVX2) { bww_gemm_avx2(b, GA, VT, r0, r1, P, gw); return; }
+#endif
+    bww_gemm_generic(b, GA, VT, r0, r1, P, gw);
+}
+
+static void bww_points_generic(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU, int first) {
+    bww_points_body(b, xi0, xi1, work, dU, first);
+}
+#if MVX_X86
+__attribute__((target("avx2,fma")))
+static void bww_points_avx2(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU, int first) {
+    bww_points_body(b, xi0, xi1, work, dU, first);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+static void bww_points_avx512(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU, int first) {
+    bww_points_body(b, xi0, xi1, work, dU, first);
+}
+#endif
+
+void mvx_wino_bww_points(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU, int first) {
+#if MVX_X86
+    if (b->isa == MVX_ISA_AVX512) { bww_points_avx512(b, xi0, xi1, work, dU, first); return; }
+    if (b->isa == MVX_ISA_AVX2) { bww_points_avx2(b, xi0, xi1, work, dU, first); return; }
+#endif
+    bww_points_generic(b, xi0, xi1, work, dU, first);
+}
+
+static void bww_finish_generic(long M, long C, const double *dU, long m0, long m1, float *gw) {
+    bww_finish_body(M, C, dU, m0, m1, gw);
+}
+#if MVX_X86
+__attribute__((target("avx2,fma")))
+static void bww_finish_avx2(long M, long C, const double *dU, long m0, long m1, float *gw) {
+    bww_finish_body(M, C, dU, m0, m1, gw);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+static void bww_finish_avx512(long M, long C, const double *dU, long m0, long m1, float *gw) {
+    bww_finish_body(M, C, dU, m0, m1, gw);
+}
+#endif
+
+void mvx_wino_bww_finish(int isa, long M, long C, const double *dU, long m0, long m1, float *gw) {
+#if MVX_X86
+    if (isa == MVX_ISA_AVX512) { bww_finish_avx512(M, C, dU, m0, m1, gw); return; }
+    if (isa == MVX_ISA_AVX2) { bww_finish_avx2(M, C, dU, m0, m1, gw); return; }
+#endif
+    bww_finish_generic(M, C, dU, m0, m1, gw);
+}
+
+static void wino_block_generic(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
+    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
+}
+#if MVX_X86
+__attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
+    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
+    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
+}
+#endif
+
+void mvx_wino_block(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
+#if MVX_X86
+    if (p->f.isa == MVX_ISA_AVX512) { wino_block_avx512(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage); return; }
+    if (p->f.isa == MVX_ISA_AVX2) { wino_block_avx2(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage); return; }
+#endif
+    wino_block_generic(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
 }

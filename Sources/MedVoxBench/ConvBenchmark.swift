@@ -69,7 +69,7 @@ public enum ConvBenchmark {
 
     /// Measured FP32 peak in GFLOP/s: an FMA loop with independent accumulators on `threads`
     /// threads at once (the instruction set the kernels use).
-    public static func peakGflops(threads: Int = Runtime.threads, isa: ConvKernels.ISA = ConvKernels.isa) -> Double {
+    public static func peakGflops(threads: Int = Runtime.threads, isa: KernelSettings.ISA = KernelSettings.current.isa) -> Double {
         let iters = 20_000_000 / (isa == .generic ? 20 : 1)
         var best = 0.0
         for _ in 0..<3 {

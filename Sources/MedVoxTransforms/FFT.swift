@@ -272,11 +272,11 @@ public final class FFTPlan: @unchecked Sendable {
     }
 }
 
-/// The instruction set of the C FFT kernels (fft.c), and a switch back to the Swift definition
-/// (tests compare the two bit for bit).
+/// The instruction set of the C FFT kernels (fft.c), and the switch back to the Swift definition
+/// (tests compare the two bit for bit), both from `KernelSettings.current`.
 enum FFTKernels {
-    static let isa = mvx_isa_best()
-    nonisolated(unsafe) static var useC = true
+    static var isa: Int32 { KernelSettings.current.isa.rawValue }
+    static var useC: Bool { !KernelSettings.current.reference }
 }
 
 /// The SIMD width of the FFT's batched loops (8 lanes: two SSE or one AVX register).

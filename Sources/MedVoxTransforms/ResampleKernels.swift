@@ -5,10 +5,11 @@ import MedVoxCore
 /// a general grid and the separable resampler, compiled per instruction set and chosen at run time.
 /// They reproduce the Swift kernels bit for bit (`sampleCoefficients`, `separableSampleSwift`).
 enum ResampleKernels {
-    /// The instruction set the C kernels use (from CPUID).
-    static let isa = mvx_isa_best()
-    /// False makes the kernels fall back to their Swift definitions (tests compare the two).
-    nonisolated(unsafe) static var useC = true
+    /// The instruction set the C kernels use (`KernelSettings.current`).
+    static var isa: Int32 { KernelSettings.current.isa.rawValue }
+    /// False (`KernelSettings.reference`) makes the kernels fall back to their Swift definitions
+    /// (tests compare the two).
+    static var useC: Bool { !KernelSettings.current.reference }
 
     /// `sampleCoefficients` for `.linear` and `.nearest`, in parallel over tiles of output rows.
     static func warp(

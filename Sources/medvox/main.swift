@@ -110,5 +110,5 @@ func mainEntry(_ argv: [String]) -> Int32 {
 }
 
 signal(SIGPIPE, SIG_IGN)
-HeapPolicy.configure(environment: ProcessInfo.processInfo.environment)
+Runtime.configureHeap()
 exit(mainEntry(Array(CommandLine.arguments.dropFirst())))

@@ -20,10 +20,10 @@ final class TrainingTests: XCTestCase {
         net.setTraining(false)
         var x = Tensor(shape: rank == 3 ? [2, 2, 8, 12, 8] : [2, 2, 12, 20])
         for i in 0..<x.count { x.storage[i] = Float(rng.normal()) }
-        let saved = ConvKernels.winograd
-        defer { ConvKernels.winograd = saved }
+        let saved = KernelSettings.current.winograd
+        defer { KernelSettings.current.winograd = saved }
         for setting in [false, true, nil] as [Bool?] {
-            ConvKernels.winograd = setting
+            KernelSettings.current.winograd = setting
             let recorded = net(Variable(x, requiresGrad: true)).value
             let inference = withoutGradients { net(Variable(x)).value }
             XCTAssertEqual(recorded.shape, inference.shape)

@@ -205,21 +205,21 @@ final class ConvTests: XCTestCase {
     /// Every kernel configuration this CPU runs: each instruction set up to the best, with passes
     /// chosen by cost, forced direct and forced gathered (Winograd off), forced direct padding a
     /// slab of planes at a time, Winograd forced wherever it applies, and the plain loops.
-    static var configurations: [(isa: ConvKernels.ISA, direct: Bool?, winograd: Bool?, slabs: Bool, enabled: Bool)] {
-        ConvKernels.ISA.allCases.filter { $0 <= ConvKernels.best }.flatMap { isa in
-            [(isa, nil as Bool?, nil as Bool?, false, true), (isa, true, false, false, true), (isa, false, false, false, true),
-             (isa, true, false, true, true), (isa, nil, true, false, true)]
-        } + [(ConvKernels.best, nil, nil, false, false)]
+    static var configurations: [KernelSettings] {
+        KernelSettings.ISA.allCases.filter { $0 <= KernelSettings.best }.flatMap { isa in
+            [KernelSettings(isa: isa), KernelSettings(isa: isa, forceDirect: true, winograd: false),
+             KernelSettings(isa: isa, forceDirect: false, winograd: false),
+             KernelSettings(isa: isa, forceDirect: true, winograd: false, slabFloats: 0), KernelSettings(isa: isa, winograd: true)]
+        } + [KernelSettings(reference: true)]
     }
 
     func withEachConfiguration(_ body: (String) -> Void) {
-        let saved = (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.slabFloats, ConvKernels.enabled)
-        defer { (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.slabFloats, ConvKernels.enabled) = saved }
+        let saved = KernelSettings.current
+        defer { KernelSettings.current = saved }
         for c in Self.configurations {
-            (ConvKernels.isa, ConvKernels.forceDirect, ConvKernels.winograd, ConvKernels.enabled) = (c.isa, c.direct, c.winograd, c.enabled)
-            ConvKernels.slabFloats = c.slabs ? 0 : saved.3
-            if c.enabled { ISACoverage.record(ConvPlan(geometry(1, 1, 1, [5, 7], k: [1, 1])).isa, in: "ConvTests") }
-            body("isa \(c.isa) direct \(c.direct.map { "\($0)" } ?? "auto") winograd \(c.winograd.map { "\($0)" } ?? "auto") slabs \(c.slabs) fast \(c.enabled)")
+            KernelSettings.current = c
+            if !c.reference { ISACoverage.record(ConvPlan(geometry(1, 1, 1, [5, 7], k: [1, 1])).isa, in: "ConvTests") }
+            body("isa \(c.isa) direct \(c.forceDirect.map { "\($0)" } ?? "auto") winograd \(c.winograd.map { "\($0)" } ?? "auto") slabs \(c.slabFloats == 0) fast \(!c.reference)")
         }
     }
 
@@ -239,11 +239,11 @@ final class ConvTests: XCTestCase {
         // On x86-64 machines with AVX-512 (this project's reference machine) the fastest kernels run.
         #if arch(x86_64)
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let expected: ConvKernels.ISA = flags.contains(" avx512f") && flags.contains(" fma") ? .avx512
+        let expected: KernelSettings.ISA = flags.contains(" avx512f") && flags.contains(" fma") ? .avx512
             : flags.contains(" avx2") && flags.contains(" fma") ? .avx2 : .generic
-        XCTAssertEqual(ConvKernels.best, expected)
+        XCTAssertEqual(KernelSettings.best, expected)
         #endif
-        XCTAssertEqual(ConvPlan(Self.sweep[0]).isa, ConvKernels.isa)
+        XCTAssertEqual(ConvPlan(Self.sweep[0]).isa, KernelSettings.current.isa)
     }
 
     /// The sweep reaches every pass kind in both forward-type passes.
@@ -256,21 +256,21 @@ final class ConvTests: XCTestCase {
                 seen.insert("b-\(m.backwardData)")
             }
         }
-        var expected: Set = ["f-direct", "f-gather", "f-winograd", "b-direct", "b-gather", "b-gatherRaw", "b-phases", "b-winograd"]
-        if ConvKernels.best == .avx512 { expected.formUnion(["f-rows", "b-rows"]) }
+        var expected: Set = ["f-direct", "f-gather", "f-winograd", "b-direct", "b-gather", "b-gatherRaw", "b-phases", "b-winograd",
+                             "f-reference", "b-reference"]
+        if KernelSettings.best == .avx512 { expected.formUnion(["f-rows", "b-rows"]) }
         XCTAssertEqual(seen, expected)
-        let saved = ConvKernels.winograd
-        defer { ConvKernels.winograd = saved }
-        ConvKernels.winograd = false
+        let saved = KernelSettings.current.winograd
+        defer { KernelSettings.current.winograd = saved }
+        KernelSettings.current.winograd = false
         let plan = ConvPlan(geometry(1, 16, 16, [32, 32, 32], k: [3, 3, 3], p: [1, 1, 1]))
         XCTAssertEqual(plan.modes.forward, "direct")
         // The slab-wise padding runs where the padded copy would be large, and in the tests' slab
         // configurations on every direct pass of four planes per thread or more.
-        XCTAssertNil(plan.forwardPass.slabPlanes(threads: 2))
-        let savedSlabs = ConvKernels.slabFloats
-        defer { ConvKernels.slabFloats = savedSlabs }
-        ConvKernels.slabFloats = 0
-        XCTAssertEqual(plan.forwardPass.slabPlanes(threads: 2), 16)
+        XCTAssertNil(plan.forwardPass!.slabPlanes(threads: 2))
+        var slabs = plan.settings
+        slabs.slabFloats = 0
+        XCTAssertEqual(ConvPlan(plan.geometry, settings: slabs).forwardPass!.slabPlanes(threads: 2), 16)
     }
 
     func testForwardMatchesReferenceOnSweptShapes() {
@@ -328,9 +328,9 @@ final class ConvTests: XCTestCase {
     /// input, from one tensor or from parts, gives the bits of applying it first; other passes
     /// do not take one.
     func testPendingNormalizationReadByWinogradEqualsApplyingItFirst() {
-        let saved = ConvKernels.winograd
-        defer { ConvKernels.winograd = saved }
-        ConvKernels.winograd = true
+        let saved = KernelSettings.current.winograd
+        defer { KernelSettings.current.winograd = saved }
+        KernelSettings.current.winograd = true
         let shapes = [geometry(2, 5, 8, [5, 7, 6], k: [3, 3, 3], p: [1, 1, 1]), geometry(1, 16, 16, [4, 3, 40], k: [3, 3, 3], p: [1, 1, 1])]
         for (i, g) in shapes.enumerated() {
             let c = ConvCase(g, seed: 500 + UInt64(i))
@@ -372,9 +372,9 @@ final class ConvTests: XCTestCase {
                 XCTAssertEqual(sums![2 * b + 1], q, accuracy: 1e-5 * max(1, q), "squares \(b) \(g)")
             }
             // Forced off: no Winograd pass, no pending normalisation.
-            ConvKernels.winograd = false
+            KernelSettings.current.winograd = false
             XCTAssertFalse(ConvPlan(g).readsPendingNormalization)
-            ConvKernels.winograd = true
+            KernelSettings.current.winograd = true
         }
     }
 
@@ -403,20 +403,20 @@ final class ConvTests: XCTestCase {
     /// The row kernel sums each output in the one-row tiles' order with the same fused
     /// multiply-adds, so it gives their bits (forced direct tiles on a padded copy).
     func testRowKernelGivesTheBitsOfTheDirectTiles() {
-        let saved = ConvKernels.forceDirect
-        defer { ConvKernels.forceDirect = saved }
+        let saved = KernelSettings.current.forceDirect
+        defer { KernelSettings.current.forceDirect = saved }
         let shapes = [
             geometry(1, 1, 3, [5, 6, 70], k: [3, 3, 3], p: [1, 1, 1]), geometry(2, 4, 1, [4, 5, 33], k: [3, 3, 3], p: [1, 1, 1]),
             geometry(1, 1, 2, [9, 40], k: [3, 3], p: [1, 1]),
         ]
         for (i, g) in shapes.enumerated() {
             let c = ConvCase(g, seed: 700 + UInt64(i))
-            ConvKernels.forceDirect = nil
+            KernelSettings.current.forceDirect = nil
             let modes = ConvPlan(g).modes
             // The row kernel exists for AVX-512 only; elsewhere these shapes take the tiles.
-            XCTAssertEqual(modes.forward == "rows" || modes.backwardData == "rows", ConvKernels.isa == .avx512, "\(g) \(modes)")
+            XCTAssertEqual(modes.forward == "rows" || modes.backwardData == "rows", KernelSettings.current.isa == .avx512, "\(g) \(modes)")
             let rows = (c.forward(activation: .leakyReLU(0.01), threads: 2), c.backwardData(threads: 2))
-            ConvKernels.forceDirect = true
+            KernelSettings.current.forceDirect = true
             XCTAssertEqual(ConvPlan(g).modes.forward == "rows" || ConvPlan(g).modes.backwardData == "rows", false)
             let tiles = (c.forward(activation: .leakyReLU(0.01), threads: 2), c.backwardData(threads: 2))
             XCTAssertEqual(rows.0.map(\.bitPattern), tiles.0.map(\.bitPattern), "forward \(g)")

@@ -115,13 +115,13 @@ final class GradientTests: XCTestCase {
                 }
             }
         }
-        let saved = (ConvKernels.isa, Runtime.threads)
-        defer { (ConvKernels.isa, Runtime.threads) = saved }
+        let saved = (KernelSettings.current.isa, Runtime.threads)
+        defer { (KernelSettings.current.isa, Runtime.threads) = saved }
         let big = Tensor(shape: [1, 4, 70_001], storage: (0..<280_004).map { _ in Float(rng.uniform(-30, 30)) })
         let reference = softmax(big).storage.map(\.bitPattern)
-        for isa in ConvKernels.ISA.allCases where isa <= ConvKernels.best {
+        for isa in KernelSettings.ISA.allCases where isa <= KernelSettings.best {
             for threads in [1, 3] {
-                (ConvKernels.isa, Runtime.threads) = (isa, threads)
+                (KernelSettings.current.isa, Runtime.threads) = (isa, threads)
                 ISACoverage.record(isa, in: "GradientTests")
                 XCTAssertEqual(softmax(big).storage.map(\.bitPattern), reference, "\(isa) threads \(threads)")
             }
@@ -157,10 +157,10 @@ final class GradientTests: XCTestCase {
             let x = Tensor(shape: shape, storage: values)
             let g = PoolGeometry(inputShape: shape, kernel: kernel, padding: padding)
             let a = maxPool(x, g).output
-            let saved = ConvKernels.isa
-            defer { ConvKernels.isa = saved }
-            for isa in ConvKernels.ISA.allCases where isa <= ConvKernels.best {
-                ConvKernels.isa = isa
+            let saved = KernelSettings.current.isa
+            defer { KernelSettings.current.isa = saved }
+            for isa in KernelSettings.ISA.allCases where isa <= KernelSettings.best {
+                KernelSettings.current.isa = isa
                 ISACoverage.record(isa, in: "GradientTests")
                 let b = maxPoolValues(x, g)
                 XCTAssertEqual(a.shape, b.shape)
@@ -185,12 +185,12 @@ final class GradientTests: XCTestCase {
             XCTAssertEqual(Double(stats.mean[b]), Double(Float(mu)), accuracy: 1e-6 * max(1, abs(mu)))
             XCTAssertEqual(Double(stats.variance[b]), Double(Float(v)), accuracy: 1e-6 * v)
         }
-        let saved = (ConvKernels.isa, Runtime.threads)
-        defer { (ConvKernels.isa, Runtime.threads) = saved }
+        let saved = (KernelSettings.current.isa, Runtime.threads)
+        defer { (KernelSettings.current.isa, Runtime.threads) = saved }
         var outputs = Set<[UInt32]>()
-        for isa in ConvKernels.ISA.allCases where isa <= ConvKernels.best {
+        for isa in KernelSettings.ISA.allCases where isa <= KernelSettings.best {
             for threads in [1, 2, 3] {
-                (ConvKernels.isa, Runtime.threads) = (isa, threads)
+                (KernelSettings.current.isa, Runtime.threads) = (isa, threads)
                 ISACoverage.record(isa, in: "GradientTests")
                 var y = x
                 _ = normalizeInPlace(&y, .groups(3), gamma: nil, beta: nil, leakySlope: 0.01)

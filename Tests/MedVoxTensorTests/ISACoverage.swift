@@ -1,4 +1,5 @@
 import XCTest
+import MedVoxCore
 
 @testable import MedVoxTensor
 
@@ -7,10 +8,10 @@ import XCTest
 /// time, so on a machine without AVX-512 its paths are not run at all; this line says what was.
 /// `.ci/run` fails when the machine has AVX-512 and the ConvTests line does not name it.
 enum ISACoverage {
-    nonisolated(unsafe) private static var exercised: [String: Set<ConvKernels.ISA>] = [:]
+    nonisolated(unsafe) private static var exercised: [String: Set<KernelSettings.ISA>] = [:]
 
     /// Notes that `suite` ran kernels built for `isa`.
-    static func record(_ isa: ConvKernels.ISA, in suite: String) { exercised[suite, default: []].insert(isa) }
+    static func record(_ isa: KernelSettings.ISA, in suite: String) { exercised[suite, default: []].insert(isa) }
 
     /// The line for `suite`: its instruction sets, best first ("none" if no kernel ran).
     static func line(_ suite: String) -> String {

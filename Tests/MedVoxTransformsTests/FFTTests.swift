@@ -109,16 +109,16 @@ final class FFTTests: XCTestCase {
     /// every radix (4, 2, 3, 5 and a direct 7…13) and a Bluestein length.
     func testCKernelsEqualSwiftDefinition() {
         var rng = SeededGenerator(seed: 14)
-        let saved = FFTKernels.useC
-        defer { FFTKernels.useC = saved }
+        let saved = KernelSettings.current
+        defer { KernelSettings.current = saved }
         for dims in [[160, 6, 5], [7 * 11, 13, 3], [30, 8, 9], [17, 4, 12], [64, 5, 26]] {
             let n = dims.reduce(1, *)
             let re = (0..<n).map { _ in Float(rng.uniform(-1, 1)) }, im = (0..<n).map { _ in Float(rng.uniform(-1, 1)) }
             for inverse in [false, true] {
-                FFTKernels.useC = true
+                KernelSettings.current.reference = false
                 var a = ComplexVolume(dims: dims, re: re, im: im)
                 a.fft(inverse: inverse)
-                FFTKernels.useC = false
+                KernelSettings.current.reference = true
                 var b = ComplexVolume(dims: dims, re: re, im: im)
                 b.fft(inverse: inverse)
                 XCTAssertEqual(a.re, b.re, "re \(dims) inverse \(inverse)")

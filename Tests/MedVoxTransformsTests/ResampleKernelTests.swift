@@ -9,17 +9,17 @@ import XCTest
 /// displacements, odd row lengths (vector tails), thin volumes and every thread count.
 final class ResampleKernelTests: XCTestCase {
     override func tearDown() {
-        ResampleKernels.useC = true
+        KernelSettings.current.reference = false
     }
 
     /// Runs `body` with the C kernels and with the Swift ones, at 1 and 2 threads; all four must agree.
     func assertSameBits(_ what: String, _ body: () throws -> [Float]) rethrows {
         let saved = Runtime.threads
-        defer { Runtime.threads = saved; ResampleKernels.useC = true }
+        defer { Runtime.threads = saved; KernelSettings.current.reference = false }
         var results = [[Float]]()
         for useC in [false, true] {
             for threads in [1, 2] {
-                ResampleKernels.useC = useC
+                KernelSettings.current.reference = !useC
                 Runtime.threads = threads
                 results.append(try body())
             }

@@ -19,7 +19,7 @@ extension BenchSuite {
         let json = args.flag("json")
         let peak = ConvBenchmark.peakGflops()
         if !json {
-            emit("conv: \(Runtime.threads) threads, \(ConvKernels.isa) kernels, measured FP32 peak \(String(format: "%.1f", peak)) GFLOP/s")
+            emit("conv: \(Runtime.threads) threads, \(KernelSettings.current.isa) kernels, measured FP32 peak \(String(format: "%.1f", peak)) GFLOP/s")
         }
         for layer in layers {
             let row = try ConvBenchmark.run(layer, repeats: repeats, peak: peak, dumpDirectory: args.value("dir"))

@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxCore
 
 // Activation functions as free functions on tensors, each with its backward pass
 // (`…Backward(gradOutput, …)` returns the gradient with respect to the input).

@@ -125,7 +125,7 @@ public func pendingNormalization(of x: Tensor, _ grouping: NormGrouping, gamma: 
                 // block's order is fixed by its length, blocks add in order, so any thread count
                 // gives the same bits. In double, E[x²] − E[x]² loses ~1e-16·mean²/variance
                 // relative: far below what the Float result keeps for activations.
-                let isa = ConvKernels.isa.rawValue
+                let isa = KernelSettings.current.isa.rawValue
                 parallelFor(groups.count) { k in
                     var s = 0.0, sq = 0.0
                     for b in groups[k] {

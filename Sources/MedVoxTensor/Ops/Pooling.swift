@@ -101,7 +101,7 @@ public func maxPoolValues(_ x: Tensor, _ g: PoolGeometry) -> Tensor {
             let yb = yp.baseAddress!, xb = xp.baseAddress!
             // Work items: (channel block, output plane) pairs.
             let fast = kh == 2 && kw == 2 && (kd == 1 || kd == 2)
-            let isa = ConvKernels.isa.rawValue
+            let isa = KernelSettings.current.isa.rawValue
             parallelFor(blocks * od) { item in
                 let b = item / od, z = item % od
                 let xi = xb + b * inS, yo = yb + b * outS + z * oh * ow

@@ -1,5 +1,6 @@
 import CMedVoxKernels
 import Foundation
+import MedVoxCore
 
 // Softmax and log-softmax over the channel axis (axis 1 of `[N, C, …]`), with their backward
 // passes. `softmax` is MedVox's one softmax: the networks' outputs, the sliding window's
@@ -39,7 +40,7 @@ public func softmaxChannels(
             for s in positions { p[k * stride + s] /= temperature }
         }
     }
-    mvx_softmax(ConvKernels.isa.rawValue, p, p, channels, stride, positions.lowerBound, positions.upperBound)
+    mvx_softmax(KernelSettings.current.isa.rawValue, p, p, channels, stride, positions.lowerBound, positions.upperBound)
 }
 
 /// log(softmax(x)) over the channel axis, computed stably as x − max − log Σ exp(x − max).
