@@ -121,20 +121,17 @@ public struct ProtobufReader {
     }
 
     /// 4 little-endian bytes.
-    public mutating func fixed32() throws -> UInt32 {
-        guard end - offset >= 4 else { throw error("fixed32 runs past the end of the message") }
-        var v: UInt32 = 0
-        for i in 0..<4 { v |= UInt32(bytes[offset + i]) << (8 * UInt32(i)) }
-        offset += 4
-        return v
-    }
+    public mutating func fixed32() throws -> UInt32 { UInt32(truncatingIfNeeded: try fixed(4, "fixed32")) }
 
     /// 8 little-endian bytes.
-    public mutating func fixed64() throws -> UInt64 {
-        guard end - offset >= 8 else { throw error("fixed64 runs past the end of the message") }
+    public mutating func fixed64() throws -> UInt64 { try fixed(8, "fixed64") }
+
+    /// `width` (≤ 8) little-endian bytes.
+    mutating func fixed(_ width: Int, _ what: String) throws -> UInt64 {
+        guard end - offset >= width else { throw error("\(what) runs past the end of the message") }
         var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
-        offset += 8
+        for i in 0..<width { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        offset += width
         return v
     }
 
