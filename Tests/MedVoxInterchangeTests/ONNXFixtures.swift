@@ -7,12 +7,16 @@ enum ONNXFixtures {
     static let names = ["conv_opset13", "dynamic_opset17", "external_opset21"]
 
     nonisolated(unsafe) private static var made: Result<String, Error>?
+    /// The folder to remove when the test process exits.
+    nonisolated(unsafe) static var madeFolder = ""
 
     /// The folder holding the fixtures (a failure to make them fails the calling test).
     static func folder() throws -> String {
         if made == nil {
             made = Result {
                 let dir = try ScratchDirectory("medvox-onnx-fixtures")
+                madeFolder = dir.url.path
+                atexit { try? FileManager.default.removeItem(atPath: ONNXFixtures.madeFolder) }
                 let r = try Python.process([repositoryRoot + "/Fixtures/onnx/make_onnx_fixtures.py", dir.url.path])
                 guard r.status == 0 else { throw ScriptFailed(description: "make_onnx_fixtures.py exited \(r.status): \(r.stderr)") }
                 return dir.url.path

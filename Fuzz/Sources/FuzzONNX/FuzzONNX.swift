@@ -10,6 +10,7 @@ let modelFolder: String = {
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let weights = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 37) }
     FileManager.default.createFile(atPath: dir + "/external_opset21.weights.bin", contents: Data(weights))
+    atexit { try? FileManager.default.removeItem(atPath: modelFolder) }
     return dir
 }()
 
