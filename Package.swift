@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MedVoxTensor", targets: ["MedVoxTensor"]),
         .library(name: "MedVoxInference", targets: ["MedVoxInference"]),
         .library(name: "MedVoxNN", targets: ["MedVoxNN"]),
+        .library(name: "MedVoxInterchange", targets: ["MedVoxInterchange"]),
         .library(name: "MedVoxTransforms", targets: ["MedVoxTransforms"]),
         .library(name: "MedVoxTraining", targets: ["MedVoxTraining"]),
         .library(name: "MedVoxReport", targets: ["MedVoxReport"]),
@@ -31,6 +32,8 @@ let package = Package(
         .target(name: "MedVoxIO", dependencies: ["MedVoxCore", "CZlib", "CDeflate", "CPNG", "CJPEG", "CCharLS", "COpenJPEG"]),
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
+        // Readers of other ecosystems' model files (ONNX); they decode, never execute.
+        .target(name: "MedVoxInterchange", dependencies: ["MedVoxCore"]),
         .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
         // Training orchestration (datasets, sampling, augmentation, loop, search, cards): needs
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN", "MedVoxTestSupport"]),
+        .testTarget(name: "MedVoxInterchangeTests", dependencies: ["MedVoxInterchange", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),

@@ -25,6 +25,7 @@ let targets: [(String, [String])] = [
     ("FuzzSafetensors", ["MedVoxCore", "MedVoxNN"]),
     ("FuzzModelCard", ["MedVoxCore", "MedVoxInference"]),
     ("FuzzConfigs", ["MedVoxCore", "MedVoxTransforms"]),
+    ("FuzzONNX", ["MedVoxCore", "MedVoxInterchange"]),
 ]
 
 let package = Package(

@@ -79,5 +79,12 @@ for path in sorted(glob.glob(os.path.join(root, "Models/*.json")) + glob.glob(os
     put("FuzzModelCard", os.path.basename(path), open(path, "rb").read())
 for path in sorted(glob.glob(os.path.join(here, "seeds/configs/*"))):
     put("FuzzConfigs", os.path.basename(path), open(path, "rb").read())
+# The ONNX reader's test models, made by the fixture script with the onnx package (the external
+# data file's name matches the one FuzzONNX puts in its model folder).
+import subprocess, tempfile
+with tempfile.TemporaryDirectory() as d:
+    subprocess.run([sys.executable, os.path.join(root, "Fixtures/onnx/make_onnx_fixtures.py"), d], check=True, stdout=subprocess.DEVNULL)
+    for path in sorted(glob.glob(os.path.join(d, "*.onnx"))):
+        put("FuzzONNX", os.path.basename(path), open(path, "rb").read())
 for t in sorted(os.listdir(out)):
     print(t, len(os.listdir(os.path.join(out, t))), "seeds")

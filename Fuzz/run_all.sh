@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 seconds=${1:-60}
 shift || true
-all=(FuzzDICOM FuzzRLE FuzzJPEGLossless FuzzJPEG FuzzJPEGLS FuzzJPEG2000 FuzzNIfTI FuzzSafetensors FuzzModelCard FuzzConfigs)
+all=(FuzzDICOM FuzzRLE FuzzJPEGLossless FuzzJPEG FuzzJPEGLS FuzzJPEG2000 FuzzNIfTI FuzzSafetensors FuzzModelCard FuzzConfigs FuzzONNX)
 targets=("${@:-${all[@]}}")
 [ $# -eq 0 ] && targets=("${all[@]}")
 scratch=${MEDVOX_FUZZ_BUILD:-$root/.build-fuzz}
