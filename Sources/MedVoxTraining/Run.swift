@@ -377,7 +377,9 @@ public enum TrainingRun {
     }
 
     /// The figures on the held-out items (4 decimals). Classifiers get temperature scaling fitted
-    /// on the validation items (returned) and figures with the calibrated probabilities.
+    /// on the validation items, kept (returned) only when it lowers the validation ECE, figures with
+    /// the kept calibration, per-class recall, and the validation ECE with and without the fitted
+    /// temperature.
     static func evaluate(_ net: Module, request r: TrainingRequest, data: PreparedData) throws -> (ModelCard.Evaluation, temperature: Double?) {
         var evaluation: ModelCard.Evaluation
         var temperature: Double?
@@ -385,9 +387,18 @@ public enum TrainingRun {
             evaluation = .init(data: data.evaluationNote, metrics: try evaluateSegmentation(unet, items: data.evaluation, labelNames: data.labelNames, patch: r.config.patch, withDistances: true))
         } else {
             let rank = r.config.spatialRank
+            var validationECE: (uncalibrated: Double, calibrated: Double, fitted: Double)?
             if !data.validation.isEmpty {
-                temperature = fitTemperature(logits: data.validation.map { predictLogits(net, $0.image, spatialRank: rank) },
-                                             truth: data.validation.map { $0.classIndex! })
+                // The temperature fitted on validation is kept only when it lowers validation ECE.
+                let logits = data.validation.map { predictLogits(net, $0.image, spatialRank: rank) }
+                let truth = data.validation.map { $0.classIndex! }
+                let t = fitTemperature(logits: logits, truth: truth)
+                func ece(_ temperature: Double) -> Double {
+                    classificationScores(truth: truth, probabilities: classProbabilities(logits: logits, temperature: temperature),
+                                         classes: data.labelNames.count).expectedCalibrationError
+                }
+                validationECE = (ece(1), ece(t), t)
+                if validationECE!.calibrated < validationECE!.uncalibrated { temperature = t }
             }
             var (m, conf) = evaluateClassification(net, items: data.evaluation, classNames: data.labelNames, spatialRank: rank,
                                                    temperature: temperature ?? 1)
@@ -395,6 +406,14 @@ public enum TrainingRun {
                 m["ece.uncalibrated"] = evaluateClassification(net, items: data.evaluation, classNames: data.labelNames,
                                                                spatialRank: rank).metrics["ece"]
                 m["temperature"] = temperature
+            }
+            if let v = validationECE {
+                m["validation.ece.uncalibrated"] = v.uncalibrated
+                m["validation.ece.with_fitted_temperature"] = v.calibrated
+                m["validation.fitted_temperature"] = v.fitted
+            }
+            for (c, row) in conf.enumerated() where row.reduce(0, +) > 0 {
+                m["recall.\(data.labelNames[c])"] = Double(row[c]) / Double(row.reduce(0, +))
             }
             evaluation = .init(data: data.evaluationNote, metrics: m, confusion: conf)
         }
