@@ -387,18 +387,11 @@ public enum TrainingRun {
             evaluation = .init(data: data.evaluationNote, metrics: try evaluateSegmentation(unet, items: data.evaluation, labelNames: data.labelNames, patch: r.config.patch, withDistances: true))
         } else {
             let rank = r.config.spatialRank
-            var validationECE: (uncalibrated: Double, calibrated: Double, fitted: Double)?
+            var calibration: TemperatureChoice?
             if !data.validation.isEmpty {
-                // The temperature fitted on validation is kept only when it lowers validation ECE.
-                let logits = data.validation.map { predictLogits(net, $0.image, spatialRank: rank) }
-                let truth = data.validation.map { $0.classIndex! }
-                let t = fitTemperature(logits: logits, truth: truth)
-                func ece(_ temperature: Double) -> Double {
-                    classificationScores(truth: truth, probabilities: classProbabilities(logits: logits, temperature: temperature),
-                                         classes: data.labelNames.count).expectedCalibrationError
-                }
-                validationECE = (ece(1), ece(t), t)
-                if validationECE!.calibrated < validationECE!.uncalibrated { temperature = t }
+                calibration = TemperatureChoice(logits: data.validation.map { predictLogits(net, $0.image, spatialRank: rank) },
+                                                truth: data.validation.map { $0.classIndex! }, classes: data.labelNames.count)
+                temperature = calibration!.kept
             }
             var (m, conf) = evaluateClassification(net, items: data.evaluation, classNames: data.labelNames, spatialRank: rank,
                                                    temperature: temperature ?? 1)
@@ -407,9 +400,9 @@ public enum TrainingRun {
                                                                spatialRank: rank).metrics["ece"]
                 m["temperature"] = temperature
             }
-            if let v = validationECE {
-                m["validation.ece.uncalibrated"] = v.uncalibrated
-                m["validation.ece.with_fitted_temperature"] = v.calibrated
+            if let v = calibration {
+                m["validation.ece.uncalibrated"] = v.uncalibratedECE
+                m["validation.ece.with_fitted_temperature"] = v.fittedECE
                 m["validation.fitted_temperature"] = v.fitted
             }
             for (c, row) in conf.enumerated() where row.reduce(0, +) > 0 {
