@@ -23,6 +23,8 @@ public struct ExampleSource: Sendable {
         /// Artefact classes synthesised on the cases: example n has class n mod count; class c
         /// applies `artefacts[c]` (nil: clean) after the common augmentation.
         case artefacts(cases: [PreparedCase], artefacts: [AugmentSpec?])
+        /// Artefact classes synthesised on clean whole-head images (`SynthesisedHeads`), as `artefacts`.
+        case heads(SynthesisedHeads, artefacts: [AugmentSpec?])
     }
 
     public var kind: Kind
@@ -62,6 +64,11 @@ public struct ExampleSource: Sendable {
             let c = cases[rng.int(in: 0...(cases.count - 1))]
             let k = n % artefacts.count
             let image = try artefactVariant(c.image, artefact: artefacts[k], seed: rng.next())
+            return Example(image: image.voxels, classIndex: k)
+        case let .heads(heads, artefacts):
+            let k = n % artefacts.count
+            let clean = try heads.pooledImage(rng: &rng)
+            let image = try artefactVariant(clean, artefact: artefacts[k], seed: rng.next())
             return Example(image: image.voxels, classIndex: k)
         }
     }

@@ -67,6 +67,18 @@ public enum AugmentRecipes {
         spec(.noise, p: 1) { $0.std = [0.05, 0.15] },
         spec(.biasField, p: 1) { $0.coefficients = [0.6] },
     ]
+    /// Scan-quality classes on synthesised whole heads: as `qcArtefacts`, with heavy noise either
+    /// Gaussian or Rician (magnitude images).
+    public static let qcHeadArtefacts: [AugmentSpec?] = [
+        nil,
+        spec(.motion, p: 1),
+        spec(.ghosting, p: 1),
+        spec(.spike, p: 1),
+        spec(.oneOf, p: 1) {
+            $0.oneOf = [spec(.noise, p: 1) { $0.std = [0.05, 0.15] }, spec(.rician, p: 1) { $0.std = [0.05, 0.15] }]
+        },
+        spec(.biasField, p: 1) { $0.coefficients = [0.6] },
+    ]
     public static let qcClassNames = ["clean", "motion", "ghosting", "spike", "noise", "bias"]
 
     public static func named(_ name: String) -> AugmentPipeline? {

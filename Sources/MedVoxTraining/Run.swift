@@ -20,6 +20,11 @@ public struct TrainingRequest: Sendable {
     public var synthFrom: String?
     /// Classification of synthesised artefacts on this image (or the images of a folder).
     public var artefactsFrom: String?
+    /// With `artefactsFrom`: the brain label map on the T1's grid; the artefacts are then
+    /// synthesised on whole heads drawn around it (`SynthesisedHeads`).
+    public var headFrom: String?
+    /// Head label maps drawn once for training with `headFrom`.
+    public var headPool = 24
     /// Label (segmentation) or class names; defaults: "label0"… or the CSV's sorted classes.
     public var labelNames: [String]?
     /// Voxel spacing the network sees, mm.
@@ -147,6 +152,10 @@ public enum TrainingRun {
         let kind: ExampleSource.Kind
         if isSeg {
             kind = .segmentation(cases: train, sampler: PatchSampler(patch: cfg.patch, foregroundEvery: cfg.foregroundEvery))
+        } else if let labels = r.headFrom {
+            let fov = zip(r.inputShape ?? cfg.patch, r.spacing).map { Double($0) * $1 }
+            kind = .heads(try SynthesisedHeads.load(labels: labels, t1: r.artefactsFrom, poolSize: r.headPool, seed: cfg.seed, pipeline: pipe,
+                                                    fieldOfView: fov), artefacts: r.artefacts)
         } else if r.artefactsFrom != nil {
             kind = .artefacts(cases: train, artefacts: r.artefacts)
         } else {
@@ -162,7 +171,7 @@ public enum TrainingRun {
         }
         let augmentedHeldOut = r.synthFrom != nil || r.artefactsFrom != nil
         let validation: [HeldOutItem], evaluation: [HeldOutItem]
-        let evalNote: String
+        var evalNote: String
         let heldRecipe = String(decoding: (try? JSONEncoder().encode(heldAug.transforms.map(\.transform.rawValue))) ?? Data(), as: UTF8.self)
         if !held.isEmpty && !augmentedHeldOut {
             validation = plain(held)
@@ -174,6 +183,12 @@ public enum TrainingRun {
             evaluation = try variants(of: base, count: r.evaluationVariants, stream: evaluationStream)
             evalNote = "\(evaluation.count) augmented variant(s) of the \(held.isEmpty ? "training" : "held-out") case(s), "
                 + "made with transforms \(heldRecipe) from seeds never used in training (SeededGenerator(\(cfg.seed)).split(stream: 2^41 + …))"
+            if r.headFrom != nil {
+                evalNote = "validation on synthetic variants of the training template: \(evaluation.count) whole heads synthesised around the "
+                    + "template from seeds never used in training (fresh head label maps, not the training pool; SeededGenerator(\(cfg.seed)).split(stream: 2^41 + …)), "
+                    + "clean images made with transforms \(heldRecipe), one artefact class each; "
+                    + "evaluation on independent data: none available inside a package"
+            }
         }
         return PreparedData(source: source, validation: validation, evaluation: evaluation, labelNames: labelNames, pipeline: pipe,
                             provenance: provenance(r, cases: cases, training: train.count, heldOut: held.count), evaluationNote: evalNote)
@@ -235,7 +250,11 @@ public enum TrainingRun {
                 let seed = SeededGenerator(seed: r.config.seed).split(stream: stream + UInt64(ci * 100_000 + v)).split(stream: 7)
                 var g = seed
                 let s = g.next()
-                if r.artefactsFrom != nil {
+                if case let .heads(heads, _) = heldSource.kind {
+                    let k = (ci + v) % r.artefacts.count
+                    let clean = try heads.freshImage(seed: g.next(), rng: &g)
+                    out.append(HeldOutItem(image: try heldSource.artefactVariant(clean, artefact: r.artefacts[k], seed: s), classIndex: k))
+                } else if r.artefactsFrom != nil {
                     let k = (ci + v) % r.artefacts.count
                     out.append(HeldOutItem(image: try heldSource.artefactVariant(c.image, artefact: r.artefacts[k], seed: s), classIndex: k))
                 } else if r.config.task == .segmentation {
@@ -257,6 +276,7 @@ public enum TrainingRun {
         for c in cases {
             for p in [c.image, c.label].compactMap({ $0 }) { prov.append("\(URL(fileURLWithPath: p).lastPathComponent) sha256 \(fileDigest(p))") }
         }
+        if let h = r.headFrom { prov.append("head labels \(URL(fileURLWithPath: h).lastPathComponent) sha256 \(fileDigest(h))") }
         prov.append("split seed \(r.config.seed): \(training) training, \(heldOut) held-out case(s)")
         return prov.joined(separator: "; ")
     }
@@ -357,7 +377,9 @@ public enum TrainingRun {
     }
 
     /// The figures on the held-out items (4 decimals). Classifiers get temperature scaling fitted
-    /// on the validation items (returned) and figures with the calibrated probabilities.
+    /// on the validation items, kept (returned) only when it lowers the validation ECE, figures with
+    /// the kept calibration, per-class recall, and the validation ECE with and without the fitted
+    /// temperature.
     static func evaluate(_ net: Module, request r: TrainingRequest, data: PreparedData) throws -> (ModelCard.Evaluation, temperature: Double?) {
         var evaluation: ModelCard.Evaluation
         var temperature: Double?
@@ -365,9 +387,11 @@ public enum TrainingRun {
             evaluation = .init(data: data.evaluationNote, metrics: try evaluateSegmentation(unet, items: data.evaluation, labelNames: data.labelNames, patch: r.config.patch, withDistances: true))
         } else {
             let rank = r.config.spatialRank
+            var calibration: TemperatureChoice?
             if !data.validation.isEmpty {
-                temperature = fitTemperature(logits: data.validation.map { predictLogits(net, $0.image, spatialRank: rank) },
-                                             truth: data.validation.map { $0.classIndex! })
+                calibration = TemperatureChoice(logits: data.validation.map { predictLogits(net, $0.image, spatialRank: rank) },
+                                                truth: data.validation.map { $0.classIndex! }, classes: data.labelNames.count)
+                temperature = calibration!.kept
             }
             var (m, conf) = evaluateClassification(net, items: data.evaluation, classNames: data.labelNames, spatialRank: rank,
                                                    temperature: temperature ?? 1)
@@ -375,6 +399,14 @@ public enum TrainingRun {
                 m["ece.uncalibrated"] = evaluateClassification(net, items: data.evaluation, classNames: data.labelNames,
                                                                spatialRank: rank).metrics["ece"]
                 m["temperature"] = temperature
+            }
+            if let v = calibration {
+                m["validation.ece.uncalibrated"] = v.uncalibratedECE
+                m["validation.ece.with_fitted_temperature"] = v.fittedECE
+                m["validation.fitted_temperature"] = v.fitted
+            }
+            for (c, row) in conf.enumerated() where row.reduce(0, +) > 0 {
+                m["recall.\(data.labelNames[c])"] = Double(row[c]) / Double(row.reduce(0, +))
             }
             evaluation = .init(data: data.evaluationNote, metrics: m, confusion: conf)
         }
@@ -402,6 +434,20 @@ public enum TrainingRun {
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]
             recipe["artefacts"] = r.artefacts.map { $0.flatMap { try? e.encode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? "clean" }.joined(separator: " | ")
+        }
+        if r.headFrom != nil, case let .heads(h, _) = data.source.kind {
+            let t = h.synthesis
+            func mm(_ r: ClosedRange<Double>) -> String { "\(r.lowerBound)-\(r.upperBound) mm" }
+            let parts: [String] = [
+                "HeadSynthesis around the brain labels at 2 mm, pool of \(h.pool.count) heads: extra-cerebral CSF " + mm(t.csfThickness),
+                "skull " + mm(t.skullThickness) + " (diploe from \(t.diploeMinimumSkull) mm)", "muscle " + mm(t.muscleThickness),
+                "fat " + mm(t.fatThickness), "skin " + mm(t.skinThickness), "eyes of radius " + mm(t.eyeRadius), "neck",
+                "\(t.clutterBlobs.lowerBound)-\(t.clutterBlobs.upperBound) clutter blobs", "head-rest p \(t.headRestProbability)",
+                "clean images: template T1 in the brain or per-label random intensities (half each, no bias field)",
+                "head scale \(h.headScale.lowerBound)-\(h.headScale.upperBound)", "field of view 0.8-1.25 x the input's",
+                "noise std \(h.cleanNoise.lowerBound)-\(h.cleanNoise.upperBound)", "skull-stripped p \(h.skullStrippedProbability)",
+            ]
+            recipe["head"] = parts.joined(separator: "; ")
         }
         recipe["bestStep"] = "\(outcome.bestStep)"
         if let s = outcome.bestScore { recipe["bestValidationScore"] = String(format: "%.4f", s) }

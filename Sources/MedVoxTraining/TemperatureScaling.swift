@@ -1,4 +1,5 @@
 import Foundation
+import MedVoxInference
 import MedVoxTensor
 
 /// Softmax of each item's class logits divided by `temperature` (MedVox's one softmax, as the
@@ -34,4 +35,24 @@ public func fitTemperature(logits: [[Double]], truth: [Int]) -> Double {
         if slope(m) > 0 { a = m } else { b = m }
     }
     return Foundation.exp((a + b) / 2)
+}
+
+/// Whether a classifier keeps temperature scaling: the temperature fitted on validation logits
+/// (`fitTemperature`) is kept only when it lowers the validation expected calibration error
+/// (the likelihood it minimises is not the calibration error, and can raise it).
+public struct TemperatureChoice: Sendable, Equatable {
+    public var fitted: Double
+    public var uncalibratedECE: Double
+    public var fittedECE: Double
+    /// The fitted temperature when it lowers ECE, else nil (no calibration).
+    public var kept: Double? { fittedECE < uncalibratedECE ? fitted : nil }
+
+    public init(logits: [[Double]], truth: [Int], classes: Int) {
+        func ece(_ t: Double) -> Double {
+            classificationScores(truth: truth, probabilities: classProbabilities(logits: logits, temperature: t), classes: classes).expectedCalibrationError
+        }
+        fitted = fitTemperature(logits: logits, truth: truth)
+        uncalibratedECE = ece(1)
+        fittedECE = ece(fitted)
+    }
 }

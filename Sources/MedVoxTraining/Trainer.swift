@@ -125,7 +125,8 @@ public struct TrainingOutcome {
     public var bestStep: Int
     public var stepsDone: Int
     public var stoppedEarly: Bool
-    /// Training time of the steps run in this process, and their rate.
+    /// Training time: this process's, plus the logged step times of the steps run before a resume;
+    /// and the rate of the steps.
     public var seconds: Double
     public var stepsPerSecond: Double
     public var log: [LogRow]
@@ -222,6 +223,8 @@ public final class Trainer {
         let progress = progressLabel.map { Progress($0, total: config.steps) }
         if st.step > 0 { progress?.advance(st.step) }
         let start = Date()
+        // Time of the steps run before a resume (their log rows), so that `seconds` covers the whole run.
+        let earlierSeconds = st.log.reduce(0) { $0 + $1.seconds }
         var ran = 0
         var stoppedEarly = false
         var lossSum = 0.0, lossCount = 0
@@ -265,11 +268,12 @@ public final class Trainer {
             if stoppedEarly { break }
         }
         if st.step >= lastStep || stoppedEarly { progress?.finish() }
-        let seconds = Date().timeIntervalSince(start)
+        let elapsed = Date().timeIntervalSince(start)
+        let seconds = earlierSeconds + elapsed
         // Training speed over the whole run (resumed parts included): steps without validation.
         let plain = st.log.filter { $0.validation == nil }
         let plainSeconds = plain.reduce(0) { $0 + $1.seconds }
-        let rate = plainSeconds > 0 ? Double(plain.count) / plainSeconds : (ran > 0 ? Double(ran) / seconds : 0)
+        let rate = plainSeconds > 0 ? Double(plain.count) / plainSeconds : (ran > 0 ? Double(ran) / elapsed : 0)
         let peak = max(st.peak, peakResidentBytes() ?? 0)
         return TrainingOutcome(
             bestState: st.best ?? net.stateDict(), bestScore: st.bestScore, bestStep: st.best == nil ? st.step : st.bestStep,

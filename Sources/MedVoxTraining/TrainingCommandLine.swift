@@ -42,6 +42,12 @@ public enum TrainingCommandLine {
         r.synthFrom = a.value("synth-from")
         r.artefactsFrom = a.value("artefacts-from")
         if r.artefactsFrom != nil { r.artefacts = AugmentRecipes.qcArtefacts }
+        r.headFrom = a.value("head-from")
+        if r.headFrom != nil {
+            guard r.artefactsFrom != nil else { throw CommandOptionError("--head-from goes with --artefacts-from (the T1 on the labels' grid)") }
+            r.artefacts = AugmentRecipes.qcHeadArtefacts
+            r.headPool = try a.int("head-pool", range: 1...1000) ?? 24
+        }
         r.labelNames = labels
         if let s = try a.doubles("spacing", counts: [1, 3]) {
             guard s.allSatisfy({ $0 > 0 }) else { throw CommandOptionError("--spacing must be positive") }
@@ -65,7 +71,7 @@ public enum TrainingCommandLine {
             throw CommandOptionError("--pairs and --synth-from are for --task segment")
         }
         if isSeg && a.value("artefacts-from") != nil { throw CommandOptionError("--artefacts-from is for --task classify") }
-        return sources.compactMap { a.value($0) }
+        return sources.compactMap { a.value($0) } + (a.value("head-from").map { [$0] } ?? [])
     }
 
     /// The label or class names (--labels; the artefact classes for --artefacts-from) and the

@@ -12,6 +12,8 @@ struct TrainCommand: Command {
           --pairs CSV               segment: CSV of image,label paths instead of --data
           --synth-from LABELS       segment from label maps alone (file or folder), SynthSeg-style synthesis
           --artefacts-from IMAGE    classify scan quality: clean/motion/ghosting/spike/noise/bias synthesised on IMAGE
+          --head-from LABELS        with --artefacts-from: brain labels (0-3) on IMAGE's grid; artefacts on whole heads synthesised around them
+          --head-pool N             head label maps drawn for training with --head-from (default 24)
           --output STEM             output path without extension, e.g. Models/brain-tissue (required; -o)
           --labels NAMES            comma-separated label or class names (default: label0,… or the CSV's classes)
           --classes N               number of labels (segment; default: count of --labels)

@@ -74,6 +74,25 @@ final class TrainingCommandLineTests: XCTestCase {
         XCTAssertEqual([s.trials, s.steps], [4, 50])
     }
 
+    func testArtefactsOnSynthesisedHeads() throws {
+        let (r, inputs) = try request([
+            "task": "classify", "output": "m", "artefacts-from": "t1.nii.gz", "head-from": "labels.nii.gz", "head-pool": "7", "steps": "5",
+        ])
+        XCTAssertEqual(inputs, ["t1.nii.gz", "labels.nii.gz"])
+        XCTAssertEqual(r.artefactsFrom, "t1.nii.gz")
+        XCTAssertEqual(r.headFrom, "labels.nii.gz")
+        XCTAssertEqual(r.headPool, 7)
+        XCTAssertEqual(r.labelNames, AugmentRecipes.qcClassNames)
+        XCTAssertEqual(r.artefacts, AugmentRecipes.qcHeadArtefacts)
+        // Heavy noise is Gaussian or Rician.
+        XCTAssertEqual(r.artefacts[4]?.oneOf?.map(\.transform), [.noise, .rician])
+        XCTAssertEqual(try request(["task": "classify", "output": "m", "artefacts-from": "t1.nii.gz", "steps": "5"]).request.headFrom, nil)
+        XCTAssertEqual(message(["task": "classify", "output": "m", "data": "d.csv", "head-from": "l.nii.gz", "labels": "a,b", "steps": "5"]),
+                       "--head-from goes with --artefacts-from (the T1 on the labels' grid)")
+        XCTAssertEqual(message(["task": "classify", "output": "m", "artefacts-from": "t", "head-from": "l", "head-pool": "0", "steps": "5"]),
+                       "--head-pool expects a whole number in 1...1000, got '0'")
+    }
+
     func testTheFirstProblemIsTheOneReported() {
         XCTAssertEqual(message([:]), "--task segment|classify is required")
         XCTAssertEqual(message(["task": "segment", "dims": "9"]), "-o STEM (output path without extension) is required")

@@ -114,6 +114,38 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(fitTemperature(logits: logits, truth: truth), 10 / Foundation.log(7.0 / 3.0), accuracy: 1e-3)
     }
 
+    /// The fitted temperature is kept only when it lowers the ECE: kept for uniformly overconfident
+    /// logits, dropped where the likelihood's optimum miscalibrates a calibrated majority.
+    func testTemperatureKeptOnlyWhenItLowersECE() {
+        func logits(_ groups: [(n: Int, margin: Double, right: Int)]) -> ([[Double]], [Int]) {
+            var l: [[Double]] = [], t: [Int] = []
+            for g in groups {
+                for i in 0..<g.n {
+                    let y = i % 2, predicted = i < g.right ? y : 1 - y
+                    var z = [0.0, 0.0]
+                    z[predicted] = g.margin
+                    l.append(z)
+                    t.append(y)
+                }
+            }
+            return (l, t)
+        }
+        // Confidence ≈ 1, right 70% of the time: T brings the confidence to 0.7.
+        let (over, overTruth) = logits([(100, 10, 70)])
+        let a = TemperatureChoice(logits: over, truth: overTruth, classes: 2)
+        XCTAssertEqual(a.uncalibratedECE, 0.3, accuracy: 1e-3)
+        XCTAssertLessThan(a.fittedECE, 0.01)
+        XCTAssertEqual(a.kept, a.fitted)
+        // 80 calibrated items (confidence 0.6, 60% right) and 20 underconfident right ones
+        // (confidence 0.88): the likelihood wants T ≈ 0.64, which pushes the 80 to 0.65.
+        let (mixed, mixedTruth) = logits([(20, 2, 20), (80, Foundation.log(1.5), 48)])
+        let b = TemperatureChoice(logits: mixed, truth: mixedTruth, classes: 2)
+        XCTAssertEqual(b.fitted, 0.643, accuracy: 0.01)
+        XCTAssertEqual(b.uncalibratedECE, 0.0238, accuracy: 1e-3)
+        XCTAssertGreaterThan(b.fittedECE, 0.04)
+        XCTAssertNil(b.kept)
+    }
+
     func testTinyTrainingRunLearns() throws {
         var cfg = tinyConfig(steps: 80)
         cfg.validateEvery = 40
