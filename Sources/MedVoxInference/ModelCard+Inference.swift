@@ -52,8 +52,14 @@ extension ModelCard {
 }
 
 extension ModelCard {
+    /// How much coarser than the model's grid an input's voxels may be, on any axis, before
+    /// `inputWarnings` says so.
+    public static let coarserSpacingLimit = 1.5
+
     /// Warnings when `volume` (of `modality`, when known) is far from what the card expects:
-    /// another modality, or a voxel size more than 2× off the model's on some axis.
+    /// another modality, or voxels coarser than the model's grid by more than
+    /// `coarserSpacingLimit` on some axis (detail the model was trained to see is missing). A finer
+    /// input loses nothing: it is resampled onto the model's grid.
     public func inputWarnings(for volume: Volume, modality: String?) -> [String] {
         var out: [String] = []
         if let m = modality?.trimmingCharacters(in: .whitespaces), !m.isEmpty,
@@ -63,9 +69,9 @@ extension ModelCard {
         }
         let s = volume.spacing.prefix(3).map { $0 }
         let ratios = (0..<min(3, s.count)).map { s[$0] / input.spacing[$0] }
-        if ratios.contains(where: { $0 > 2 || $0 < 0.5 }) {
+        if ratios.contains(where: { $0 > Self.coarserSpacingLimit }) {
             func fmt(_ v: [Double]) -> String { v.map { String(format: "%.2f", $0) }.joined(separator: "×") }
-            out.append("the input's voxel size \(fmt(s)) mm is far from the model's \(fmt(input.spacing)) mm (more than 2× on an axis); results may be poor")
+            out.append("the input's voxel size \(fmt(s)) mm is coarser than the model's \(fmt(input.spacing)) mm (more than 1.5× on an axis): detail is missing; results may be poor")
         }
         return out
     }

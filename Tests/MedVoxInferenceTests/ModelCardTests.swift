@@ -18,6 +18,22 @@ final class ModelCardTests: XCTestCase {
             weights: .init(file: weights, sha256: sha))
     }
 
+    /// The voxel-size warning fires only where the input is coarser than the model's grid by more
+    /// than 1.5× on an axis; finer inputs (a 1 mm scan through a 2 mm model) lose nothing.
+    func testSpacingWarningOnlyWhereResolutionIsLost() {
+        var card = makeCard(weights: "w.safetensors", sha: "")
+        card.input.spacing = [2, 2, 2]
+        func warnings(_ spacing: [Double], modality: String? = "MR") -> [String] {
+            card.inputWarnings(for: randomVolume(dims: [4, 4, 4], seed: 1, spacing: spacing), modality: modality)
+        }
+        XCTAssertEqual(warnings([1, 1, 1]), [])
+        XCTAssertEqual(warnings([0.5, 0.5, 0.5]), [])
+        XCTAssertEqual(warnings([3, 3, 3]), [], "exactly 1.5× coarser is still allowed")
+        XCTAssertEqual(warnings([1, 1, 3.2]).count, 1, "1.6× coarser along k")
+        XCTAssertTrue(warnings([1, 1, 3.2])[0].contains("coarser than the model's"), warnings([1, 1, 3.2])[0])
+        XCTAssertEqual(warnings([1, 1, 1], modality: "CT").count, 1, "another modality")
+    }
+
     func testSaveLoadRoundTripAndChecksum() throws {
         let dir = try ScratchDirectory()
         defer { dir.cleanup() }
