@@ -146,25 +146,23 @@ public enum BatchPlanner {
         return s.hasPrefix(root + "/") ? String(s.dropFirst(root.count + 1)) : s
     }
 
-    /// See `BatchCase.fingerprint()`. An unreadable file contributes its path and a marker (the case
-    /// then fails when it is processed).
-    static func fingerprint(_ files: [String], root: String) -> String {
+    /// How one file enters a digest: text hashed before its content, and what of the open file
+    /// goes into the content's own SHA-256.
+    typealias FileDigestPart = (header: String, content: (FileHandle, inout SHA256) -> Void)
+
+    /// SHA-256 over `files` in sorted order: for each, its part's header, then the hex SHA-256 of
+    /// what its part reads from the file (or "unreadable"), then a newline. An unreadable file
+    /// contributes its header and that marker (the case then fails when it is processed).
+    static func digest(_ files: [String], _ part: (String) -> FileDigestPart) -> String {
         var h = SHA256()
         for f in files.sorted() {
-            let a = try? FileManager.default.attributesOfItem(atPath: f)
-            let size = (a?[.size] as? NSNumber)?.int64Value ?? -1
-            let mtime = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            h.update(Array("\(relative(f, to: root))\u{0}\(size)\u{0}\(mtime)\u{0}".utf8))
-            var ends = SHA256()
+            let p = part(f)
+            h.update(Array(p.header.utf8))
             if let file = FileHandle(forReadingAtPath: f) {
                 defer { try? file.close() }
-                let span = UInt64(fingerprintSpan)
-                if size >= 0 && UInt64(size) > 2 * span {
-                    ends.update([UInt8]((try? file.read(upToCount: Int(span))) ?? Data()))
-                    try? file.seek(toOffset: UInt64(size) - span)
-                }
-                ends.update([UInt8]((try? file.read(upToCount: 2 * Int(span))) ?? Data()))
-                h.update(Array(ends.finalize().hex.utf8))
+                var content = SHA256()
+                p.content(file, &content)
+                h.update(Array(content.finalize().hex.utf8))
             } else {
                 h.update(Array("unreadable".utf8))
             }
@@ -173,24 +171,33 @@ public enum BatchPlanner {
         return h.finalize().hex
     }
 
-    /// See `BatchCase.contentHash()`: every byte of every file, read in 4 MiB pieces.
+    /// See `BatchCase.fingerprint()`: each file's relative path, size and modification time, and
+    /// its first and last `fingerprintSpan` bytes (the whole file up to twice that).
+    static func fingerprint(_ files: [String], root: String) -> String {
+        digest(files) { f in
+            let a = try? FileManager.default.attributesOfItem(atPath: f)
+            let size = (a?[.size] as? NSNumber)?.int64Value ?? -1
+            let mtime = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return ("\(relative(f, to: root))\u{0}\(size)\u{0}\(mtime)\u{0}", { file, ends in
+                let span = UInt64(fingerprintSpan)
+                if size >= 0 && UInt64(size) > 2 * span {
+                    ends.update([UInt8]((try? file.read(upToCount: Int(span))) ?? Data()))
+                    try? file.seek(toOffset: UInt64(size) - span)
+                }
+                ends.update([UInt8]((try? file.read(upToCount: 2 * Int(span))) ?? Data()))
+            })
+        }
+    }
+
+    /// See `BatchCase.contentHash()`: each file's relative path and every byte, read in 4 MiB pieces.
     static func contentHash(_ files: [String], root: String) -> String {
-        var h = SHA256()
-        for f in files.sorted() {
-            h.update(Array("\(relative(f, to: root))\u{0}".utf8))
-            var content = SHA256()
-            if let file = FileHandle(forReadingAtPath: f) {
-                defer { try? file.close() }
+        digest(files) { f in
+            ("\(relative(f, to: root))\u{0}", { file, content in
                 while let piece = try? file.read(upToCount: 4 << 20), !piece.isEmpty {
                     piece.withUnsafeBytes { content.update($0) }
                 }
-                h.update(Array(content.finalize().hex.utf8))
-            } else {
-                h.update(Array("unreadable".utf8))
-            }
-            h.update([0x0a])
+            })
         }
-        return h.finalize().hex
     }
 
     /// A file-system-safe name: [A-Za-z0-9._-] only, no leading dot, at most 100 characters.
