@@ -4,7 +4,7 @@ import XCTest
 
 @testable import MedVoxIO
 
-/// Issue 8, resource bounds: decompression bombs (.nii.gz, deflated DICOM), millions of tiny
+/// Resource bounds: decompression bombs (.nii.gz, deflated DICOM), millions of tiny
 /// DICOM elements, pathological JPEG marker streams. Each must end in bounded time and memory,
 /// with a clear MedVoxError or a correct result.
 final class ResourceBoundsTests: XCTestCase {

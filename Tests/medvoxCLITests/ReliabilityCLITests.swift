@@ -6,7 +6,7 @@ import XCTest
     import Glibc
 #endif
 
-/// Issue 8 through the built binary: determinism across --threads, disk full (a tmpfs mounted
+/// Reliability through the built binary: determinism across --threads, disk full (a tmpfs mounted
 /// by the test), a 100-case batch with corrupted inputs killed five times, and no PHI in outputs.
 final class ReliabilityCLITests: XCTestCase {
     typealias cli = BatchCLITests.cli

@@ -2,7 +2,7 @@ import Foundation
 import MedVoxTestSupport
 import XCTest
 
-/// Issue 8, resource bounds through the binary: pathological DICOM files (a million nesting
+/// Resource bounds through the binary: pathological DICOM files (a million nesting
 /// levels, a million sequence items, two million tiny elements, a 4 GB length claim, a million
 /// pixel fragments) and a gzip bomb. `info` and `convert` on each end with status 0 or 1 (never a
 /// signal), one error line naming the file, within a time bound and a peak-memory bound measured

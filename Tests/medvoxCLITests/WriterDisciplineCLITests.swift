@@ -6,7 +6,7 @@ import XCTest
     import Glibc
 #endif
 
-/// Issue 8, outputs: every file any subcommand writes goes through a temporary name in the same
+/// Outputs: every file any subcommand writes goes through a temporary name in the same
 /// folder, is fsync'ed, then renamed into place — checked on the system calls themselves (strace)
 /// — and no subcommand ever writes over its input, whatever path names it.
 final class WriterDisciplineCLITests: XCTestCase {
