@@ -806,8 +806,11 @@ void mvx_sum_lanes8(int isa, double *acc, const float *v, long n) {
     sum_run_generic(acc, v, n);
 }
 
-void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int first, float *gbuf, float *col, long qc,
-                  long *offs, float *vacc, long *runs) {
+// The chunk loop of both backward-weights passes: per chunk of positions, the output gradient rows
+// copied onto the padded grid (direct) or the input rows gathered (gather; exactly one of the two
+// is given), the bias sums, then the micro-kernel over K blocks and output-channel blocks.
+static void bww_part(const mvx_bww *p, const mvx_bww_direct *direct, const mvx_bww_gather *gather, long kb0, long kb1, long m0,
+                     long m1, int first, float *gbuf, float *col, long qc, long *offs, float *vacc, long *runs) {
     double *const gbias = kb0 == 0 ? p->gbias : NULL;
     // Rows of the gradient and column buffers lie qc + 16 floats apart: at qc a power of two, the
     // kernel's ten rows would share a few L1 sets.
@@ -820,12 +823,12 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
     const long nk = k1 - k0;
     const long nkpad = (nk + nw - 1) / nw * nw;
     const long vl = mvx_bww_lanes(p->isa);
-    const long total = p->direct ? p->span : (long)p->od * p->oh * p->ow;
+    const long total = direct ? direct->span : (long)p->od * p->oh * p->ow;
     float outb[8 * 8];
     const float *gp[8];
     const float *bp[8];
-    if (p->direct) {
-        for (long k = k0; k < k1; k++) offs[k - k0] = (k / p->taps) * p->chan_pitch + p->tapoff[k % p->taps];
+    if (direct) {
+        for (long k = k0; k < k1; k++) offs[k - k0] = (k / p->taps) * direct->s.chan_pitch + direct->s.tapoff[k % p->taps];
     } else {
         for (long k = 0; k < nk; k++) offs[k] = k * qs;
     }
@@ -833,15 +836,16 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
         long len = lmin(qc, total - q0);
         const float *gbase;
         long ldg;
-        if (p->direct) {
+        if (direct) {
             // Output gradient on the padded grid: zero outside the output.
+            const long pp = direct->s.pp, rp = direct->s.rp;
             for (long m = m0; m < m1; m++) {
                 float *gr = gbuf + (long)m * qs;
                 const float *go = p->go + (long)m * p->go_plane;
                 long q = q0;
                 while (q < q0 + len) {
-                    long z = q / p->pp, y = (q % p->pp) / p->rp, x = q % p->rp;
-                    long run = lmin(p->rp - x, q0 + len - q);
+                    long z = q / pp, y = (q % pp) / rp, x = q % rp;
+                    long run = lmin(rp - x, q0 + len - q);
                     if (z < p->od && y < p->oh && x < p->ow) {
                         long valid = lmin(run, p->ow - x);
                         memcpy(gr + (q - q0), go + (z * p->oh + y) * p->ow + x, sizeof(float) * (size_t)valid);
@@ -860,19 +864,15 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
             int cA = (int)(k0 / p->taps), cB = (int)((k1 - 1) / p->taps) + 1;
             long skip = k0 - (long)cA * p->taps;  // rows of channel cA before k0
             // Gather whole channels [cA, cB) into col then address rows k - cA*taps.
-            if (p->src)
-                gather_padded(p->src, p->chan_pitch, p->pp, p->rp, p->tapoff, p->mul, p->oh, p->ow, cA, cB, p->taps,
-                              q0, q0 + len, col, 0, 1, qs, runs);
-            else
-                gather_rows(p->raw, p->sd, p->sh, p->sw, p->k, p->mul, p->tmul, p->off, p->div, p->od, p->oh, p->ow,
-                            cA, cB, p->taps, q0, q0 + len, col, 0, 1, qs);
+            gather_padded(gather->s.src, gather->s.chan_pitch, gather->s.pp, gather->s.rp, gather->s.tapoff, gather->mul, p->oh,
+                          p->ow, cA, cB, p->taps, q0, q0 + len, col, 0, 1, qs, runs);
             for (long k = 0; k < nk; k++) offs[k] = (k + skip) * qs;
             gbase = p->go + q0;
             ldg = p->go_plane;
             if (gbias)
                 for (long m = m0; m < m1; m++) mvx_sum_lanes8(p->isa, gbias + m * 8, gbase + m * ldg, len);
         }
-        const float *bbase = p->direct ? p->src + q0 : col;
+        const float *bbase = direct ? direct->s.src + q0 : col;
         for (long kb = 0; kb < nk; kb += nw) {
             for (int j = 0; j < nw; j++) bp[j] = bbase + offs[lmin(kb + j, nk - 1)];
             for (long mb = m0; mb < m1; mb += mw) {
@@ -892,6 +892,16 @@ void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int fi
             }
         }
     }
+}
+
+void mvx_bww_direct_part(const mvx_bww_direct *p, long kb0, long kb1, long m0, long m1, int first, float *gbuf, long qc,
+                         long *offs, float *vacc) {
+    bww_part(&p->b, p, NULL, kb0, kb1, m0, m1, first, gbuf, NULL, qc, offs, vacc, NULL);
+}
+
+void mvx_bww_gather_part(const mvx_bww_gather *p, long kb0, long kb1, long m0, long m1, int first, float *col, long qc,
+                         long *offs, float *vacc, long *runs) {
+    bww_part(&p->b, NULL, p, kb0, kb1, m0, m1, first, NULL, col, qc, offs, vacc, runs);
 }
 
 long mvx_bww_lanes(int isa) { return isa == MVX_ISA_AVX512 ? 16 : isa == MVX_ISA_AVX2 ? 8 : 0; }

@@ -3,7 +3,9 @@
 // block of outputs: Y = A^T [ (G g G^T) (.) (B^T d B) ] A along each axis, with
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
 //   A^T = [1 1 1 0; 0 1 -1 -1].
-// 8 outputs take 64 x C multiply-adds per output channel instead of 8 x 27 x C.
+// 8 outputs take 64 x C multiply-adds per output channel instead of 8 x 27 x C. A 2D grid (3x3
+// kernels, F(2x2, 3x3)) runs through the same functions with one window plane and no transform
+// along z: 16 points and 16 products (`two_d`, a constant in each inlined copy).
 //
 // The products run on the forward micro-kernel (conv.c) with K = all input channels in one call, so
 // every output element is summed in an order fixed by the shape alone. The transforms are adds only
@@ -11,8 +13,9 @@
 // each instruction set gets its own code). The source is read where it lives (one pointer per
 // channel, so a concatenation need not be built) into small staging buffers that supply the zero
 // padding and, optionally, a pending normalisation and activation: a lane group that lies in one
-// row of tiles stages 16 rows of 34 values and reads them as stride-2 rows, others stage each
-// tile's 4x4x4 window.
+// row of tiles stages its window rows (16, 2D: 4) of 34 values and reads them as stride-2 rows,
+// others stage each tile's window (4x4x4, 2D: 4x4); a small 3D grid is padded whole per channel
+// instead. wino_block_body describes the layout of the transformed inputs and the products.
 #include "mvx_winograd.h"
 #include "conv_internal.h"
 
@@ -80,40 +83,78 @@ static inline __attribute__((always_inline)) void row_lanes(const float *q, v16 
     *o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 }
 
-// The transform of one lane group's windows, given LOAD(dz, dy) setting e0, o0, e1, o1 to the
-// window row's elements 0, 1, 2, 3 per lane; writes V[xi * vstride + l].
-// B^T (a, b, c, d) = (a - c, b + c, c - b, b - d) along x, then y, then z.
-#define INPUT_TRANSFORM(LOAD)                                                                        \
-    v16 Y[4][16]; /* [dz][ay*4 + ax] */                                                              \
-    for (int dz = 0; dz < 4; dz++) {                                                                 \
-        v16 X[4][4]; /* [dy][ax] */                                                                  \
-        for (int dy = 0; dy < 4; dy++) {                                                             \
-            v16 e0, o0, e1, o1;                                                                      \
-            LOAD(dz, dy)                                                                             \
-            X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;          \
-        }                                                                                            \
-        for (int ax = 0; ax < 4; ax++) {                                                             \
-            Y[dz][ax] = X[0][ax] - X[2][ax], Y[dz][4 + ax] = X[1][ax] + X[2][ax];                    \
-            Y[dz][8 + ax] = X[2][ax] - X[1][ax], Y[dz][12 + ax] = X[1][ax] - X[3][ax];               \
-        }                                                                                            \
-    }                                                                                                \
-    for (int k = 0; k < 16; k++) {                                                                   \
-        st(V + k * vstride, Y[0][k] - Y[2][k]);                                                      \
-        st(V + (16 + k) * vstride, Y[1][k] + Y[2][k]);                                               \
-        st(V + (32 + k) * vstride, Y[2][k] - Y[1][k]);                                               \
-        st(V + (48 + k) * vstride, Y[1][k] - Y[3][k]);                                               \
-    }
+typedef float v4 __attribute__((vector_size(16), aligned(4)));
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
-// A row group's 16 staged window rows (plane pp, row rp apart), read as stride-2 rows.
-static inline __attribute__((always_inline)) void input_row(const float *s, long pp, long rp, float *V, long vstride) {
-#define LOAD_ROW(dz, dy) row_lanes(s + (dz) * pp + (dy) * rp, &e0, &o0, &e1, &o1);
-    INPUT_TRANSFORM(LOAD_ROW)
-#undef LOAD_ROW
+static inline __attribute__((always_inline)) v4 ld4(const float *p) { v4 v; memcpy(&v, p, sizeof v); return v; }
+
+// Lanes 4j..4j+3 of a quad: the 4 elements of window row q[j] each, a[4j + k] = q[j][k].
+static inline __attribute__((always_inline)) v16 quad(const float *q0, const float *q1, const float *q2, const float *q3) {
+    const v8 lo = __builtin_shufflevector(ld4(q0), ld4(q1), 0, 1, 2, 3, 4, 5, 6, 7);
+    const v8 hi = __builtin_shufflevector(ld4(q2), ld4(q3), 0, 1, 2, 3, 4, 5, 6, 7);
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+// One window row per lane at q + org[l]: each row (4 values) is loaded whole into its quad of
+// lanes, then a 4 x 4 transpose per quad gives elements 0..3 across the lanes.
+static inline __attribute__((always_inline)) void window_lanes(const float *q, const long *org, v16 *e0, v16 *o0, v16 *e1, v16 *o1) {
+    const v16 a0 = quad(q + org[0], q + org[1], q + org[2], q + org[3]);
+    const v16 a1 = quad(q + org[4], q + org[5], q + org[6], q + org[7]);
+    const v16 a2 = quad(q + org[8], q + org[9], q + org[10], q + org[11]);
+    const v16 a3 = quad(q + org[12], q + org[13], q + org[14], q + org[15]);
+    // b01 = elements 0 of lanes 0..7, then elements 1; c01 = elements 2, then 3.
+    const v16 b01 = __builtin_shufflevector(a0, a1, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const v16 c01 = __builtin_shufflevector(a0, a1, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    const v16 b23 = __builtin_shufflevector(a2, a3, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const v16 c23 = __builtin_shufflevector(a2, a3, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    *e0 = __builtin_shufflevector(b01, b23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    *o0 = __builtin_shufflevector(b01, b23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    *e1 = __builtin_shufflevector(c01, c23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    *o1 = __builtin_shufflevector(c01, c23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+}
+
+// The input transform of one lane group's windows, 3D (64 points xi = (4*az + ay)*4 + ax) or 2D
+// (`two_d`: one window plane, 16 points xi = ay*4 + ax): writes V[xi * vstride + l]. Window row
+// (dz, dy) starts at s + dz*pp + dy*rp: one staged row of a row group, read as stride-2 lanes, or
+// (`lanes`) lane l's row at org[l] from there.
+// B^T (a, b, c, d) = (a - c, b + c, c - b, b - d) along x, then y, then (3D) z.
+// Both flags are constants wherever this is inlined, so each use compiles to straight-line code.
+// Y: the 64 vectors of the transform in flight (compiler-placed, in registers and the frame).
+static inline __attribute__((always_inline)) void input_transform(int two_d, int lanes, const float *s, long pp, long rp,
+                                                                  const long *org, float *V, long vstride) {
+    const int planes = two_d ? 1 : 4;
+    v16 Y[4][16];  // [dz][ay*4 + ax]
+    for (int dz = 0; dz < planes; dz++) {
+        v16 X[4][4];  // [dy][ax]
+        for (int dy = 0; dy < 4; dy++) {
+            v16 e0, o0, e1, o1;
+            if (lanes)
+                window_lanes(s + dz * pp + dy * rp, org, &e0, &o0, &e1, &o1);
+            else
+                row_lanes(s + dz * pp + dy * rp, &e0, &o0, &e1, &o1);
+            X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;
+        }
+        for (int ax = 0; ax < 4; ax++) {
+            Y[dz][ax] = X[0][ax] - X[2][ax], Y[dz][4 + ax] = X[1][ax] + X[2][ax];
+            Y[dz][8 + ax] = X[2][ax] - X[1][ax], Y[dz][12 + ax] = X[1][ax] - X[3][ax];
+        }
+    }
+    if (two_d) {
+        for (int k = 0; k < 16; k++) st(V + k * vstride, Y[0][k]);
+        return;
+    }
+    for (int k = 0; k < 16; k++) {
+        st(V + k * vstride, Y[0][k] - Y[2][k]);
+        st(V + (16 + k) * vstride, Y[1][k] + Y[2][k]);
+        st(V + (32 + k) * vstride, Y[2][k] - Y[1][k]);
+        st(V + (48 + k) * vstride, Y[1][k] - Y[3][k]);
+    }
 }
 
 #if MVX_X86
-// input_row with AVX-512 intrinsics: the same arithmetic in the same order (so the same bits), in
-// half the time of what compilers make of the vector-extension form.
+// The 3D row-group transform with AVX-512 intrinsics: the same arithmetic in the same order as
+// input_transform (so the same bits), in half the time of what compilers make of the vector-
+// extension form.
 __attribute__((target("avx512f"))) static void input_row_avx512(const float *s, long pp, long rp, float *V, long vstride) {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -142,46 +183,20 @@ __attribute__((target("avx512f"))) static void input_row_avx512(const float *s, 
 }
 #endif
 
-static inline __attribute__((always_inline)) void input_row_isa(int isa, const float *s, long pp, long rp, float *V, long vstride) {
+// A row group's staged window rows (planes pp, rows rp apart; 2D: one plane), read as stride-2
+// rows: the intrinsics form on AVX-512 (3D), the vector-extension form otherwise.
+static inline __attribute__((always_inline)) void input_row(int isa, int two_d, const float *s, long pp, long rp, float *V, long vstride) {
 #if MVX_X86
-    if (isa == MVX_ISA_AVX512) { input_row_avx512(s, pp, rp, V, vstride); return; }
+    if (isa == MVX_ISA_AVX512 && !two_d) { input_row_avx512(s, pp, rp, V, vstride); return; }
 #endif
     (void)isa;
-    input_row(s, pp, rp, V, vstride);
+    input_transform(two_d, 0, s, pp, rp, NULL, V, vstride);
 }
 
-typedef float v4 __attribute__((vector_size(16), aligned(4)));
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
-
-static inline __attribute__((always_inline)) v4 ld4(const float *p) { v4 v; memcpy(&v, p, sizeof v); return v; }
-
-// Lanes 4j..4j+3 of a quad: the 4 elements of window row q[j] each, a[4j + k] = q[j][k].
-static inline __attribute__((always_inline)) v16 quad(const float *q0, const float *q1, const float *q2, const float *q3) {
-    const v8 lo = __builtin_shufflevector(ld4(q0), ld4(q1), 0, 1, 2, 3, 4, 5, 6, 7);
-    const v8 hi = __builtin_shufflevector(ld4(q2), ld4(q3), 0, 1, 2, 3, 4, 5, 6, 7);
-    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-}
-
-// Any lane group: window origins org[l], tile by tile. Each window row (4 values) is loaded whole
-// into its quad of lanes, then a 4 x 4 transpose per quad gives elements 0..3 across the lanes.
-static inline __attribute__((always_inline)) void input_lanes(const float *s, long pp, long rp, const long *org, float *V, long vstride) {
-#define LOAD_LANES(dz, dy)                                                                           \
-    const float *q = s + (dz) * pp + (dy) * rp;                                                      \
-    const v16 a0 = quad(q + org[0], q + org[1], q + org[2], q + org[3]);                             \
-    const v16 a1 = quad(q + org[4], q + org[5], q + org[6], q + org[7]);                             \
-    const v16 a2 = quad(q + org[8], q + org[9], q + org[10], q + org[11]);                           \
-    const v16 a3 = quad(q + org[12], q + org[13], q + org[14], q + org[15]);                         \
-    /* b01 = elements 0 of lanes 0..7, then elements 1; c01 = elements 2, then 3. */                 \
-    const v16 b01 = __builtin_shufflevector(a0, a1, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29); \
-    const v16 c01 = __builtin_shufflevector(a0, a1, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31); \
-    const v16 b23 = __builtin_shufflevector(a2, a3, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29); \
-    const v16 c23 = __builtin_shufflevector(a2, a3, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31); \
-    e0 = __builtin_shufflevector(b01, b23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);  \
-    o0 = __builtin_shufflevector(b01, b23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); \
-    e1 = __builtin_shufflevector(c01, c23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);  \
-    o1 = __builtin_shufflevector(c01, c23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-    INPUT_TRANSFORM(LOAD_LANES)
-#undef LOAD_LANES
+// Any lane group: lane l's window at s + org[l] (planes pp, rows rp apart; 2D: one plane).
+static inline __attribute__((always_inline)) void input_lanes(int two_d, const float *s, long pp, long rp, const long *org, float *V,
+                                                              long vstride) {
+    input_transform(two_d, 1, s, pp, rp, org, V, vstride);
 }
 
 typedef int i16 __attribute__((vector_size(64)));
@@ -194,31 +209,14 @@ static inline __attribute__((always_inline)) v16 act16(v16 v, int act, float slo
     return (v16)(((i16)(v * slope) & neg) | (bits & ~neg));
 }
 
-// Transforms the 64 product rows of one output channel and lane group (a[xi * astride + l]) into
-// 2x2x2 outputs per lane, y[dz][dy][dx], bias and activation applied:
-// A^T (a, b, c, d) = (a + b + c, b - c - d) along x, then y, then z.
-// 2D: 16 product rows into y[0][dy][dx].
-static inline __attribute__((always_inline)) void output_group_2d(const float *a, long astride, float bias, int act, float slope,
-                                                                  float y[2][2][2][WL]) {
-    v16 T1[4][2];  // [y][dx]
-    for (int yy = 0; yy < 4; yy++) {
-        const float *r = a + yy * 4 * astride;
-        v16 m0 = ld(r), m1 = ld(r + astride), m2 = ld(r + 2 * astride), m3 = ld(r + 3 * astride);
-        T1[yy][0] = m0 + m1 + m2;
-        T1[yy][1] = m1 - m2 - m3;
-    }
-    for (int dx = 0; dx < 2; dx++) {
-        v16 o0 = T1[0][dx] + T1[1][dx] + T1[2][dx];
-        v16 o1 = T1[1][dx] - T1[2][dx] - T1[3][dx];
-        st(y[0][0][dx], act16(o0 + bias, act, slope));
-        st(y[0][1][dx], act16(o1 + bias, act, slope));
-    }
-}
-
-static inline __attribute__((always_inline)) void output_group(const float *a, long astride, float bias, int act, float slope,
+// Transforms the product rows of one output channel and lane group (a[xi * astride + l]; 64, or
+// 16 when `two_d`) into 2x2x2 outputs per lane, y[dz][dy][dx] (2D: y[0][dy][dx]), bias and
+// activation applied: A^T (a, b, c, d) = (a + b + c, b - c - d) along x, then y, then (3D) z.
+static inline __attribute__((always_inline)) void output_group(int two_d, const float *a, long astride, float bias, int act, float slope,
                                                                float y[2][2][2][WL]) {
+    const int planes = two_d ? 1 : 4;
     v16 T2[4][2][2];  // [z][dy][dx]
-    for (int z = 0; z < 4; z++) {
+    for (int z = 0; z < planes; z++) {
         v16 T1[4][2];  // [y][dx]
         for (int yy = 0; yy < 4; yy++) {
             const float *r = a + (z * 16 + yy * 4) * astride;
@@ -233,47 +231,15 @@ static inline __attribute__((always_inline)) void output_group(const float *a, l
     }
     for (int dy = 0; dy < 2; dy++)
         for (int dx = 0; dx < 2; dx++) {
+            if (two_d) {
+                st(y[0][dy][dx], act16(T2[0][dy][dx] + bias, act, slope));
+                continue;
+            }
             v16 o0 = T2[0][dy][dx] + T2[1][dy][dx] + T2[2][dy][dx];
             v16 o1 = T2[1][dy][dx] - T2[2][dy][dx] - T2[3][dy][dx];
             st(y[0][dy][dx], act16(o0 + bias, act, slope));
             st(y[1][dy][dx], act16(o1 + bias, act, slope));
         }
-}
-
-// 2D F(2x2, 3x3): 16 points xi = ay*4 + ax. X[dy][ax]: the window rows after B^T along x; this
-// applies B^T along y and stores.
-static inline __attribute__((always_inline)) void input_2d_finish(v16 X[4][4], float *V, long vstride) {
-    for (int ax = 0; ax < 4; ax++) {
-        st(V + ax * vstride, X[0][ax] - X[2][ax]);
-        st(V + (4 + ax) * vstride, X[1][ax] + X[2][ax]);
-        st(V + (8 + ax) * vstride, X[2][ax] - X[1][ax]);
-        st(V + (12 + ax) * vstride, X[1][ax] - X[3][ax]);
-    }
-}
-
-// A row group's 4 staged window rows (rp apart), read as stride-2 rows.
-static inline __attribute__((always_inline)) void input_row_2d(const float *s, long rp, float *V, long vstride) {
-    v16 X[4][4];
-    for (int dy = 0; dy < 4; dy++) {
-        v16 e0, o0, e1, o1;
-        row_lanes(s + dy * rp, &e0, &o0, &e1, &o1);
-        X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;
-    }
-    input_2d_finish(X, V, vstride);
-}
-
-// Windows win[l][dy][dx] at win + l * lstride.
-static inline __attribute__((always_inline)) void input_lanes_2d(const float *win, long lstride, float *V, long vstride) {
-    float t[4][4][WL];
-    for (int l = 0; l < WL; l++)
-        for (int dy = 0; dy < 4; dy++)
-            for (int dx = 0; dx < 4; dx++) t[dy][dx][l] = win[l * lstride + dy * 4 + dx];
-    v16 X[4][4];
-    for (int dy = 0; dy < 4; dy++) {
-        v16 e0 = ld(t[dy][0]), o0 = ld(t[dy][1]), e1 = ld(t[dy][2]), o1 = ld(t[dy][3]);
-        X[dy][0] = e0 - e1, X[dy][1] = o0 + e1, X[dy][2] = e1 - o0, X[dy][3] = o0 - o1;
-    }
-    input_2d_finish(X, V, vstride);
 }
 
 // A source value after the pending transform: v*a + b, then v > 0 ? v : v*slope when leaky — as
@@ -318,14 +284,19 @@ static inline __attribute__((always_inline)) int group_tiles(long first, long cn
 
 enum { SR = 48 };  // staged row length: 34 values used, room for the 16-wide loads past them
 
-// Stages the 16 window rows of a row group of tiles (tz, ty, tx0 .. tx0+15) of channel `src`
-// (D x H x W): rows[dz][dy][i] = source(2tz-1+dz, 2ty-1+dy, 2tx0-1+i), zero outside.
+// A window's planes and its first plane, for tile plane tz: 3D windows span planes 2tz-1 .. 2tz+2;
+// a 2D grid (one plane, kernel depth 1) has windows of that one plane.
+static inline __attribute__((always_inline)) int window_planes(int two_d) { return two_d ? 1 : 4; }
+static inline __attribute__((always_inline)) long window_z0(int two_d, long tz) { return two_d ? tz : 2 * tz - 1; }
+
+// Stages the window rows of a row group of tiles (tz, ty, tx0 .. tx0+15) of channel `src`
+// (D x H x W): rows[dz][dy][i] = source(z0+dz, 2ty-1+dy, 2tx0-1+i), zero outside.
 static inline __attribute__((always_inline)) void stage_row(const float *src, long D, long H, long W, long tz, long ty, long tx0,
                                                             in_xform xf, long c, int two_d, float rows[4][4][SR]) {
-    const long x0 = 2 * tx0 - 1;
-    for (int dz = two_d ? 1 : 0; dz < (two_d ? 2 : 4); dz++)  // 2D: plane 0 only, staged at dz = 1
+    const long x0 = 2 * tx0 - 1, z0 = window_z0(two_d, tz);
+    for (int dz = 0; dz < window_planes(two_d); dz++)
         for (int dy = 0; dy < 4; dy++) {
-            const long z = two_d ? 0 : 2 * tz - 1 + dz, y = 2 * ty - 1 + dy;
+            const long z = z0 + dz, y = 2 * ty - 1 + dy;
             float *d = rows[dz][dy];
             if (z < 0 || z >= D || y < 0 || y >= H) {
                 memset(d, 0, sizeof(float) * 34);
@@ -340,22 +311,21 @@ static inline __attribute__((always_inline)) void stage_row(const float *src, lo
         }
 }
 
-// Stages each lane's 4x4x4 window: win[l][dz][dy][dx] = source(2tz-1+dz, 2ty-1+dy, 2tx-1+dx), zero
-// outside.
+// Stages each lane's window: win[l][dz][dy][dx] = source(z0+dz, 2ty-1+dy, 2tx-1+dx), zero outside.
 static inline __attribute__((always_inline)) void stage_lanes(const float *src, long D, long H, long W, const long *tz,
                                                               const long *ty, const long *tx, in_xform xf, long c, int two_d,
                                                               float win[WL][4][4][4]) {
     const float a = xf.a ? xf.a[c] : 1, b = xf.a ? xf.b[c] : 0;
+    const int planes = window_planes(two_d);
     for (int l = 0; l < WL; l++) {
-        // 2D: the window's plane 0 at dz = 1 (the others unused).
-        const long z0 = two_d ? -1 : 2 * tz[l] - 1, y0 = 2 * ty[l] - 1, x0 = 2 * tx[l] - 1;
-        if ((two_d || (z0 >= 0 && z0 + 4 <= D)) && y0 >= 0 && y0 + 4 <= H && x0 >= 0 && x0 + 4 <= W) {
-            // Inside: 16 rows of 4 (2D: 4).
-            for (int dz = two_d ? 1 : 0; dz < (two_d ? 2 : 4); dz++)
+        const long z0 = window_z0(two_d, tz[l]), y0 = 2 * ty[l] - 1, x0 = 2 * tx[l] - 1;
+        if (z0 >= 0 && z0 + planes <= D && y0 >= 0 && y0 + 4 <= H && x0 >= 0 && x0 + 4 <= W) {
+            // Inside: whole rows of 4.
+            for (int dz = 0; dz < planes; dz++)
                 for (int dy = 0; dy < 4; dy++) copy_xf(win[l][dz][dy], src + ((z0 + dz) * H + y0 + dy) * W + x0, 4, xf, c);
             continue;
         }
-        for (int dz = 0; dz < 4; dz++)
+        for (int dz = 0; dz < planes; dz++)
             for (int dy = 0; dy < 4; dy++)
                 for (int dx = 0; dx < 4; dx++) {
                     const long z = z0 + dz, y = y0 + dy, x = x0 + dx;
@@ -392,17 +362,18 @@ static inline __attribute__((always_inline)) void interleave(int isa, float *o, 
 // (n <= groups * WL <= MAXG * WL): point xi of channel c, lane l at V[xi * vx + c * vc + l]. Lanes
 // past n repeat the last tile (finite values) up to the group's end; whole groups past n are zero.
 // `scratch` (MVX_WINO_STAGE_FLOATS) holds a small grid padded whole, the staged rows or windows,
-// and the lanes' tile coordinates and window origins.
+// and the lanes' tile coordinates and window origins. `two_d` is p->two_d as a constant.
 enum { MAXG = 16, SMALL_PAD = 6144 };  // SMALL_PAD: floats of a small grid padded whole (18^3 = 5832)
 _Static_assert(SMALL_PAD + WL * 64 + 2 * 4 * MAXG * WL <= MVX_WINO_STAGE_FLOATS, "input_tiles' scratch");
-static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino *p, long t0, long n, long groups, long c0, long c1, float *V,
-                                                              long vx, long vc, float *scratch) {
-    const int two_d = p->two_d;
+static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino *p, int two_d, long t0, long n, long groups, long c0,
+                                                              long c1, float *V, long vx, long vc, float *scratch) {
     const long points = two_d ? 16 : 64;
     float *const pad = scratch, *const stage = scratch + SMALL_PAD;  // stage: rows [4][4][SR] (row groups) or windows [WL][4][4][4]
     long(*const tz)[WL] = (long(*)[WL])(stage + WL * 64), (*const ty)[WL] = tz + MAXG, (*const tx)[WL] = ty + MAXG;
     long(*const org)[WL] = tx + MAXG;
     int row[MAXG];
+    long window[WL];  // staged windows: lane l's at stage + 64 l
+    for (int l = 0; l < WL; l++) window[l] = l * 64;
     const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2;
     const long D = p->f.od, H = p->f.oh, W = p->f.ow;  // padding 1: the source grid is the output grid
     const in_xform xf = {p->in_scale, p->in_shift, p->in_leaky, p->in_slope};
@@ -433,7 +404,7 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino
             for (long z = 0; z < D; z++)
                 for (long y = 0; y < H; y++) copy_xf(pad + (z + 1) * PP + (y + 1) * PX + 1, src + (z * H + y) * W, W, xf, c);
             for (long g = 0; g < groups; g++)
-                if (row[g] >= 0) input_lanes(pad, PP, PX, org[g], V + c * vc + g * WL, vx);
+                if (row[g] >= 0) input_lanes(0, pad, PP, PX, org[g], V + c * vc + g * WL, vx);
             continue;
         }
         if (c + 1 < c1) {
@@ -441,9 +412,9 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino
             // prefetchers do not follow.
             for (long g = 0; g < groups; g++) {
                 if (row[g] < 0) continue;
-                for (int dz = 0; dz < 4; dz++)
+                for (int dz = 0; dz < window_planes(two_d); dz++)
                     for (int dy = 0; dy < 4; dy++) {
-                        const long z = 2 * tz[g][0] - 1 + dz, y = 2 * ty[g][0] - 1 + dy;
+                        const long z = window_z0(two_d, tz[g][0]) + dz, y = 2 * ty[g][0] - 1 + dy;
                         if (z < 0 || z >= D || y < 0 || y >= H) continue;
                         const char *r = (const char *)(p->chan[c + 1] + (z * H + y) * W + lmin(W - 1, 2 * tx[g][0]));
                         __builtin_prefetch(r);
@@ -455,29 +426,111 @@ static inline __attribute__((always_inline)) void input_tiles(const mvx_fwd_wino
         for (long g = 0; g < groups; g++) {
             if (row[g] > 0) {
                 stage_row(src, D, H, W, tz[g][0], ty[g][0], tx[g][0], xf, c, two_d, (float(*)[4][SR])stage);
-                if (two_d)
-                    input_row_2d(stage + 4 * SR, SR, V + c * vc + g * WL, vx);
-                else
-                    input_row_isa(p->f.isa, stage, 4 * SR, SR, V + c * vc + g * WL, vx);
+                input_row(p->f.isa, two_d, stage, 4 * SR, SR, V + c * vc + g * WL, vx);
             } else if (row[g] == 0) {
                 stage_lanes(src, D, H, W, tz[g], ty[g], tx[g], xf, c, two_d, (float(*)[4][4][4])stage);
-                if (two_d) {
-                    input_lanes_2d(stage + 16, 64, V + c * vc + g * WL, vx);
-                } else {
-                    long window[WL];  // lane l's window at stage + 64 l
-                    for (int l = 0; l < WL; l++) window[l] = l * 64;
-                    input_lanes(stage, 16, 4, window, V + c * vc + g * WL, vx);
-                }
+                input_lanes(two_d, stage, 16, 4, window, V + c * vc + g * WL, vx);
             }
         }
     }
-
 }
 
-static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc,
-                                                                   long *offs, float *stage) {
+// Output channel m of a block: the output transform of its products (point xi of tile t0 + t at
+// a[xi * nt + t]) for tiles [t0, t0 + n), bias and activation applied, and the stores; `next`:
+// channel m + 1 follows in this block (its output lines are prefetched for writing).
+static inline __attribute__((always_inline)) void output_channel(const mvx_fwd_wino *p, int two_d, long t0, long n, long nt, long m,
+                                                                  int next, const float *a) {
+    const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2, M = p->f.M;
+    const long od = p->f.od, oh = p->f.oh, ow = p->f.ow;
+    float *out = p->f.out + m * p->f.out_plane;
+    const float bias = p->f.bias ? p->f.bias[m] : 0.0f;
+    if (next) {
+        // The next channel's output lines, for writing: their reads for ownership would
+        // otherwise stall the stores (the output is far larger than the caches).
+        for (long g0 = 0; g0 < n; g0 += WL) {
+            long tx0, ty0, tz0;
+            tile_at(t0 + g0, tW, tH, &tz0, &ty0, &tx0);
+            for (int dz = 0; dz < 2; dz++)
+                for (int dy = 0; dy < 2; dy++) {
+                    long zz = lmin(2 * tz0 + dz, od - 1), yy = lmin(2 * ty0 + dy, oh - 1);
+                    const char *o = (const char *)(out + p->f.out_plane + (zz * oh + yy) * ow + 2 * tx0);
+                    __builtin_prefetch(o, 1);
+                    __builtin_prefetch(o + 64, 1);
+                    __builtin_prefetch(o + 124, 1);
+                }
+        }
+    }
+    // Statistics of the values written (p->ostats): per lane group in float, lanes then groups
+    // added in order in double.
+    double bsum = 0, bsq = 0;
+    for (long g0 = 0; g0 < n; g0 += WL) {
+        const long cnt = lmin(WL, n - g0);
+        float y[2][2][2][WL];
+        v16 gs = {0}, gq = {0};
+        float ss = 0, sq = 0;
+        output_group(two_d, a + g0, nt, bias, p->f.act, p->f.slope, y);
+        const long first = t0 + g0;
+        long tx0, ty0, tz0;
+        tile_at(first, tW, tH, &tz0, &ty0, &tx0);
+        if (tx0 + cnt <= tW) {
+            // One row of tiles: two output rows per (dz, dy), interleaving dx.
+            const int full = 2 * (tx0 + cnt) <= ow;
+            for (int dz = 0; dz < 2; dz++)
+                for (int dy = 0; dy < 2; dy++) {
+                    long zz = 2 * tz0 + dz, yy = 2 * ty0 + dy;
+                    if (zz >= od || yy >= oh) continue;
+                    float *o = out + (zz * oh + yy) * ow + 2 * tx0;
+                    const float *e = y[dz][dy][0], *f = y[dz][dy][1];
+                    if (full && cnt == WL) {
+                        interleave(p->f.isa, o, e, f);
+                        if (p->ostats) {
+                            v16 ve = ld(e), vf = ld(f);
+                            gs += ve + vf;
+                            gq += ve * ve + vf * vf;
+                        }
+                    } else {
+                        for (long l = 0; l < cnt; l++) {
+                            o[2 * l] = e[l];
+                            ss += e[l], sq += e[l] * e[l];
+                            if (2 * (tx0 + l) + 1 < ow) {
+                                o[2 * l + 1] = f[l];
+                                ss += f[l], sq += f[l] * f[l];
+                            }
+                        }
+                    }
+                }
+        } else {
+            for (long l = 0; l < cnt; l++) {
+                long tx, ty, tz;
+                tile_at(first + l, tW, tH, &tz, &ty, &tx);
+                for (int dz = 0; dz < 2; dz++)
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++) {
+                            long zz = 2 * tz + dz, yy = 2 * ty + dy, xx = 2 * tx + dx;
+                            if (zz < od && yy < oh && xx < ow) {
+                                const float v = y[dz][dy][dx][l];
+                                out[(zz * oh + yy) * ow + xx] = v;
+                                ss += v, sq += v * v;
+                            }
+                        }
+            }
+        }
+        if (p->ostats) {
+            for (int l = 0; l < WL; l++) bsum += (double)gs[l], bsq += (double)gq[l];
+            bsum += (double)ss, bsq += (double)sq;
+        }
+    }
+    if (p->ostats) {
+        p->ostats[((t0 / nt) * M + m) * 2] = bsum;
+        p->ostats[((t0 / nt) * M + m) * 2 + 1] = bsq;
+    }
+}
+
+// One block of mvx_wino_block; `two_d` is p->two_d as a constant (each entry point compiles a 2D
+// and a 3D copy and picks one per call), so the transforms' loops are straight-line code.
+static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd_wino *p, int two_d, long t0, long t1, long nt, long c0,
+                                                                   long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
     const mvx_fwd_kernel kern = mvx_fwd_kernel_for(p->f.isa, p->f.mr);
-    const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2;
     const long n = t1 - t0, C = p->f.C, M = p->f.M, mr = p->f.mr, nr = p->f.nr;
     const long Mpad = (M + mr - 1) / mr * mr;
     // V: point xi of channel c at V + xi * vx + c * vc. Up to MVX_WINO_CHANNEL_MAJOR channels:
@@ -486,13 +539,12 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd_
     // matrix. acc [m][xi][nt]: the output transform reads one channel's points as one run.
     // Strides padded by a cache line (+ 16 floats), so rows that far apart do not share a few L1
     // sets (at 16 channels a point is 3 KB). 2D grids have 16 points instead of 64.
-    const int two_d = p->two_d;
     const long points = two_d ? 16 : 64;
     const long mstride = points * nt + 16;
     const int by_channel = C <= MVX_WINO_CHANNEL_MAJOR;
     const long vx = by_channel ? nt : C * nt + 16, vc = by_channel ? mstride : nt;
 
-    if (c1 > c0) input_tiles(p, t0, n, nt / WL, c0, c1, V, vx, vc, stage);
+    if (c1 > c0) input_tiles(p, two_d, t0, n, nt / WL, c0, c1, V, vx, vc, stage);
     if (m1 <= m0) return;
 
     // The 64 products, all input channels in one pass.
@@ -503,94 +555,7 @@ static inline __attribute__((always_inline)) void wino_block_body(const mvx_fwd_
                 kern(C, p->f.A + (xi * Mpad + mb) * C, V + xi * vx + s, offs, acc + mb * mstride + xi * nt + s, mstride, 0);
 
     // Output transform and stores.
-    const long od = p->f.od, oh = p->f.oh, ow = p->f.ow;
-    for (long m = m0; m < lmin(m1, M); m++) {
-        float *out = p->f.out + m * p->f.out_plane;
-        const float bias = p->f.bias ? p->f.bias[m] : 0.0f;
-        if (m + 1 < lmin(m1, M)) {
-            // The next channel's output lines, for writing: their reads for ownership would
-            // otherwise stall the stores (the output is far larger than the caches).
-            for (long g0 = 0; g0 < n; g0 += WL) {
-                long tx0, ty0, tz0;
-                tile_at(t0 + g0, tW, tH, &tz0, &ty0, &tx0);
-                for (int dz = 0; dz < 2; dz++)
-                    for (int dy = 0; dy < 2; dy++) {
-                        long zz = lmin(2 * tz0 + dz, od - 1), yy = lmin(2 * ty0 + dy, oh - 1);
-                        const char *o = (const char *)(out + p->f.out_plane + (zz * oh + yy) * ow + 2 * tx0);
-                        __builtin_prefetch(o, 1);
-                        __builtin_prefetch(o + 64, 1);
-                        __builtin_prefetch(o + 124, 1);
-                    }
-            }
-        }
-        // Statistics of the values written (p->ostats): per lane group in float, lanes then groups
-        // added in order in double.
-        double bsum = 0, bsq = 0;
-        for (long g0 = 0; g0 < n; g0 += WL) {
-            const long cnt = lmin(WL, n - g0);
-            float y[2][2][2][WL];
-            v16 gs = {0}, gq = {0};
-            float ss = 0, sq = 0;
-            if (two_d)
-                output_group_2d(acc + m * mstride + g0, nt, bias, p->f.act, p->f.slope, y);
-            else
-                output_group(acc + m * mstride + g0, nt, bias, p->f.act, p->f.slope, y);
-            const long first = t0 + g0;
-            long tx0, ty0, tz0;
-            tile_at(first, tW, tH, &tz0, &ty0, &tx0);
-            if (tx0 + cnt <= tW) {
-                // One row of tiles: two output rows per (dz, dy), interleaving dx.
-                const int full = 2 * (tx0 + cnt) <= ow;
-                for (int dz = 0; dz < 2; dz++)
-                    for (int dy = 0; dy < 2; dy++) {
-                        long zz = 2 * tz0 + dz, yy = 2 * ty0 + dy;
-                        if (zz >= od || yy >= oh) continue;
-                        float *o = out + (zz * oh + yy) * ow + 2 * tx0;
-                        const float *e = y[dz][dy][0], *f = y[dz][dy][1];
-                        if (full && cnt == WL) {
-                            interleave(p->f.isa, o, e, f);
-                            if (p->ostats) {
-                                v16 ve = ld(e), vf = ld(f);
-                                gs += ve + vf;
-                                gq += ve * ve + vf * vf;
-                            }
-                        } else {
-                            for (long l = 0; l < cnt; l++) {
-                                o[2 * l] = e[l];
-                                ss += e[l], sq += e[l] * e[l];
-                                if (2 * (tx0 + l) + 1 < ow) {
-                                    o[2 * l + 1] = f[l];
-                                    ss += f[l], sq += f[l] * f[l];
-                                }
-                            }
-                        }
-                    }
-            } else {
-                for (long l = 0; l < cnt; l++) {
-                    long tx, ty, tz;
-                    tile_at(first + l, tW, tH, &tz, &ty, &tx);
-                    for (int dz = 0; dz < 2; dz++)
-                        for (int dy = 0; dy < 2; dy++)
-                            for (int dx = 0; dx < 2; dx++) {
-                                long zz = 2 * tz + dz, yy = 2 * ty + dy, xx = 2 * tx + dx;
-                                if (zz < od && yy < oh && xx < ow) {
-                                    const float v = y[dz][dy][dx][l];
-                                    out[(zz * oh + yy) * ow + xx] = v;
-                                    ss += v, sq += v * v;
-                                }
-                            }
-                }
-            }
-            if (p->ostats) {
-                for (int l = 0; l < WL; l++) bsum += (double)gs[l], bsq += (double)gq[l];
-                bsum += (double)ss, bsq += (double)sq;
-            }
-        }
-        if (p->ostats) {
-            p->ostats[((t0 / nt) * M + m) * 2] = bsum;
-            p->ostats[((t0 / nt) * M + m) * 2 + 1] = bsq;
-        }
-    }
+    for (long m = m0; m < lmin(m1, M); m++) output_channel(p, two_d, t0, n, nt, m, m + 1 < lmin(m1, M), acc + m * mstride);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,7 +617,7 @@ static inline __attribute__((always_inline)) void bww_transform_body(const mvx_f
                                                                       long m0, long m1, float *V, long vx, long vc, float *GY, long gx,
                                                                       long gm, float *stage) {
     const long groups = (n + WL - 1) / WL;
-    if (c1 > c0) input_tiles(p, t0, n, groups, c0, c1, V, vx, vc, stage);
+    if (c1 > c0) input_tiles(p, 0, t0, n, groups, c0, c1, V, vx, vc, stage);
     const long tH = (p->f.oh + 1) / 2, tW = (p->f.ow + 1) / 2, plane = (long)p->f.od * p->f.oh * p->f.ow;
     for (long g = 0; g < groups && m1 > m0; g++) {
         const long g0 = g * WL, cnt = lmin(WL, n - g0);  // >= 1: groups cover n
@@ -768,27 +733,40 @@ static inline __attribute__((always_inline)) v8d ld8(const float *p) {
 }
 
 // G^T along one axis, 4 points to 3 taps: (u0 + s, (u1 - u2) / 2, s + u3) with s = (u1 + u2) / 2.
-#define G_AXIS(u0, u1, u2, u3, e0, e1, e2)                                                          \
-    {                                                                                               \
-        const v8d s_ = (u1 + u2) * 0.5, d_ = (u1 - u2) * 0.5;                                       \
-        e0 = u0 + s_, e1 = d_, e2 = s_ + u3;                                                        \
-    }
+static inline __attribute__((always_inline)) void g_axis(v8d u0, v8d u1, v8d u2, v8d u3, v8d *e0, v8d *e1, v8d *e2) {
+    const v8d s = (u1 + u2) * 0.5, d = (u1 - u2) * 0.5;
+    *e0 = u0 + s, *e1 = d, *e2 = s + u3;
+}
 
-// gw[(m*C + c + l)*27 + tap] = G^T u G along each axis for lanes l < n, from u[xi] (8 consecutive
-// input channels of one output channel).
-static inline __attribute__((always_inline)) void finish8(const v8d *u, long n, float *gw) {
-    v8d a1[4][4][3], a2[4][3][3], o[27];
-    for (int z = 0; z < 4; z++)
+// Point xi's 8 (m, c) pairs at u + xi * stride: floats widened to double, or (`dbl`) doubles.
+static inline __attribute__((always_inline)) v8d point8(const void *u, int dbl, long stride, long xi) {
+    if (!dbl) return ld8((const float *)u + xi * stride);
+    v8d v;
+    memcpy(&v, (const double *)u + xi * stride, sizeof v);
+    return v;
+}
+
+// gw[(m*C + c + l)*27 + tap] = G^T u G along each axis for lanes l < n, from the 64 points' pairs
+// (8 consecutive input channels of one output channel; point8). G^T runs along x and y one plane
+// of points at a time, so 12 + 36 vectors are in flight rather than the 64 points and all stages.
+static inline __attribute__((always_inline)) void finish8(const void *u, int dbl, long stride, long n, float *gw) {
+    v8d a2[4][3][3];  // [z][b][e]: after x and y
+    for (int z = 0; z < 4; z++) {
+        v8d a1[4][3];  // [y][e]: after x
         for (int y = 0; y < 4; y++) {
-            const v8d *r = u + z * 16 + y * 4;
-            G_AXIS(r[0], r[1], r[2], r[3], a1[z][y][0], a1[z][y][1], a1[z][y][2])
+            const long xi = z * 16 + y * 4;
+            g_axis(point8(u, dbl, stride, xi), point8(u, dbl, stride, xi + 1), point8(u, dbl, stride, xi + 2),
+                   point8(u, dbl, stride, xi + 3), &a1[y][0], &a1[y][1], &a1[y][2]);
         }
-    for (int z = 0; z < 4; z++)
-        for (int e = 0; e < 3; e++) G_AXIS(a1[z][0][e], a1[z][1][e], a1[z][2][e], a1[z][3][e], a2[z][0][e], a2[z][1][e], a2[z][2][e])
+        for (int e = 0; e < 3; e++) g_axis(a1[0][e], a1[1][e], a1[2][e], a1[3][e], &a2[z][0][e], &a2[z][1][e], &a2[z][2][e]);
+    }
     for (int b = 0; b < 3; b++)
-        for (int e = 0; e < 3; e++) G_AXIS(a2[0][b][e], a2[1][b][e], a2[2][b][e], a2[3][b][e], o[b * 3 + e], o[9 + b * 3 + e], o[18 + b * 3 + e])
-    for (long l = 0; l < n; l++)
-        for (int t = 0; t < 27; t++) gw[l * 27 + t] = (float)o[t][l];
+        for (int e = 0; e < 3; e++) {
+            v8d o[3];  // taps (0, b, e), (1, b, e), (2, b, e)
+            g_axis(a2[0][b][e], a2[1][b][e], a2[2][b][e], a2[3][b][e], &o[0], &o[1], &o[2]);
+            for (long l = 0; l < n; l++)
+                for (int k = 0; k < 3; k++) gw[l * 27 + k * 9 + b * 3 + e] = (float)o[k][l];
+        }
 }
 
 static inline __attribute__((always_inline)) void bww_pack_body(const mvx_wino_bww *b, long xi0, long xi1, float *GA, float *VT) {
@@ -806,20 +784,15 @@ static inline __attribute__((always_inline)) void bww_gemm_body(const mvx_wino_b
     const int mr = b->mr, nr = b->nr;
     const mvx_fwd_kernel kern = mvx_fwd_kernel_for(b->isa, mr);
     const long Mpad = (M + mr - 1) / mr * mr, rows = r1 - r0;
-    long offs[MVX_WINO_BWW_CHUNK];
+    const long *offs = b->offs;
     if (L > MVX_WINO_BWW_CHUNK || rows <= 0) return;
-    for (long t = 0; t < L; t++) offs[t] = t * Cpad;
     for (long xi = 0; xi < 64; xi++)
         for (long mb = r0; mb < r1; mb += mr)
             for (long cb = 0; cb < Cpad; cb += nr)
                 kern(L, GA + (xi * Mpad + mb) * L, VT + xi * L * Cpad + cb, offs, P + (xi * rows + mb - r0) * Cpad + cb, Cpad, 0);
     // Cpad is a multiple of 8 (every nr is), so 8 columns at a time stay inside P.
     for (long m = r0; m < lmin(r1, M); m++)
-        for (long c = 0; c < C; c += 8) {
-            v8d u[64];
-            for (int xi = 0; xi < 64; xi++) u[xi] = ld8(P + (xi * rows + m - r0) * Cpad + c);
-            finish8(u, lmin(8, C - c), gw + (m * C + c) * 27);
-        }
+        for (long c = 0; c < C; c += 8) finish8(P + (m - r0) * Cpad + c, 0, rows * Cpad, lmin(8, C - c), gw + (m * C + c) * 27);
 }
 
 static inline __attribute__((always_inline)) void bww_points_body(const mvx_wino_bww *b, long xi0, long xi1, float *work, double *dU,
@@ -830,9 +803,8 @@ static inline __attribute__((always_inline)) void bww_points_body(const mvx_wino
     const mvx_fwd_kernel kern = mvx_fwd_kernel_for(b->isa, mr);
     const long Mpad = (M + mr - 1) / mr * mr, C8 = (C + 7) / 8 * 8;
     float *ga = work, *vt = work + Mpad * L, *P = vt + L * Cpad;
-    long offs[MVX_WINO_BWW_CHUNK];
+    const long *offs = b->offs;
     if (L > MVX_WINO_BWW_CHUNK) return;
-    for (long t = 0; t < L; t++) offs[t] = t * Cpad;
     for (long xi = xi0; xi < xi1; xi++) {
         pack_point(M, C, L, mr, Cpad, GY + xi * gx, gm, V + xi * vx, vc, ga, vt);
         for (long mb = 0; mb < Mpad; mb += mr)
@@ -853,11 +825,7 @@ static inline __attribute__((always_inline)) void bww_points_body(const mvx_wino
 static inline __attribute__((always_inline)) void bww_finish_body(long M, long C, const double *dU, long m0, long m1, float *gw) {
     const long C8 = (C + 7) / 8 * 8;
     for (long m = m0; m < m1; m++)
-        for (long c = 0; c < C; c += 8) {
-            v8d u[64];
-            for (int xi = 0; xi < 64; xi++) memcpy(&u[xi], dU + (xi * M + m) * C8 + c, sizeof u[xi]);
-            finish8(u, lmin(8, C - c), gw + (m * C + c) * 27);
-        }
+        for (long c = 0; c < C; c += 8) finish8(dU + m * C8 + c, 1, M * C8, lmin(8, C - c), gw + (m * C + c) * 27);
 }
 
 // Each entry point runs its body compiled for the instruction set (vector code for v16 and v8d).
@@ -949,15 +917,24 @@ void mvx_wino_bww_finish(int isa, long M, long C, const double *dU, long m0, lon
     bww_finish_generic(M, C, dU, m0, m1, gw);
 }
 
+// The block with the grid's dimensionality resolved once, outside every loop.
+static inline __attribute__((always_inline)) void wino_block_nd(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1,
+                                                                 long m0, long m1, float *V, float *acc, long *offs, float *stage) {
+    if (p->two_d)
+        wino_block_body(p, 1, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
+    else
+        wino_block_body(p, 0, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
+}
+
 static void wino_block_generic(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
-    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
+    wino_block_nd(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
 }
 #if MVX_X86
 __attribute__((target("avx2,fma"))) static void wino_block_avx2(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
-    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
+    wino_block_nd(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
 }
 __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) static void wino_block_avx512(const mvx_fwd_wino *p, long t0, long t1, long nt, long c0, long c1, long m0, long m1, float *V, float *acc, long *offs, float *stage) {
-    wino_block_body(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
+    wino_block_nd(p, t0, t1, nt, c0, c1, m0, m1, V, acc, offs, stage);
 }
 #endif
 

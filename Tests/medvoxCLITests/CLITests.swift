@@ -2,7 +2,7 @@ import Foundation
 import MedVoxTestSupport
 import XCTest
 
-/// Runs the built `medvox` binary (STYLE.md #18): help text, exit codes, outputs, and that a
+/// Runs the built `medvox` binary (rule 18 of STYLE.md): help text, exit codes, outputs, and that a
 /// failed run leaves no file behind.
 final class CLITests: XCTestCase {
     struct Run {

@@ -106,38 +106,50 @@ void mvx_pad_copy_planes(const float *x, int c0, int c1, int d, int h, int w, in
                          float *dst, long chan_pitch);
 
 
-/// Backward-weights: gw[m][c*taps + t] (+)= sum over positions of g[m, position] * source(c, position, t).
+/// What every backward-weights pass computes and writes, whatever its source:
+/// gw[m][c*taps + t] (+)= sum over positions of g[m, position] * source(c, position, t).
+/// Each mode's descriptor (mvx_bww_direct, mvx_bww_gather) adds how it reads the source.
 typedef struct {
     int isa, mw, nw;
-    int direct;
     int M, C, taps;
     float *gw;                ///< [M][C*taps]
     const float *go;          ///< output gradient [M][od*oh*ow] of one batch item
     long go_plane;
     int od, oh, ow;
-    const float *src;         ///< padded input; direct: positions index its padded grid; gather: read as in mvx_fwd_gather
-    long chan_pitch, pp, rp, span;
-    const long *tapoff;
-    const float *raw;         ///< gather mode without src: raw input, forward index maps
-    int sd, sh, sw;
-    int k[3], mul[3], tmul[3], off[3], div[3];
     /// When set, the part holding the first K block adds the output gradient of its channels m
     /// (every position, chunks in order) to gbias[m*8 .. m*8+8) as 8 lanes of doubles: the bias
     /// gradient, read with the rows the products read anyway.
     double *gbias;
 } mvx_bww;
 
+/// Direct: positions index the padded grid of `s` (stride 1), `span` of them; the output gradient
+/// is copied onto that grid, zero outside the output.
+typedef struct {
+    mvx_bww b;
+    mvx_padded s;
+    long span;
+} mvx_bww_direct;
+
+/// Gathered: column rows read from the zero-padded copy as mvx_fwd_gather reads them; the output
+/// gradient is read in place.
+typedef struct {
+    mvx_bww b;
+    mvx_padded s;
+    int mul[3];               ///< stride per axis
+} mvx_bww_gather;
+
 /// Accumulates (or, with `first`, overwrites) gw rows [m0, m1) (m0 a multiple of mw) and columns of
 /// K blocks [kb0, kb1) (blocks of nw (c, tap) pairs) over all positions of one batch item, in
-/// chunks of `qc` positions in order (direct mode copies only rows [m0, m1) of the gradient).
-/// Scratch: gbuf [M][qc + 16] (direct mode), col [(kb1-kb0)*nw][qc + 16] (gather mode),
-/// offs [(kb1-kb0)*nw].
+/// chunks of `qc` positions in order. Scratch: gbuf [M][qc + 16] (direct: the gradient rows
+/// [m0, m1) on the padded grid), col [(kb1-kb0)*nw + 2*taps][qc + 16] and runs [3 * (qc + 2)]
+/// (gathered), offs [(kb1-kb0)*nw].
 /// With `vacc` (instruction sets with mvx_bww_lanes > 0), partial sums are kept as vectors in
 /// vacc [roundup(M,mw)][roundup(nk,nw)][lanes] across calls (first: start from zero) and
 /// mvx_bww_finish writes gw once at the end; without it each chunk is reduced into gw.
-/// runs: 3 * (qc + 2) longs (gather mode from a padded source).
-void mvx_bww_part(const mvx_bww *p, long kb0, long kb1, long m0, long m1, int first, float *gbuf, float *col, long qc,
-                  long *offs, float *vacc, long *runs);
+void mvx_bww_direct_part(const mvx_bww_direct *p, long kb0, long kb1, long m0, long m1, int first, float *gbuf, long qc,
+                         long *offs, float *vacc);
+void mvx_bww_gather_part(const mvx_bww_gather *p, long kb0, long kb1, long m0, long m1, int first, float *col, long qc,
+                         long *offs, float *vacc, long *runs);
 /// Vector lanes of the backward-weights kernels of `isa` (0: no vector accumulation).
 long mvx_bww_lanes(int isa);
 /// Reduces vacc of K blocks [kb0, kb1) into gw (overwriting).

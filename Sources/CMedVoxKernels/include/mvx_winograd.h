@@ -22,7 +22,7 @@ long mvx_wino_tiles(int od, int oh, int ow);
 /// A Winograd pass: the source's channels, each [od][oh][ow] (the output grid; wherever they
 /// live), and an optional transform of source values, v -> v*in_scale[c] + in_shift[c], then
 /// v > 0 ? v : v*in_slope when in_leaky (a normalisation and activation not yet applied); zero
-/// padding stays zero. f.A: the weights of mvx_wino_pack_weights (or _2d).
+/// padding stays zero. f.A: the weights of mvx_wino_pack_weights (with the same two_d).
 typedef struct {
     mvx_fwd f;
     int two_d;                ///< 1: F(2x2, 3x3) over a 2D grid (od = 1), 16 points instead of 64
@@ -78,6 +78,7 @@ typedef struct {
     long gx, gm;
     const float *V;           ///< transformed input: point xi, channel c at V[xi*vx + c*vc]
     long vx, vc;
+    const long *offs;         ///< [MVX_WINO_BWW_CHUNK] the kernel's row offsets, offs[t] = t * Cpad
 } mvx_wino_bww;
 
 /// A single chunk (every tile at once): mvx_wino_bww_pack packs points [xi0, xi1) into GA

@@ -6,7 +6,7 @@ import MedVoxCore
 #endif
 
 /// One DICOM file with its header parsed and its pixel data located but not read
-/// (STYLE #11: headers eagerly, pixels lazily).
+/// (headers eagerly, pixels lazily: rule 11 of STYLE.md).
 ///
 /// ```swift
 /// let f = try DICOMFile(path: "IM0001.dcm")

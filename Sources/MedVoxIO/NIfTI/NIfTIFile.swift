@@ -6,7 +6,7 @@ import MedVoxCore
 #endif
 
 /// A NIfTI-1 or NIfTI-2 image on disk: the header is parsed on `open`, the voxels are read only
-/// when `rawData()` or `volume()` is called (STYLE.md #11).
+/// when `rawData()` or `volume()` is called (rule 11 of STYLE.md).
 ///
 /// ```swift
 /// let f = try NIfTIFile.open("t1.nii.gz")

@@ -1,6 +1,6 @@
 import MedVoxCore
 
-/// NIfTI geometry as pure functions on headers and affines (STYLE.md #12).
+/// NIfTI geometry as pure functions on headers and affines (rule 12 of STYLE.md).
 ///
 /// Policy (nibabel `Nifti1Header.get_best_affine`): the sform when `sform_code` > 0, else the
 /// qform when `qform_code` > 0, else nibabel's fallback: a voxel-size diagonal with x flipped

@@ -1,8 +1,9 @@
 import CMedVoxKernels
 import MedVoxCore
 
-/// Backward-weights on the backward-weights micro-kernels (`mvx_bww_part`) over the forward's
-/// direct or gathered source geometry, and the bias gradient.
+/// Backward-weights on the backward-weights micro-kernels (`mvx_bww_direct_part`,
+/// `mvx_bww_gather_part`) over the forward's direct or gathered source geometry, and the bias
+/// gradient.
 extension ConvPlan {
     /// The direct or gathered backward-weights, with the bias gradient summed from the output
     /// gradient rows its products read (one pass over that gradient, not two: 1→16 @128³ reads
@@ -15,34 +16,46 @@ extension ConvPlan {
     ) {
         let T = max(1, threads)
         let l = BackwardWeightsLayout(self, threads: T)
-        var d = backwardWeightsDescriptor(l, gradWeight: gradWeight)
+        var d = backwardWeightsDescriptor(gradWeight: gradWeight)
         // Bias sums: 8 double lanes per output channel, reduced pairwise at the end.
         var bsum = [Double](repeating: 0, count: gradBias == nil ? 0 : s.co * 8)
         bsum.withUnsafeMutableBufferPointer { bs in
             d.gbias = gradBias == nil ? nil : bs.baseAddress
             ScratchPool.shared.with(l.padCount + l.perThread * T) { scratch in
+                /// Runs `part(K blocks, output channels, slots)` for every thread that has work.
+                func eachPart(_ part: (Range<Int>, Range<Int>, BackwardWeightsLayout.Slots) -> Void) {
+                    parallelFor(T, threads: T) { t in
+                        let (r, m) = l.part(t)
+                        if !r.isEmpty && !m.isEmpty { part(r, m, l.slots(scratch, thread: t)) }
+                    }
+                }
                 l.pass.tapOffsets.withUnsafeBufferPointer { tapoff in
+                    let source = l.pass.paddedSource(scratch, pitch: l.pass.chanPitch, tapOffsets: tapoff.baseAddress!)
+                    let mul = (Int32(l.pass.mul[0]), Int32(l.pass.mul[1]), Int32(l.pass.mul[2]))
                     for n in 0..<s.n {
-                        let x = input + n * s.ci * s.inPlane
+                        padInput(input + n * s.ci * s.inPlane, l, into: scratch, threads: T)
                         d.go = gradOutput + n * s.co * s.outPlane
-                        bindBackwardWeightsSource(&d, x, l, padded: scratch, tapOffsets: tapoff.baseAddress!, threads: T)
                         let first: Int32 = n == 0 ? 1 : 0
-                        withUnsafePointer(to: d) { dp in
-                            parallelFor(T, threads: T) { t in
-                                let (r, m) = l.part(t), sl = l.slots(scratch, thread: t)
-                                if r.isEmpty || m.isEmpty { return }
-                                mvx_bww_part(dp, r.lowerBound, r.upperBound, m.lowerBound, m.upperBound, first, sl.buf, sl.buf, l.qc,
-                                             sl.offs, sl.vacc, sl.runs)
+                        if l.direct {
+                            withUnsafePointer(to: mvx_bww_direct(b: d, s: source, span: l.pass.span)) { dp in
+                                eachPart { r, m, sl in
+                                    mvx_bww_direct_part(dp, r.lowerBound, r.upperBound, m.lowerBound, m.upperBound, first, sl.buf, l.qc,
+                                                        sl.offs, sl.vacc)
+                                }
+                            }
+                        } else {
+                            withUnsafePointer(to: mvx_bww_gather(b: d, s: source, mul: mul)) { dp in
+                                eachPart { r, m, sl in
+                                    mvx_bww_gather_part(dp, r.lowerBound, r.upperBound, m.lowerBound, m.upperBound, first, sl.buf, l.qc,
+                                                        sl.offs, sl.vacc, sl.runs)
+                                }
                             }
                         }
                     }
-                    guard l.vector else { return }
-                    withUnsafePointer(to: d) { dp in
-                        parallelFor(T, threads: T) { t in
-                            let (r, m) = l.part(t), vacc = l.slots(scratch, thread: t).vacc!
-                            if !r.isEmpty && !m.isEmpty { mvx_bww_finish(dp, r.lowerBound, r.upperBound, m.lowerBound, m.upperBound, vacc) }
-                        }
-                    }
+                }
+                guard l.vector else { return }
+                withUnsafePointer(to: d) { dp in
+                    eachPart { r, m, sl in mvx_bww_finish(dp, r.lowerBound, r.upperBound, m.lowerBound, m.upperBound, sl.vacc) }
                 }
             }
         }
@@ -53,11 +66,11 @@ extension ConvPlan {
         }
     }
 
-    /// The descriptor's fields that do not change between batch items.
-    func backwardWeightsDescriptor(_ l: BackwardWeightsLayout, gradWeight: UnsafeMutablePointer<Float>) -> mvx_bww {
+    /// What both backward-weights modes compute and write (`mvx_bww`), apart from the batch item's
+    /// output gradient and the bias sums.
+    func backwardWeightsDescriptor(gradWeight: UnsafeMutablePointer<Float>) -> mvx_bww {
         var d = mvx_bww()
         d.isa = info.isa; d.mw = info.mw; d.nw = info.nw
-        d.direct = l.direct ? 1 : 0
         d.M = Int32(s.co); d.C = Int32(s.ci); d.taps = Int32(s.taps)
         d.gw = gradWeight
         d.go_plane = s.outPlane
@@ -65,30 +78,14 @@ extension ConvPlan {
         return d
     }
 
-    /// Fills the padded copy of batch item `x` at `padded` and points `d` at it (and at `x` with
-    /// the forward's index maps).
-    func bindBackwardWeightsSource(_ d: inout mvx_bww, _ x: UnsafePointer<Float>, _ l: BackwardWeightsLayout,
-                                   padded: UnsafeMutablePointer<Float>, tapOffsets: UnsafePointer<Int>, threads T: Int) {
-        let fp = l.pass, p = fp.padded
+    /// Fills the padded copy of batch item `x` at `padded`, in the layout's forward pass's geometry.
+    func padInput(_ x: UnsafePointer<Float>, _ l: BackwardWeightsLayout, into padded: UnsafeMutablePointer<Float>, threads T: Int) {
         parallelFor(T, threads: T) { t in
             let r = chunkRange(s.ci, part: t, of: T)
             mvx_pad_copy(x, Int32(r.lowerBound), Int32(r.upperBound), Int32(s.input[0]), Int32(s.input[1]),
                          Int32(s.input[2]), Int32(s.padding[0]), Int32(s.padding[1]), Int32(s.padding[2]),
-                         padded, fp.chanPitch)
+                         padded, l.pass.chanPitch)
         }
-        d.src = UnsafePointer(padded)
-        d.chan_pitch = fp.chanPitch
-        d.pp = p[1] * p[2]
-        d.rp = p[2]
-        d.span = fp.span
-        d.tapoff = tapOffsets
-        d.raw = x
-        d.sd = Int32(s.input[0]); d.sh = Int32(s.input[1]); d.sw = Int32(s.input[2])
-        d.k = (Int32(s.kernel[0]), Int32(s.kernel[1]), Int32(s.kernel[2]))
-        d.mul = (Int32(s.stride[0]), Int32(s.stride[1]), Int32(s.stride[2]))
-        d.tmul = (Int32(s.dilation[0]), Int32(s.dilation[1]), Int32(s.dilation[2]))
-        d.off = (Int32(-s.padding[0]), Int32(-s.padding[1]), Int32(-s.padding[2]))
-        d.div = (1, 1, 1)
     }
 
     /// gradBias[co] = the sum of the output gradient over batch and space (8 double lanes per
@@ -160,14 +157,20 @@ struct BackwardWeightsLayout {
         return (chunkRange(kblocks, part: t, of: threads), 0..<co)
     }
 
+    /// One thread's slots: the gradient (direct) or column (gathered) buffer, K offsets, runs, and
+    /// vector partial sums (nil without vector accumulation).
+    struct Slots {
+        let buf: UnsafeMutablePointer<Float>, offs: UnsafeMutablePointer<Int>, runs: UnsafeMutablePointer<Int>
+        let vacc: UnsafeMutablePointer<Float>?
+    }
+
     /// Thread t's slots after the padded copy in `scratch`.
-    func slots(_ scratch: UnsafeMutablePointer<Float>, thread t: Int)
-        -> (buf: UnsafeMutablePointer<Float>, offs: UnsafeMutablePointer<Int>, runs: UnsafeMutablePointer<Int>, vacc: UnsafeMutablePointer<Float>?)
-    {
+    func slots(_ scratch: UnsafeMutablePointer<Float>, thread t: Int) -> Slots {
         let base = scratch + padCount + t * perThread
         let bufCount = perThread - 2 * (K + nw) - 2 * runsCount - vaccCount
         let offs = UnsafeMutableRawPointer(base + bufCount).bindMemory(to: Int.self, capacity: K + nw)
         let runs = UnsafeMutableRawPointer(base + bufCount + 2 * (K + nw)).bindMemory(to: Int.self, capacity: runsCount)
-        return (base, offs, runs, vector ? base + bufCount + 2 * (K + nw) + 2 * runsCount : nil)
+        return Slots(buf: base, offs: offs, runs: runs, vacc: vector ? base + bufCount + 2 * (K + nw) + 2 * runsCount : nil)
     }
+
 }

@@ -23,8 +23,8 @@ extension ConvPlan {
     /// - Several: threads split ξ, each packing and multiplying its points in cache and adding them
     ///   to dU in double (chunks in order); dW after the last.
     /// Workspace: 64·(Cin + Cout)·256 floats, twice with one chunk, plus up to 1.5 MB of products per
-    /// thread, or with several chunks 64·Cout·Cin doubles (Cin rounded up to 8); and 36 KB of
-    /// transform staging per thread.
+    /// thread, or with several chunks 64·Cout·Cin doubles (Cin rounded up to 8); 36 KB of
+    /// transform staging per thread and the kernel's 256 row offsets, all from the scratch pool.
     func winogradBackwardWeights(input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
                                  threads: Int) {
         let T = max(1, threads)
@@ -51,13 +51,16 @@ extension ConvPlan {
         d.f.isa = info.isa; d.f.M = Int32(M); d.f.C = Int32(C)
         d.f.od = Int32(s.output[0]); d.f.oh = Int32(s.output[1]); d.f.ow = Int32(s.output[2])
         let plane = s.inPlane
-        ScratchPool.shared.with(64 * (C + M) * chunk + extra + T * stageCount) { scratch in
+        ScratchPool.shared.with(64 * (C + M) * chunk + extra + T * stageCount + 2 * chunk) { scratch in
             let V = scratch, GY = scratch + 64 * C * chunk, rest = GY + 64 * M * chunk, stages = rest + extra
+            let offs = UnsafeMutableRawPointer(stages + T * stageCount).bindMemory(to: Int.self, capacity: chunk)
+            for t in 0..<chunk { offs[t] = t * Cpad }
             var products = mvx_wino_bww()
             products.isa = k.isa; products.mr = k.mr; products.nr = k.nr
             products.M = M; products.C = C; products.Cpad = Cpad
             products.GY = UnsafePointer(GY); products.gx = gx; products.gm = gm
             products.V = UnsafePointer(V); products.vx = vx; products.vc = vc
+            products.offs = UnsafePointer(offs)
             dU.withUnsafeMutableBufferPointer { du in
                 var index = 0
                 for n in 0..<s.n {

@@ -59,7 +59,7 @@ public protocol PixelDecoder {
     static func decode(_ frame: [UInt8], info: PixelFrameInfo) throws -> DecodedFrame
 }
 
-/// The registry of pixel decoders, looked up by transfer syntax UID (STYLE #13).
+/// The registry of pixel decoders, looked up by transfer syntax UID (rule 13 of STYLE.md).
 public enum PixelDecoders {
     /// Every decoder MedVox has, in lookup order.
     public static let all: [PixelDecoder.Type] = [
