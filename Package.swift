@@ -36,7 +36,7 @@ let package = Package(
         // Importers lower models into MedVoxNN's graph, which the engine runs.
         .target(name: "MedVoxInterchange", dependencies: ["MedVoxCore", "MedVoxTensor", "MedVoxNN"]),
         .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
-        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
+        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInterchange"]),
         // Training orchestration (datasets, sampling, augmentation, loop, search, cards): needs
         // Transforms and Inference, which MedVoxNN may not depend on.
         .target(
