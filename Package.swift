@@ -46,7 +46,7 @@ let package = Package(
         // Speed benchmarks (`medvox bench`): they measure the libraries above and live apart from them.
         .target(
             name: "MedVoxBench",
-            dependencies: ["CMedVoxKernels", "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxTraining"]),
+            dependencies: ["CMedVoxKernels", "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
 
         .executableTarget(
             name: "medvox",

@@ -90,6 +90,13 @@ case("conv_batchnorm_relu", [
     N("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]), N("BatchNormalization", ["c", "s", "t", "m", "v"], ["n"]),
     N("Relu", ["n"], ["y"])], {"x": x2}, ["y"],
     {"w": f32(6, 4, 3, 3), "b": f32(6), "s": f32(6), "t": f32(6), "m": f32(6), "v": np.abs(f32(6)) + 0.5})
+case("concat_conv_parts", [
+    N("Concat", ["s", "u"], ["c"], axis=1), N("Conv", ["c", "w", "b"], ["k"], pads=[1] * 6),
+    N("InstanceNormalization", ["k", "g", "t"], ["n"]), N("LeakyRelu", ["n"], ["y"], alpha=0.01)],
+    {"s": f32(1, 16, 10, 12, 8), "u": f32(1, 16, 10, 12, 8)}, ["y"],
+    {"w": f32(16, 32, 3, 3, 3, scale=0.1), "b": f32(16), "g": f32(16), "t": f32(16)})
+case("concat_conv_asymmetric", [N("Concat", ["s", "u"], ["c"], axis=-3), N("Conv", ["c", "w"], ["y"], pads=[0, 1, 1, 0])],
+     {"s": f32(1, 2, 6, 7), "u": f32(1, 3, 6, 7)}, ["y"], {"w": f32(4, 5, 2, 2)})
 case("convtranspose3d_k2s2", [N("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=[2, 2, 2], strides=[2, 2, 2])],
      {"x": f32(1, 8, 4, 5, 3)}, ["y"], {"w": f32(8, 4, 2, 2, 2), "b": f32(4)})
 case("convtranspose2d_pads_output_padding", [N("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 2], pads=[1, 0, 1, 1], output_padding=[1, 1])],

@@ -64,59 +64,79 @@ extension GraphOps {
         "ConvTranspose": { node, args, ctx in [.float(try convTranspose(node, &args, ctx))] },
     ]
 
-    /// Conv (and the fused MedVoxConv: instance norm from inputs 3 and 4 with `epsilon`, then the
-    /// activation `medvox.slope`, 0 for ReLU).
+    /// Conv, and the fused MedVoxConv: its first `medvox.parts` inputs (default 1) are a channel
+    /// concatenation read in place, then weights and bias; an instance norm from the next two
+    /// inputs with `epsilon`; then the activation `medvox.slope` (0 for ReLU).
     static func conv(_ node: GraphNode, _ args: inout [GraphValue?], _ ctx: OpContext) throws -> Tensor {
-        var (x, w, bias, spec) = try convOperands(node, &args, transposed: false)
-        let g = spec.group
-        guard x.shape[1] == w.shape[1] * g, w.shape[0] % g == 0, bias.map({ $0.count == w.shape[0] }) ?? true else {
-            throw node.fail("input \(x.shape) has \(x.shape[1]) channels; weights \(w.shape) with group \(g) take \(w.shape[1] * g)")
+        let k = node.int("medvox.parts", default: 1)
+        guard k >= 1, args.count >= k + 1 else { throw node.fail("expected \(k) data inputs and weights") }
+        var parts = try (0..<k).map { try node.take(&args, $0) }
+        args = [nil] + Array(args[k...])  // weights at 1, bias at 2, norm scale and bias at 3 and 4
+        let w = try node.tensor(args, 1)
+        let bias = args.count > 2 ? args[2]?.tensor : nil
+        let first = parts[0].shape
+        guard first.count >= 3 && first.count <= 5, w.rank == first.count,
+              parts.allSatisfy({ $0.rank == first.count && $0.shape[0] == first[0] && Array($0.shape[2...]) == Array(first[2...]) })
+        else {
+            throw node.fail("inputs \(parts.map(\.shape)) and weights \(w.shape) must be N, C and the same 1–3 spatial axes")
         }
-        let oneD = x.rank == 3
+        var spec = try ConvSpec(node, size: Array(first[2...]), wk: Array(w.shape[2...]), transposed: false)
+        let g = spec.group
+        let cin = parts.reduce(0) { $0 + $1.shape[1] }
+        guard cin == w.shape[1] * g, w.shape[0] % g == 0, bias.map({ $0.count == w.shape[0] }) ?? true else {
+            throw node.fail("input has \(cin) channels; weights \(w.shape) with group \(g) take \(w.shape[1] * g)")
+        }
+        let oneD = first.count == 3
+        let symmetric = spec.padBegin == spec.padEnd
+        if parts.count > 1 && (g > 1 || oneD || !symmetric) {
+            parts = [concatenate(&parts, axis: 1, shape: [first[0], cin] + Array(first[2...]))]
+        }
         var weight = w
         if oneD {
-            x = x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])
+            parts = parts.map { $0.reshaped([$0.shape[0], $0.shape[1], 1, $0.shape[2]]) }
             weight = w.reshaped([w.shape[0], w.shape[1], 1, w.shape[2]])
             spec = spec.lifted
         }
         // Asymmetric padding: the excess as an explicit zero pad.
         let common = zip(spec.padBegin, spec.padEnd).map { min($0, $1) }
-        if spec.padBegin != common || spec.padEnd != common {
+        if !symmetric {
             let extraB = [0, 0] + zip(spec.padBegin, common).map { $0 - $1 }, extraE = [0, 0] + zip(spec.padEnd, common).map { $0 - $1 }
-            x = try pad(node, .float(x), begin: extraB, end: extraE, mode: "constant", value: 0).tensor
+            parts = [try pad(node, .float(parts[0]), begin: extraB, end: extraE, mode: "constant", value: 0).tensor]
         }
+        let size = Array(parts[0].shape[2...]), batch = parts[0].shape[0]
         let slope: Float? = node.attributes["medvox.slope"]?.float
         let norm = node.op == "MedVoxConv" && args.count > 4 && args[3] != nil
         let outChannels = w.shape[0] / g
         var outputs: [Tensor] = []
-        let inPer = x.shape[1] / g
+        let inPer = cin / g
+        func slice(_ t: Tensor, _ k: Int) -> Tensor {
+            g == 1 ? t : Tensor(shape: [outChannels], storage: Array(t.storage[(k * outChannels)..<((k + 1) * outChannels)]))
+        }
         for k in 0..<g {
             let geometry: ConvGeometry
             do {
-                geometry = try ConvGeometry(batch: x.shape[0], inChannels: inPer, outChannels: outChannels, inputSize: Array(x.shape[2...]),
+                geometry = try ConvGeometry(batch: batch, inChannels: inPer, outChannels: outChannels, inputSize: size,
                                             kernel: spec.kernel, stride: spec.stride, padding: common, dilation: spec.dilation)
             } catch { throw node.fail("\(error)") }
             let plan = ctx.convs.plan("\(ctx.key)#\(k)", geometry) {
                 g == 1 ? weight : Tensor(shape: [outChannels] + Array(weight.shape[1...]),
                                          storage: Array(weight.storage[(k * weight.count / g)..<((k + 1) * weight.count / g)]))
             }
-            var parts: [Tensor]? = [g == 1 ? x : channels(x, k * inPer, inPer)]
-            if g == 1 { x = Tensor(shape: [0]) }
-            let b = bias.map { g == 1 ? $0 : Tensor(shape: [outChannels], storage: Array($0.storage[(k * outChannels)..<((k + 1) * outChannels)])) }
+            var input: [Tensor]? = g == 1 ? parts : [channels(parts[0], k * inPer, inPer)]
+            if g == 1 { parts = [] }  // the convolution releases them once read
+            let b = bias.map { slice($0, k) }
             let act: FusedActivation = norm ? .none : slope.map { $0 == 0 ? .relu : .leakyReLU($0) } ?? .none
-            var (y, sums) = norm ? convConsumingWithStatistics(&parts, bias: b, plan: plan)
-                : (convConsuming(&parts, bias: b, plan: plan, activation: act), nil)
+            var (y, sums) = norm ? convConsumingWithStatistics(&input, bias: b, plan: plan)
+                : (convConsuming(&input, bias: b, plan: plan, activation: act), nil)
             if norm {
                 let gamma = try node.tensor(args, 3), beta = try node.tensor(args, 4)
-                let gk = g == 1 ? gamma : Tensor(shape: [outChannels], storage: Array(gamma.storage[(k * outChannels)..<((k + 1) * outChannels)]))
-                let bk = g == 1 ? beta : Tensor(shape: [outChannels], storage: Array(beta.storage[(k * outChannels)..<((k + 1) * outChannels)]))
-                pendingNormalization(of: y, .groups(outChannels), gamma: gk, beta: bk, eps: node.float("epsilon", default: 1e-5),
-                                     leakySlope: slope, channelSums: sums).0.apply(to: &y)
+                pendingNormalization(of: y, .groups(outChannels), gamma: slice(gamma, k), beta: slice(beta, k),
+                                     eps: node.float("epsilon", default: 1e-5), leakySlope: slope, channelSums: sums).0.apply(to: &y)
                 sums = nil
             }
             outputs.append(y)
         }
-        var y = outputs.count == 1 ? outputs[0] : concatenate(&outputs, axis: 1, shape: [outputs[0].shape[0], w.shape[0]] + Array(outputs[0].shape[2...]))
+        var y = outputs.count == 1 ? outputs[0] : concatenate(&outputs, axis: 1, shape: [batch, w.shape[0]] + Array(outputs[0].shape[2...]))
         if oneD { y = y.reshaped([y.shape[0], y.shape[1], y.shape[3]]) }
         return y
     }

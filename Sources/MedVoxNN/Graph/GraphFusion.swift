@@ -6,7 +6,9 @@ import MedVoxTensor
 /// - Conv → InstanceNormalization → Relu/LeakyRelu, or Conv → InstanceNormalization: one
 ///   `MedVoxConv` node that sums its output as it writes it (Winograd passes) and normalises and
 ///   activates it in place — the native U-Net's block;
-/// - Conv → Relu/LeakyRelu: the activation fused into the convolution's output pass.
+/// - Conv → Relu/LeakyRelu: the activation fused into the convolution's output pass;
+/// - Concat (channels) → Conv: the convolution reads the parts where they are (a U-Net decoder's
+///   skip and up-sampled maps), releasing them once read, without building the concatenation.
 /// A chain is fused only where each intermediate value has that one consumer and is not a graph
 /// output, and the norm's parameters are constants.
 enum GraphFusion {
@@ -65,6 +67,22 @@ enum GraphFusion {
                 nodes[j] = nil
             }
             nodes[i] = conv
+        }
+        // A channel concatenation read only by a convolution: the parts go straight in.
+        for i in nodes.indices {
+            guard let cat = nodes[i], cat.op == "Concat", cat.outputs.count == 1, let j = soleReader(cat.outputs[0]), var conv = nodes[j],
+                  conv.op == "Conv" || conv.op == "MedVoxConv", conv.int("medvox.parts") == nil, conv.input(0) == cat.outputs[0],
+                  conv.int("group", default: 1) == 1
+            else { continue }
+            let rank = constant(conv.input(1))?.rank ?? 0
+            let axis = cat.int("axis", default: 0)
+            guard rank >= 3, axis == 1 || axis == 1 - rank else { continue }
+            let parts = cat.inputs.filter { !$0.isEmpty }
+            conv.op = "MedVoxConv"
+            conv.inputs = parts + conv.inputs.dropFirst()
+            conv.attributes["medvox.parts"] = GraphAttribute(int: parts.count)
+            nodes[j] = conv
+            nodes[i] = nil
         }
         return nodes.compactMap { $0 }
     }
