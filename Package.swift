@@ -33,9 +33,10 @@ let package = Package(
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
         // Readers of other ecosystems' model files (ONNX); they decode, never execute.
-        .target(name: "MedVoxInterchange", dependencies: ["MedVoxCore"]),
+        // Importers lower models into MedVoxNN's graph, which the engine runs.
+        .target(name: "MedVoxInterchange", dependencies: ["MedVoxCore", "MedVoxTensor", "MedVoxNN"]),
         .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
-        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
+        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInterchange"]),
         // Training orchestration (datasets, sampling, augmentation, loop, search, cards): needs
         // Transforms and Inference, which MedVoxNN may not depend on.
         .target(
@@ -45,13 +46,13 @@ let package = Package(
         // Speed benchmarks (`medvox bench`): they measure the libraries above and live apart from them.
         .target(
             name: "MedVoxBench",
-            dependencies: ["CMedVoxKernels", "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxTraining"]),
+            dependencies: ["CMedVoxKernels", "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms", "MedVoxInference", "MedVoxTraining"]),
 
         .executableTarget(
             name: "medvox",
             dependencies: [
                 "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms",
-                "MedVoxInference", "MedVoxTraining", "MedVoxReport", "MedVoxBench",
+                "MedVoxInference", "MedVoxTraining", "MedVoxReport", "MedVoxBench", "MedVoxInterchange",
             ]),
 
         .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
@@ -59,7 +60,7 @@ let package = Package(
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN", "MedVoxTestSupport"]),
-        .testTarget(name: "MedVoxInterchangeTests", dependencies: ["MedVoxInterchange", "MedVoxTestSupport"]),
+        .testTarget(name: "MedVoxInterchangeTests", dependencies: ["MedVoxInterchange", "MedVoxNN", "MedVoxTensor", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),

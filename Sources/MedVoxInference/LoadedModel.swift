@@ -57,16 +57,40 @@ public final class LoadedModel {
         let card = try ModelCard.read(cardPath)
         let weightsPath = URL(fileURLWithPath: cardPath).deletingLastPathComponent()
             .appendingPathComponent(card.weights.file).path
-        let bytes = try readWholeFile(weightsPath)
-        let digest = SHA256.hash(bytes).hex
-        guard digest == card.weights.sha256.lowercased() else {
-            throw ModelError.checksumMismatch(path: weightsPath, expected: card.weights.sha256, actual: digest)
-        }
+        let bytes = try checkedBytes(weightsPath, sha256: card.weights.sha256)
         let (tensors, _) = try Safetensors.decode(bytes, path: weightsPath)
+        if card.architecture.kind == "graph" {
+            return LoadedModel(card: card, network: try graphNetwork(card, cardPath: cardPath, weights: tensors), cardPath: cardPath)
+        }
         var rng = SeededGenerator(seed: 0)
         let network = card.makeNetwork(rng: &rng)
         try network.loadStateDict(tensors, path: weightsPath)
         network.setTraining(false)
         return LoadedModel(card: card, network: network, cardPath: cardPath)
+    }
+
+    /// The bytes of `path`, checked against the card's SHA-256.
+    static func checkedBytes(_ path: String, sha256: String) throws -> [UInt8] {
+        let bytes = try readWholeFile(path)
+        let digest = SHA256.hash(bytes).hex
+        guard digest == sha256.lowercased() else { throw ModelError.checksumMismatch(path: path, expected: sha256, actual: digest) }
+        return bytes
+    }
+
+    /// An imported network: the card's graph file (checked against its SHA-256) run on `weights`.
+    static func graphNetwork(_ card: ModelCard, cardPath: String, weights: [String: Tensor]) throws -> GraphNetwork {
+        guard let info = card.architecture.graph else { throw ModelError.invalidCard(path: cardPath, reason: "no graph file") }
+        let path = URL(fileURLWithPath: cardPath).deletingLastPathComponent().appendingPathComponent(info.file).path
+        let bytes = try checkedBytes(path, sha256: info.sha256)
+        let graph: Graph
+        do { graph = try JSONDecoder().decode(Graph.self, from: Data(bytes)) } catch let e as DecodingError {
+            throw ModelError.invalidCard(path: path, reason: "not a MedVox graph: \(ModelCard.describe(e))")
+        }
+        do {
+            return GraphNetwork(executor: try GraphExecutor(graph: graph, weights: weights),
+                                outputIsProbability: card.architecture.outputIsProbability ?? false)
+        } catch let e as GraphError {
+            throw ModelError.invalidCard(path: path, reason: "\(e)")
+        }
     }
 }

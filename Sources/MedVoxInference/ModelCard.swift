@@ -45,7 +45,7 @@ public struct ModelCard: Codable, Sendable, Equatable {
     public enum Task: String, Codable, Sendable { case segmentation, classification }
 
     public struct Architecture: Codable, Sendable, Equatable {
-        /// "unet" or "resnet".
+        /// "unet", "resnet", or "graph" (an imported network, run by MedVoxNN's `GraphExecutor`).
         public var kind: String
         public var spatialRank: Int
         public var inChannels: Int
@@ -54,13 +54,27 @@ public struct ModelCard: Codable, Sendable, Equatable {
         public var features: [Int]?
         /// ResNet stage widths.
         public var widths: [Int]?
-        public init(kind: String, spatialRank: Int, inChannels: Int, classes: Int, features: [Int]? = nil, widths: [Int]? = nil) {
+        /// Imported networks ("graph"): the graph file (MedVoxNN `Graph` JSON) beside the card and
+        /// its SHA-256. The network's spatial axes are the volume's i, j, k, as MONAI loads arrays.
+        public var graph: WeightsInfo?
+        /// Imported networks: spatial sizes must be multiples of this (the encoder's total stride).
+        public var sizeMultiple: Int?
+        /// Imported networks with a fixed input: the spatial sizes (i, j, k) the network takes.
+        public var inputSize: [Int]?
+        /// Imported networks: the output is already a probability (the graph ends in a softmax).
+        public var outputIsProbability: Bool?
+        public init(kind: String, spatialRank: Int, inChannels: Int, classes: Int, features: [Int]? = nil, widths: [Int]? = nil,
+                    graph: WeightsInfo? = nil, sizeMultiple: Int? = nil, inputSize: [Int]? = nil, outputIsProbability: Bool? = nil) {
             self.kind = kind
             self.spatialRank = spatialRank
             self.inChannels = inChannels
             self.classes = classes
             self.features = features
             self.widths = widths
+            self.graph = graph
+            self.sizeMultiple = sizeMultiple
+            self.inputSize = inputSize
+            self.outputIsProbability = outputIsProbability
         }
     }
 
@@ -218,6 +232,16 @@ extension ModelCard {
         case "resnet":
             guard let w = architecture.widths, !w.isEmpty, w.allSatisfy({ (1...4096).contains($0) }) else {
                 throw fail("a resnet needs stage widths")
+            }
+        case "graph":
+            guard let g = architecture.graph, !g.file.isEmpty, !g.file.contains("/"), !g.file.hasPrefix(".") else {
+                throw fail("an imported (graph) model needs a graph file beside the card")
+            }
+            guard (1...1024).contains(architecture.sizeMultiple ?? 1) else { throw fail("sizeMultiple must be 1…1024") }
+            if let s = architecture.inputSize {
+                guard s.count == architecture.spatialRank, s.allSatisfy({ (1...4096).contains($0) }) else {
+                    throw fail("inputSize must have one size (1…4096) per spatial axis")
+                }
             }
         default: throw fail("unknown architecture kind '\(architecture.kind)'")
         }

@@ -21,10 +21,14 @@ import MedVoxTransforms
 public final class Segmenter {
     public let model: LoadedModel
     public var options: SegmentationOptions
-    let unet: UNet
+    /// The network (a native U-Net or an imported graph) and the multiple its sizes must be of.
+    let network: Module
+    let sizeMultiple: Int
 
     public init(model: LoadedModel, options: SegmentationOptions = SegmentationOptions()) throws {
-        guard model.card.task == .segmentation, let unet = model.network as? UNet else {
+        let multiple = (model.network as? UNet)?.sizeMultiple
+            ?? (model.network is GraphNetwork ? model.card.architecture.sizeMultiple ?? 1 : nil)
+        guard model.card.task == .segmentation, let multiple else {
             throw InferenceError.wrongTask(model: model.card.name, expected: "segmentation")
         }
         guard model.card.labels.allSatisfy({ (0...255).contains($0.value) }) else {
@@ -32,7 +36,8 @@ public final class Segmenter {
         }
         self.model = model
         self.options = options
-        self.unet = unet
+        self.network = model.network
+        self.sizeMultiple = multiple
         model.network.setTraining(false)
     }
 
@@ -41,7 +46,7 @@ public final class Segmenter {
 
     /// Sizes a window must be a multiple of, per axis (i, j, k); a 2D model runs slice by slice.
     var multiples: [Int] {
-        let m = unet.sizeMultiple
+        let m = sizeMultiple
         return rank == 3 ? [m, m, m] : [m, m, 1]
     }
 
@@ -149,10 +154,10 @@ public final class Segmenter {
         let s = x.shape
         func net(_ t: Tensor) -> Tensor {
             if rank == 2 {
-                let y = withoutGradients { unet(Variable(t.reshaped([s[0], s[1], s[3], s[4]]))).value }
+                let y = withoutGradients { network(Variable(t.reshaped([s[0], s[1], s[3], s[4]]))).value }
                 return y.reshaped([s[0], classes, 1, s[3], s[4]])
             }
-            return withoutGradients { unet(Variable(t)).value }
+            return withoutGradients { network(Variable(t)).value }
         }
         return options.tta ? mirroredMean(x, axes: rank == 3 ? [4, 3, 2] : [4, 3], net) : net(x)
     }

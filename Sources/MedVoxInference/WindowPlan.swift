@@ -36,6 +36,10 @@ extension Segmenter {
     public func chooseWindow(dims: [Int]) throws -> [Int] {
         let m = multiples
         let full = (0..<3).map { roundUp(dims[$0], to: m[$0]) }
+        if let fixed = model.card.architecture.inputSize {
+            // An imported network with a fixed input size takes windows of exactly that size.
+            return rank == 3 ? fixed : fixed + [1]
+        }
         switch options.window {
         case .largest:
             return try largestWindow(dims: dims, full: full)

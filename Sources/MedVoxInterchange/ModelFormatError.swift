@@ -27,3 +27,15 @@ public enum ModelFormatError: MedVoxError, Equatable {
         }
     }
 }
+
+/// Operators or attributes of a model that MedVox does not run, each with its node name: an
+/// import lists them all at once.
+public struct UnsupportedModelError: MedVoxError, Equatable {
+    public var path: String
+    public var items: [String]
+    public init(path: String, items: [String]) {
+        self.path = path
+        self.items = items
+    }
+    public var description: String { "\(path): unsupported: " + items.joined(separator: "; ") }
+}

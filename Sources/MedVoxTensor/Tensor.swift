@@ -27,7 +27,7 @@ public struct Tensor: Sendable, Equatable {
 
     /// A tensor for a kernel that overwrites every element before anything reads it: no zero fill
     /// (a U-Net's activations are hundreds of MB, written once by the convolution that makes them).
-    init(overwrittenShape shape: [Int]) {
+    public init(overwrittenShape shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         let n = shape.reduce(1, *)
         self.init(shape: shape, storage: [Float](unsafeUninitializedCapacity: n) { b, c in
@@ -40,15 +40,7 @@ public struct Tensor: Sendable, Equatable {
     public var rank: Int { shape.count }
 
     /// Strides in elements, row-major.
-    public var strides: [Int] {
-        var s = [Int](repeating: 1, count: shape.count)
-        var acc = 1
-        for i in stride(from: shape.count - 1, through: 0, by: -1) {
-            s[i] = acc
-            acc *= shape[i]
-        }
-        return s
-    }
+    public var strides: [Int] { rowMajorStrides(shape) }
 
     @inlinable public func offset(_ index: [Int]) -> Int {
         precondition(index.count == shape.count, "index rank \(index.count) != tensor rank \(shape.count)")
@@ -76,4 +68,15 @@ public struct Tensor: Sendable, Equatable {
         let voxels = volume.frames == 1 ? volume.voxels : Array(volume.voxels[(frame * n)..<((frame + 1) * n)])
         self.init(shape: [1, 1, volume.nz, volume.ny, volume.nx], storage: voxels)
     }
+}
+
+/// Row-major strides in elements of `shape` (last axis 1).
+public func rowMajorStrides(_ shape: [Int]) -> [Int] {
+    var s = [Int](repeating: 1, count: shape.count)
+    var acc = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+        s[i] = acc
+        acc *= shape[i]
+    }
+    return s
 }

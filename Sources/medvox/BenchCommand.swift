@@ -1,5 +1,6 @@
 import Foundation
 import MedVoxBench
+import MedVoxCore
 
 /// `medvox bench [SUITE] [--json]`: runs the speed benchmarks of `MedVoxBench` (one suite per
 /// file there, listed in `BenchSuite.all`) and prints their lines as they come.
@@ -8,6 +9,7 @@ struct BenchCommand: Command {
         """
         bench: measure speed (suites: \(BenchSuite.all.map(\.name).joined(separator: ", ")); default: all)
           [SUITE]                   which benchmark suite to run
+          [CARD]                    model suite: the model card (.json) or name, e.g. medvox bench model models/unet.json --json
           --json                    print one JSON object per measurement
           --size N                  problem size where the suite takes one (e.g. volume edge)
           --repeat N                repetitions per measurement (the median is reported)
@@ -27,14 +29,17 @@ struct BenchCommand: Command {
             }
             suites = [s]
         } else {
-            suites = BenchSuite.all
+            suites = BenchSuite.all.filter { $0.name != "model" }
+        }
+        guard args.positionals.count < 2 || suites.map(\.name) == ["model"] else {
+            throw UsageError("only the model suite takes a card", command: Self.spec)
         }
         self.args = args
     }
 
     func run() throws {
         for s in suites {
-            try s.run(args) { line in
+            try s.run(WithCard(args: args)) { line in
                 print(line)
                 fflush(stdout)
             }
@@ -42,3 +47,10 @@ struct BenchCommand: Command {
     }
 }
 
+
+/// The command's options, plus the model suite's card (the second positional) as `card`.
+private struct WithCard: CommandOptions {
+    let args: ParsedArguments
+    func value(_ name: String) -> String? { name == "card" ? args.positionals.dropFirst().first : args.value(name) }
+    func flag(_ name: String) -> Bool { args.flag(name) }
+}

@@ -1,13 +1,14 @@
 import Foundation
 import MedVoxCore
 import MedVoxIO
+import MedVoxInference
 
 /// `medvox info INPUT [--json]`: header, geometry and intensity range.
 struct InfoCommand: Command {
     static let spec = CommandSpec(
         """
         info: print an image's header, geometry and intensity range
-          INPUT                     a NIfTI file (.nii, .nii.gz, .hdr), a DICOM file or a DICOM folder
+          INPUT                     a NIfTI file (.nii, .nii.gz, .hdr), a DICOM file or a DICOM folder, or a model card (.json)
           --json                    print one JSON object (dims, spacing, affine, datatype, orientation, range, header)
           --header-only             do not read the voxels (no intensity range)
           \(DICOMFlags.options)
@@ -33,6 +34,16 @@ struct InfoCommand: Command {
     }
 
     func run() throws {
+        if input.lowercased().hasSuffix(".json") {
+            // A model card: what the model expects and its preprocessing.
+            let card = try ModelCard.read(input)
+            if json {
+                print(String(decoding: card.encoded(), as: UTF8.self))
+            } else {
+                for (k, v) in card.summaryRows { print(k.padding(toLength: 16, withPad: " ", startingAt: 0) + v) }
+            }
+            return
+        }
         if DICOMFlags.printSeriesList(input, dicom, json: json) { return }
         let src = try ImageFile.open(input, dicom: dicom)
         var range: (min: Float, max: Float)? = nil

@@ -30,6 +30,8 @@ let commands: [any Command.Type] = [
     TrainCommand.self,
     ReportCommand.self,
     BatchCommand.self,
+    ImportCommand.self,
+    RunCommand.self,
 ]
 
 func topLevelHelp() -> String {

@@ -1,0 +1,92 @@
+import Foundation
+import MedVoxTestSupport
+import XCTest
+
+/// `medvox import`, `run`, `info CARD`, `bench model` and a graph card in `segment`, through the
+/// built binary, against onnxruntime on networks from Fixtures/onnx/make_import_fixtures.py.
+final class ImportCLITests: XCTestCase {
+    func medvox(_ args: String...) throws -> CLITests.Run { try CLITests.medvox(args) }
+
+    /// Fixtures in a fresh folder, and an output folder.
+    func fixtures() throws -> (String, String) {
+        let dir = try CLITests.temporaryFolder()
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try Python.process([repositoryRoot + "/Fixtures/onnx/make_import_fixtures.py", dir + "/fx"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try FileManager.default.createDirectory(atPath: dir + "/out", withIntermediateDirectories: true)
+        return (dir + "/fx", dir + "/out")
+    }
+
+    struct Comparison: Decodable {
+        var max_error: Double, scale: Double, shape_ok: Bool, affine_ok: Bool
+    }
+
+    func compare(_ model: String, _ input: String, _ output: String) throws -> Comparison {
+        let r = try Python.process([repositoryRoot + "/Fixtures/onnx/make_import_fixtures.py", "compare", model, input, output])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try JSONDecoder().decode(Comparison.self, from: Data(r.stdout.utf8))
+    }
+
+    func testImportThenRunMatchesOnnxruntime() throws {
+        let (fx, out) = try fixtures()
+        let imp = try medvox("import", fx + "/small_unet.onnx", "-o", out + "/unet", "--labels", "bg,a,b")
+        XCTAssertEqual(imp.status, 0, imp.stderr)
+        for f in ["unet.json", "unet.safetensors", "unet.graph.json"] { XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f) }
+        // A non-symmetric 20×16×24 input: the network's axes are the array's i, j, k.
+        let run = try medvox("run", out + "/unet.json", fx + "/input.nii.gz", "-o", out + "/logits.nii.gz")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let c = try compare(fx + "/small_unet.onnx", fx + "/input.nii.gz", out + "/logits.nii.gz")
+        XCTAssertTrue(c.shape_ok && c.affine_ok)
+        XCTAssertLessThanOrEqual(c.max_error, 1e-4 * c.scale)
+    }
+
+    func testClassifierRunsAsOneByOneByOneByC() throws {
+        let (fx, out) = try fixtures()
+        XCTAssertEqual(try medvox("import", fx + "/classifier.onnx", "-o", out + "/qc").status, 0)
+        let run = try medvox("run", out + "/qc.json", fx + "/input16.nii.gz", "-o", out + "/p.nii")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let c = try compare(fx + "/classifier.onnx", fx + "/input16.nii.gz", out + "/p.nii")
+        XCTAssertTrue(c.shape_ok && c.affine_ok)
+        XCTAssertLessThanOrEqual(c.max_error, 1e-4 * c.scale)
+        // The fixed input size is named when the input does not have it.
+        let wrong = try medvox("run", out + "/qc.json", fx + "/input.nii.gz", "-o", out + "/q.nii")
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stderr.contains("[1, 1, 16, 16, 16]"), wrong.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/q.nii"))
+        // classify takes the card (the card's preprocessing pads or crops to 16³).
+        let cls = try medvox("classify", fx + "/input.nii.gz", "--model", out + "/qc.json", "--json")
+        XCTAssertEqual(cls.status, 0, cls.stderr)
+        XCTAssertTrue(cls.stdout.contains("\"topClass\""), cls.stdout)
+    }
+
+    func testUnsupportedOperatorsAreListedOnOneLine() throws {
+        let (fx, out) = try fixtures()
+        let r = try medvox("import", fx + "/unsupported.onnx", "-o", out + "/bad")
+        XCTAssertEqual(r.status, 1)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, r.stderr)
+        for item in ["top_values", "TopK", "cubic_up", "mode=cubic", "ms_fused", "com.microsoft.FusedConv"] {
+            XCTAssertTrue(r.stderr.contains(item), "\(item) missing from: \(r.stderr)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [])
+    }
+
+    func testImportedCardSegmentsAndBenchmarksAndShowsItsPreprocessing() throws {
+        let (fx, out) = try fixtures()
+        let imp = try medvox("import", fx + "/small_unet.onnx", "-o", out + "/unet", "--normalize", "zscore", "--spacing", "1,1,2",
+                             "--patch", "16,16,16", "--modality", "CT")
+        XCTAssertEqual(imp.status, 0, imp.stderr)
+        let seg = try medvox("segment", fx + "/input.nii.gz", "-o", out + "/mask.nii.gz", "--model", out + "/unet.json", "--quiet")
+        XCTAssertEqual(seg.status, 0, seg.stderr)
+        let info = try medvox("info", out + "/mask.nii.gz", "--json")
+        XCTAssertTrue(info.stdout.contains("\"dims\": [20, 16, 24]"), info.stdout)
+        let card = try medvox("info", out + "/unet.json")
+        XCTAssertEqual(card.status, 0, card.stderr)
+        for s in ["z-score", "resample to spacing 1,1,2", "reorient to RAS", "CT", "patch 16×16×16"] {
+            XCTAssertTrue(card.stdout.contains(s), "\(s) missing from: \(card.stdout)")
+        }
+        let bench = try medvox("bench", "model", out + "/unet.json", "--size", "16", "--repeat", "1", "--json")
+        XCTAssertEqual(bench.status, 0, bench.stderr)
+        XCTAssertTrue(bench.stdout.contains("\"forward_ms\"") && bench.stdout.contains("\"peak_mib\""), bench.stdout)
+    }
+}
