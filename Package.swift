@@ -35,7 +35,9 @@ let package = Package(
         // Readers of other ecosystems' model files (ONNX); they decode, never execute.
         .target(name: "MedVoxInterchange", dependencies: ["MedVoxCore"]),
         .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
-        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
+        .target(
+            name: "MedVoxInference",
+            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxInterchange", "MedVoxTransforms"]),
         // Training orchestration (datasets, sampling, augmentation, loop, search, cards): needs
         // Transforms and Inference, which MedVoxNN may not depend on.
         .target(
@@ -61,7 +63,8 @@ let package = Package(
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxInterchangeTests", dependencies: ["MedVoxInterchange", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms", "MedVoxTestSupport"]),
-        .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
+        .testTarget(
+            name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxInterchange", "MedVoxTransforms", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
         .testTarget(name: "MedVoxReportTests", dependencies: ["MedVoxReport", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxBenchTests", dependencies: ["MedVoxBench"]),
