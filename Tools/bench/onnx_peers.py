@@ -73,24 +73,9 @@ def timed_child(engine, path, size, threads, repeat, out_npy):
     """One engine on one ONNX file: warm-up, `repeat` timed forwards; prints one JSON line."""
     import numpy as np
     x = np.random.default_rng(0).standard_normal((1, 1, size, size, size)).astype(np.float32)
-    if engine == "onnxruntime":
-        import onnxruntime as ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-        name = sess.get_inputs()[0].name
-        fn = lambda: sess.run(None, {name: x})[0]
-    else:
-        import openvino as ov
-        core = ov.Core()
-        compiled = core.compile_model(core.read_model(path), "CPU", {
-            "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
-            "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1})
-        req = compiled.create_infer_request()
-        fn = lambda: np.array(req.infer({0: x})[0])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from peer_runtimes import forward_function
+    fn = forward_function(engine, path, x, threads)
     y = fn()
     ms = []
     for _ in range(repeat):
