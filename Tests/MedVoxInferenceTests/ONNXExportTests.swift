@@ -8,7 +8,7 @@ import MedVoxTestSupport
 import MedVoxTransforms
 import XCTest
 
-/// `ONNXExport`: every shipped model and tiny seeded 2D and 3D U-Nets, exported and run in
+/// `ONNXExport`: every shipped model and tiny 2D and 3D U-Nets trained from a seed, exported and run in
 /// onnxruntime (through `$MEDVOX_PYTHON`) on a seeded input, agree with MedVox's own forward pass
 /// within 1e-4 of the output's scale; `onnx.checker.check_model(full_check=True)` passes; the
 /// card travels in the file's metadata.
@@ -61,8 +61,9 @@ final class ONNXExportTests: XCTestCase {
         }
     }
 
-    /// A tiny U-Net from a seed, every parameter (norm affines and biases included) drawn at
-    /// random so each one shows in the output, saved as a card beside `brain-tissue`'s.
+    /// A tiny U-Net trained from a seed: the 1-D parameters (norm affines, biases) drawn at random
+    /// so each one shows in the output, then five Adam steps of Dice + cross-entropy on a seeded
+    /// image and label map; saved as a card with `brain-tissue`'s preprocessing.
     func tinyUNet(rank: Int, folder: String, seed: UInt64) throws -> LoadedModel {
         var card = try ModelCard.read(repositoryRoot + "/Models/brain-tissue.json")
         card.name = "tiny-\(rank)d"
@@ -74,6 +75,16 @@ final class ONNXExportTests: XCTestCase {
         for (_, p) in net.namedParameters() where p.shape.count == 1 {
             for j in 0..<p.value.count { p.value.storage[j] = Float(0.5 + rng.uniform(0, 1)) * (j % 2 == 0 ? 1 : -1) }
         }
+        let shape = [2, 2] + card.input.patchSize
+        let image = Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in Float(rng.normal()) })
+        let label = Tensor(shape: [2, 1] + card.input.patchSize, storage: (0..<(image.count / 2)).map { _ in Float(Int(rng.uniform(0, 3)) % 3) })
+        let opt = Adam(net.parameters(), learningRate: 0.01)
+        for _ in 0..<5 {
+            opt.zeroGrad()
+            diceCrossEntropyLoss(net(Variable(image)), target: label).backward()
+            opt.step()
+        }
+        net.setTraining(false)
         let weights = folder + "/\(card.name).safetensors"
         try Safetensors.write(net.stateDict(), to: weights)
         card.weights = .init(file: "\(card.name).safetensors", sha256: SHA256.hash(try readWholeFile(weights)).hex)
@@ -81,7 +92,7 @@ final class ONNXExportTests: XCTestCase {
         return try LoadedModel.load(folder + "/\(card.name).json")
     }
 
-    func testSeededUNetsRunInOnnxruntime() throws {
+    func testTrainedTinyUNetsRunInOnnxruntime() throws {
         let scratch = try ScratchDirectory("medvox-onnx-tiny")
         defer { scratch.cleanup() }
         try compare(try tinyUNet(rank: 2, folder: scratch.url.path, seed: 7), spatial: [24, 20], seed: 11)
