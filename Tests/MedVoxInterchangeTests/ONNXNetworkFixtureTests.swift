@@ -1,10 +1,12 @@
 import Foundation
+import MedVoxInterchange
 import MedVoxTestSupport
 import XCTest
 
 /// The committed exported-network fixtures (Fixtures/onnx/networks): onnxruntime still gives the
 /// stored outputs (Fixtures/onnx/check_networks.py through `$MEDVOX_PYTHON`, so a stale fixture
-/// fails here), and the manifest lists what the interpreter's tests iterate over.
+/// fails here), the manifest lists what the interpreter's tests iterate over, and MedVox's
+/// reader decodes every file (external weights included).
 final class ONNXNetworkFixtureTests: XCTestCase {
     func testStoredOutputsMatchOnnxruntime() throws {
         let r = try Python.process([repositoryRoot + "/Fixtures/onnx/check_networks.py"])
@@ -41,5 +43,22 @@ final class ONNXNetworkFixtureTests: XCTestCase {
             }
         }
         XCTAssertLessThan(total, 8_000_000)
+    }
+
+    func testReaderDecodesEveryExport() throws {
+        for net in try ONNXNetworkFixtures.all() {
+            let m = try ONNXModel.load(path: net.path)
+            XCTAssertEqual(m.defaultOpset, Int64(net.opset), net.name)
+            XCTAssertEqual(m.graph.runtimeInputs.map(\.name), [net.inputName], net.name)
+            XCTAssertEqual(m.graph.outputs.map(\.name), net.outputs.map(\.name), net.name)
+            XCTAssertEqual(m.graph.initializers.contains { $0.isExternal }, !net.externalData.isEmpty, net.name)
+            var weights = 0
+            for t in m.graph.initializers where t.dataType == .float {
+                let v = try t.floats()
+                XCTAssertEqual(v.count, try t.elementCount(), "\(net.name): \(t.name)")
+                weights += v.count
+            }
+            XCTAssertGreaterThan(weights, 0, net.name)
+        }
     }
 }
