@@ -33,11 +33,10 @@ let package = Package(
         .target(name: "MedVoxTensor", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
         .target(name: "MedVoxNN", dependencies: ["MedVoxCore", "MedVoxTensor"]),
         // Readers of other ecosystems' model files (ONNX); they decode, never execute.
-        .target(name: "MedVoxInterchange", dependencies: ["MedVoxCore"]),
+        // Importers lower models into MedVoxNN's graph, which the engine runs.
+        .target(name: "MedVoxInterchange", dependencies: ["MedVoxCore", "MedVoxTensor", "MedVoxNN"]),
         .target(name: "MedVoxTransforms", dependencies: ["MedVoxCore", "CMedVoxKernels"]),
-        .target(
-            name: "MedVoxInference",
-            dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxInterchange", "MedVoxTransforms"]),
+        .target(name: "MedVoxInference", dependencies: ["MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms"]),
         // Training orchestration (datasets, sampling, augmentation, loop, search, cards): needs
         // Transforms and Inference, which MedVoxNN may not depend on.
         .target(
@@ -53,7 +52,7 @@ let package = Package(
             name: "medvox",
             dependencies: [
                 "MedVoxCore", "MedVoxIO", "MedVoxTensor", "MedVoxNN", "MedVoxTransforms",
-                "MedVoxInference", "MedVoxTraining", "MedVoxReport", "MedVoxBench",
+                "MedVoxInference", "MedVoxTraining", "MedVoxReport", "MedVoxBench", "MedVoxInterchange",
             ]),
 
         .target(name: "MedVoxTestSupport", path: "Tests/MedVoxTestSupport"),
@@ -61,7 +60,7 @@ let package = Package(
         .testTarget(name: "MedVoxIOTests", dependencies: ["MedVoxIO", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTensorTests", dependencies: ["MedVoxTensor", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN", "MedVoxTestSupport"]),
-        .testTarget(name: "MedVoxInterchangeTests", dependencies: ["MedVoxInterchange", "MedVoxTestSupport"]),
+        .testTarget(name: "MedVoxInterchangeTests", dependencies: ["MedVoxInterchange", "MedVoxNN", "MedVoxTensor", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms", "MedVoxTestSupport"]),
         .testTarget(
             name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxInterchange", "MedVoxTransforms", "MedVoxTestSupport"]),

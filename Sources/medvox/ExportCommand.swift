@@ -1,8 +1,10 @@
 import Foundation
 import MedVoxCore
 import MedVoxInference
+import MedVoxInterchange
 
-/// `medvox export CARD -o MODEL.onnx`: writes a MedVox model as an ONNX file (see `ONNXExport`).
+/// `medvox export CARD -o MODEL.onnx`: writes a MedVox model as an ONNX file (see `ONNXExport`),
+/// the card in its metadata.
 struct ExportCommand: Command {
     static let spec = CommandSpec(
         """
@@ -33,7 +35,7 @@ struct ExportCommand: Command {
     func run() throws {
         let model = try LoadedModel.load(card)
         AtomicFile.protect([model.cardPath])
-        try ONNXExport.write(model, to: output)
+        try ONNXExport.write(model.network, name: model.card.name, metadata: model.card.onnxMetadata, to: output)
         print("\(output): \(model.card.name) \(model.card.version) as ONNX opset \(ONNXExport.opset), input 'image', output 'logits'")
     }
 }

@@ -39,7 +39,7 @@ final class ONNXExportTests: XCTestCase {
         let x = Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in Float(rng.normal()) })
         let expected = withoutGradients { model.network(Variable(x)).value }
         let onnxPath = scratch.path("model.onnx")
-        try ONNXExport.write(model, to: onnxPath)
+        try ONNXExport.write(model.network, name: model.card.name, metadata: model.card.onnxMetadata, to: onnxPath)
         try Python.writeDoubles(x.storage.map(Double.init), to: scratch.path("x.f64"))
         let printed = try Python.run(Self.oracle, [onnxPath, scratch.path("x.f64"), shape.map(String.init).joined(separator: ","), scratch.path("y.f64")])
         XCTAssertEqual(printed.trimmingCharacters(in: .whitespacesAndNewlines),
@@ -103,7 +103,8 @@ final class ONNXExportTests: XCTestCase {
     /// `ONNXExport` promises, weights under their checkpoint names, and the card in the metadata.
     func testExportReadsBackWithTheCardInItsMetadata() throws {
         let model = try LoadedModel.load(repositoryRoot + "/Models/brain-tissue-2d.json")
-        let m = try ONNXModel.decode(try ONNXExport.build(model).encoded(), path: "export.onnx")
+        let built = try ONNXExport.build(model.network, name: model.card.name, metadata: model.card.onnxMetadata)
+        let m = try ONNXModel.decode(built.encoded(), path: "export.onnx")
         XCTAssertEqual(m.irVersion, 8)
         XCTAssertEqual(m.defaultOpset, 17)
         XCTAssertEqual(Set(m.graph.nodes.map(\.opType)),

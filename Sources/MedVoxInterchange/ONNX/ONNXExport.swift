@@ -1,10 +1,8 @@
-import Foundation
 import MedVoxCore
-import MedVoxInterchange
 import MedVoxNN
 import MedVoxTensor
 
-/// Writes a model MedVox trained (a card's U-Net or ResNet classifier with its weights) as an
+/// Writes a network MedVox trained (a `UNet` or a `ResNetClassifier` with its weights) as an
 /// ONNX file (opset 17, IR version 8) that other runtimes (onnxruntime, OpenVINO, TensorRT) run.
 ///
 /// The graph is built from the network's own module tree, one ONNX node per layer operation:
@@ -29,58 +27,63 @@ import MedVoxTensor
 /// 2^(levels − 1), a classifier any size.
 ///
 /// Weights keep the names of MedVox's checkpoints (`encoders.0.conv1.weight` …) as initializer
-/// names. `metadata_props` carry what `medvox import` needs to rebuild the card:
-/// `medvox.card` (the whole card as JSON, preprocessing, labels, input spacing and patch size
-/// included), `medvox.preprocessing` (the preprocessing pipeline alone, as JSON) and
-/// `medvox.output` (`logits`).
+/// names. `metadata_props` hold the caller's entries (the CLI passes the model card as
+/// `medvox.card` and its preprocessing as `medvox.preprocessing`, see `ModelCard.onnxMetadata`),
+/// then `medvox.output` = `logits`.
+///
+/// ```swift
+/// let model = try LoadedModel.load("brain-tissue")
+/// try ONNXExport.write(model.network, name: "brain-tissue", metadata: model.card.onnxMetadata, to: "bt.onnx")
+/// ```
 public enum ONNXExport {
     /// The operator set version the export targets.
     public static let opset: Int64 = 17
     /// The IR version that goes with `opset`.
     public static let irVersion: Int64 = 8
 
-    /// The ONNX model of `model`'s network, weights inline.
-    public static func build(_ model: LoadedModel) throws -> ONNXModelBuilder {
-        var g = GraphWriter(builder: ONNXModelBuilder(graphName: model.card.name, opset: opset, irVersion: irVersion))
-        let card = model.card
-        let spatial: [ONNXDimension] = ["i", "j", "k"].prefix(card.architecture.spatialRank).map { .param($0) }
+    /// The ONNX model of `network` (weights inline); `path` names the output in errors.
+    public static func build(_ network: Module, name: String, metadata: [(key: String, value: String)] = [],
+                             path: String = "") throws -> ONNXModelBuilder
+    {
+        var g = GraphWriter(builder: ONNXModelBuilder(graphName: name, opset: opset, irVersion: irVersion), path: path)
         let batch = ONNXDimension.param("batch")
-        g.builder.addInput("image", [batch, .value(Int64(card.architecture.inChannels))] + spatial)
-        let logits: String
-        switch model.network {
-        case let unet as UNet: logits = try g.unet(unet, input: "image")
-        case let resnet as ResNetClassifier: logits = try g.resnet(resnet, input: "image")
+        let logits: String, rank: Int, inChannels: Int, classes: Int
+        switch network {
+        case let unet as UNet:
+            (rank, inChannels, classes) = (unet.spatialRank, unet.encoders[0].conv1.inChannels, unet.classes)
+            g.builder.addInput("image", [batch, .value(Int64(inChannels))] + spatialAxes(rank))
+            logits = try g.unet(unet, input: "image")
+        case let resnet as ResNetClassifier:
+            (rank, inChannels, classes) = (resnet.stem.kernel.count, resnet.stem.inChannels, resnet.fc.weight.shape[0])
+            g.builder.addInput("image", [batch, .value(Int64(inChannels))] + spatialAxes(rank))
+            logits = try g.resnet(resnet, input: "image")
         default:
-            throw ModelError.architectureMismatch(path: model.cardPath, reason: "no ONNX export for a network of type \(type(of: model.network))")
+            throw ModelFormatError.unsupported(path: path, context: "export", reason: "no ONNX export for a network of type \(type(of: network))")
         }
         let out = g.builder.node("Identity", [logits], name: "logits")
-        let classes = ONNXDimension.value(Int64(card.architecture.classes))
-        g.builder.addOutput(out, model.network is ResNetClassifier ? [batch, classes] : [batch, classes] + spatial)
-        g.builder.metadata = [
-            ("medvox.card", String(decoding: card.encoded(), as: UTF8.self)),
-            ("medvox.preprocessing", String(decoding: try jsonData(card.preprocessing), as: UTF8.self)),
-            ("medvox.output", "logits"),
-        ]
+        let c = ONNXDimension.value(Int64(classes))
+        g.builder.addOutput(out, network is ResNetClassifier ? [batch, c] : [batch, c] + spatialAxes(rank))
+        g.builder.metadata = metadata + [("medvox.output", "logits")]
         return g.builder
     }
 
-    /// Writes `model` as an ONNX file at `path` (atomically: nothing is left behind on failure).
-    public static func write(_ model: LoadedModel, to path: String) throws {
-        let bytes = try build(model).encoded()
-        try AtomicFile.write(bytes, to: path)
+    /// Writes `network` as an ONNX file at `path` (atomically: nothing is left behind on failure).
+    public static func write(_ network: Module, name: String, metadata: [(key: String, value: String)] = [],
+                             to path: String) throws
+    {
+        try AtomicFile.write(try build(network, name: name, metadata: metadata, path: path).encoded(), to: path)
     }
 
-    static func jsonData<T: Encodable>(_ value: T) throws -> Data {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return try e.encode(value)
-    }
+    /// The symbolic spatial axes `i`, `j`(, `k`).
+    static func spatialAxes(_ rank: Int) -> [ONNXDimension] { ["i", "j", "k"].prefix(rank).map { .param($0) } }
 }
 
 /// Emits the nodes of MedVox modules into an `ONNXModelBuilder`, each parameter an initializer
 /// under its checkpoint name.
 struct GraphWriter {
     var builder: ONNXModelBuilder
+    /// The output file, for errors.
+    let path: String
 
     mutating func weight(_ name: String, _ v: Variable) -> String {
         builder.initializer(name, dims: v.shape, values: v.value.storage)
@@ -117,7 +120,7 @@ struct GraphWriter {
     /// Instance normalisation (a `GroupNorm` with one channel per group); MedVox's U-Nets have no other kind.
     mutating func instanceNorm(_ n: GroupNorm, channels: Int, _ x: String, name: String) throws -> String {
         guard n.groups == channels else {
-            throw ModelError.architectureMismatch(path: name, reason: "group normalisation with \(n.groups) groups of \(channels) channels has no ONNX export")
+            throw ModelFormatError.unsupported(path: path, context: name, reason: "group normalisation with \(n.groups) groups of \(channels) channels has no ONNX export")
         }
         let scale = n.weight.map { weight(name + ".weight", $0) }
             ?? builder.initializer(name + ".weight", dims: [channels], values: [Float](repeating: 1, count: channels))
@@ -178,7 +181,7 @@ struct GraphWriter {
             var shortcut = h
             if let s = block.shortcut {
                 guard s.layers.count == 2, let c = s.layers[0] as? ConvNd, let n = s.layers[1] as? BatchNorm else {
-                    throw ModelError.architectureMismatch(path: p, reason: "unexpected shortcut layers")
+                    throw ModelFormatError.unsupported(path: path, context: p + ".shortcut", reason: "a shortcut other than convolution + batch norm has no ONNX export")
                 }
                 shortcut = batchNorm(n, conv(c, h, name: p + ".shortcut.0"), name: p + ".shortcut.1")
             }
