@@ -9,12 +9,13 @@ import MedVoxTransforms
 import XCTest
 
 /// `ONNXExport`: every shipped model and tiny 2D and 3D U-Nets trained from a seed, exported and run in
-/// onnxruntime (through `$MEDVOX_PYTHON`) on a seeded input, agree with MedVox's own forward pass
+/// onnxruntime and OpenVINO (through `$MEDVOX_PYTHON`) on a seeded input, agree with MedVox's own forward pass
 /// within 1e-4 of the output's scale; `onnx.checker.check_model(full_check=True)` passes; the
 /// card travels in the file's metadata.
 final class ONNXExportTests: XCTestCase {
-    /// Checks the file, runs it in onnxruntime on the float64 values of `input` (cast to float32,
-    /// shape `shape`) and writes the output as float64; prints the output's shape and name.
+    /// Checks the file, runs it in onnxruntime and in OpenVINO (fp32) on the float64 values of
+    /// `input` (cast to float32, shape `shape`) and writes the outputs as float64 (OpenVINO's to
+    /// OUT.openvino); prints the output's shape and name.
     static let oracle = """
         import sys, numpy as np, onnx, onnxruntime as ort
         path, inp, shape, out = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3].split(',')], sys.argv[4]
@@ -27,6 +28,10 @@ final class ONNXExportTests: XCTestCase {
         s = ort.InferenceSession(path, o, providers=['CPUExecutionProvider'])
         (y,) = s.run(None, {'image': x})
         y.astype(np.float64).tofile(out)
+        import openvino as ov
+        core = ov.Core()
+        c = core.compile_model(core.read_model(path), 'CPU', {'INFERENCE_PRECISION_HINT': 'f32', 'INFERENCE_NUM_THREADS': 1})
+        np.asarray(c.create_infer_request().infer({0: x})[0], np.float64).tofile(out + '.openvino')
         print(','.join(map(str, y.shape)), s.get_outputs()[0].name)
         """
 
@@ -44,11 +49,12 @@ final class ONNXExportTests: XCTestCase {
         let printed = try Python.run(Self.oracle, [onnxPath, scratch.path("x.f64"), shape.map(String.init).joined(separator: ","), scratch.path("y.f64")])
         XCTAssertEqual(printed.trimmingCharacters(in: .whitespacesAndNewlines),
                        expected.shape.map(String.init).joined(separator: ",") + " logits", file: file, line: line)
-        let actual = try Python.readDoubles(scratch.path("y.f64"))
         let scale = expected.storage.reduce(0) { max($0, abs(Double($1))) }
         XCTAssertGreaterThan(scale, 0, file: file, line: line)
-        let err = maxAbsError(actual, expected.storage)
-        XCTAssertLessThanOrEqual(err, 1e-4 * scale, "\(model.card.name): max |onnxruntime − MedVox| \(err), scale \(scale)", file: file, line: line)
+        for (runtime, suffix) in [("onnxruntime", ""), ("OpenVINO", ".openvino")] {
+            let err = maxAbsError(try Python.readDoubles(scratch.path("y.f64" + suffix)), expected.storage)
+            XCTAssertLessThanOrEqual(err, 1e-4 * scale, "\(model.card.name): max |\(runtime) − MedVox| \(err), scale \(scale)", file: file, line: line)
+        }
     }
 
     func testShippedModelsRunInOnnxruntime() throws {
