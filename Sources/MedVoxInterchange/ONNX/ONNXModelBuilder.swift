@@ -168,7 +168,7 @@ public struct ONNXModelBuilder {
         w.int64s(1, t.dims.map(Int64.init))
         w.int64(2, Int64(ONNXDataType.float.rawValue))
         w.string(8, t.name)
-        w.data(9, littleEndianBytes(t.values))
+        w.data(9, ProtobufWriter.littleEndianBytes(t.values))
     }
 
     /// ValueInfoProto: name (1), type (2) = TypeProto.tensor_type (1): elem_type (1), shape (2)

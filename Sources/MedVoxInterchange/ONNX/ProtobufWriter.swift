@@ -75,17 +75,17 @@ public struct ProtobufWriter {
     mutating func appendLittleEndian(_ v: UInt64, width: Int) {
         for i in 0..<width { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
     }
-}
 
-/// The IEEE 754 single-precision values as little-endian bytes (ONNX `raw_data`).
-public func littleEndianBytes(_ values: [Float]) -> [UInt8] {
-    var out = [UInt8](repeating: 0, count: values.count * 4)
-    for (i, v) in values.enumerated() {
-        let b = v.bitPattern
-        out[4 * i] = UInt8(truncatingIfNeeded: b)
-        out[4 * i + 1] = UInt8(truncatingIfNeeded: b >> 8)
-        out[4 * i + 2] = UInt8(truncatingIfNeeded: b >> 16)
-        out[4 * i + 3] = UInt8(truncatingIfNeeded: b >> 24)
+    /// The IEEE 754 single-precision values as little-endian bytes (ONNX `raw_data`).
+    public static func littleEndianBytes(_ values: [Float]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: values.count * 4)
+        for (i, v) in values.enumerated() {
+            let b = v.bitPattern
+            out[4 * i] = UInt8(truncatingIfNeeded: b)
+            out[4 * i + 1] = UInt8(truncatingIfNeeded: b >> 8)
+            out[4 * i + 2] = UInt8(truncatingIfNeeded: b >> 16)
+            out[4 * i + 3] = UInt8(truncatingIfNeeded: b >> 24)
+        }
+        return out
     }
-    return out
 }
