@@ -62,7 +62,8 @@ let package = Package(
         .testTarget(name: "MedVoxNNTests", dependencies: ["MedVoxNN", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxInterchangeTests", dependencies: ["MedVoxInterchange", "MedVoxNN", "MedVoxTensor", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTransformsTests", dependencies: ["MedVoxTransforms", "MedVoxTestSupport"]),
-        .testTarget(name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxTestSupport"]),
+        .testTarget(
+            name: "MedVoxInferenceTests", dependencies: ["MedVoxInference", "MedVoxInterchange", "MedVoxTransforms", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxTrainingTests", dependencies: ["MedVoxTraining"]),
         .testTarget(name: "MedVoxReportTests", dependencies: ["MedVoxReport", "MedVoxTestSupport"]),
         .testTarget(name: "MedVoxBenchTests", dependencies: ["MedVoxBench"]),

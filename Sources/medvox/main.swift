@@ -28,6 +28,7 @@ let commands: [any Command.Type] = [
     BenchCommand.self,
     AugmentCommand.self,
     TrainCommand.self,
+    ExportCommand.self,
     ReportCommand.self,
     BatchCommand.self,
     ImportCommand.self,

@@ -104,23 +104,9 @@ def run_peer(peer, d, repeat, threads):
     x = load_file(os.path.join(d, "unet_input.safetensors"))["input"]
     ref = load_file(os.path.join(d, "unet_output.safetensors"))["output"]
     model = unet_model(w, x.shape)
-    if peer == "onnxruntime":
-        import onnxruntime as ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-        fn = lambda: sess.run(None, {"x": x})[0]
-    else:
-        import openvino as ov
-        core = ov.Core()
-        compiled = core.compile_model(core.read_model(model=model, weights=b""), "CPU", {
-            "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
-            "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1})
-        req = compiled.create_infer_request()
-        fn = lambda: np.array(req.infer({0: x})[0])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from peer_runtimes import forward_function
+    fn = forward_function(peer, model, x, threads)
     y = fn()  # warm-up
     ms, cpu = [], []
     for _ in range(repeat):
