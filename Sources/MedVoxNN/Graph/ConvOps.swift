@@ -200,6 +200,7 @@ extension GraphOps {
             }
         }
         guard outSize.allSatisfy({ $0 >= 1 }) else { throw node.fail("output size \(outSize) is empty") }
+        try node.checkSize([x.shape[0], outChannels] + full)
         let n = x.shape[0], inPer = x.shape[1] / g
         let fullCount = full.reduce(1, *), outCount = outSize.reduce(1, *)
         var y = Tensor(shape: [n, outChannels] + outSize)

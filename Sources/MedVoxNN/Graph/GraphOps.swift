@@ -74,6 +74,17 @@ extension GraphNode {
         return r
     }
 
+    /// Throws unless a tensor of `shape` fits the memory cap (`Runtime.maxMemory`): a graph's
+    /// shapes come from its file and its input, neither trusted.
+    func checkSize(_ shape: [Int]) throws {
+        var n = 1
+        for d in shape {
+            let (p, o) = n.multipliedReportingOverflow(by: Swift.max(d, 0))
+            guard !o, p <= Runtime.maxMemory / 4 else { throw fail("a tensor of shape \(shape) exceeds the memory cap") }
+            n = p
+        }
+    }
+
     /// Axes from input `i` (opset ≥ 13 forms) or else from the `axes` attribute.
     func axesInputOrAttribute(_ args: [GraphValue?], _ i: Int) -> [Int]? {
         optionalInts(args, i) ?? ints("axes")

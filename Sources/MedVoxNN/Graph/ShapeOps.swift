@@ -184,13 +184,14 @@ extension GraphOps {
             let v = try node.value(args, 0)
             guard let target = node.optionalInts(args, 1) else { throw node.fail("no shape input") }
             let shape = try broadcastShape(node, v.shape, target)
+            try node.checkSize(shape)
             return [v.relayout(strides: broadcastStrides(v.shape, to: shape), shape: shape)]
         },
         "ConstantOfShape": { node, args, _ in
             guard let shape = node.optionalInts(args, 0), shape.allSatisfy({ $0 >= 0 }) else { throw node.fail("no valid shape input") }
             let fill = node.attributes["value"]?.value ?? .float(Tensor(shape: [1], storage: [0]))
+            try node.checkSize(shape)
             let n = shape.reduce(1, *)
-            guard n <= Runtime.maxMemory / 4 else { throw node.fail("shape \(shape) is too large") }
             switch fill {
             case let .float(t): return [.float(Tensor(shape: shape, repeating: t.storage.first ?? 0))]
             case let .int(t): return [.int(IntTensor(shape: shape, values: [Int](repeating: t.values.first ?? 0, count: n)))]
@@ -240,6 +241,7 @@ extension GraphOps {
             guard let reps = node.optionalInts(args, 1), reps.count == v.shape.count, reps.allSatisfy({ $0 >= 0 }) else {
                 throw node.fail("repeats do not match the rank")
             }
+            try node.checkSize(zip(v.shape, reps).map { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 })
             var cur = v
             for (a, n) in reps.enumerated() where n != 1 {
                 // Repeat axis a: view as [.., 1, dim, ..] broadcast to [.., n, dim, ..], then merge.
@@ -261,6 +263,7 @@ extension GraphOps {
         let total = s.reduce(1, *)
         let minus = out.indices.filter { out[$0] == -1 }
         guard minus.count <= 1, out.allSatisfy({ $0 >= -1 }) else { throw node.fail("cannot reshape \(s) to \(target)") }
+        try node.checkSize(out.map { max($0, 1) })
         if let m = minus.first {
             let known = out.enumerated().filter { $0.offset != m }.map(\.element).reduce(1, *)
             guard known > 0, total % known == 0 else { throw node.fail("cannot reshape \(s) to \(target)") }
@@ -307,6 +310,7 @@ extension GraphOps {
         let s = v.shape
         let shape = (0..<s.count).map { s[$0] + begin[$0] + end[$0] }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw node.fail("pads \(begin)/\(end) crop more than \(s)") }
+        try node.checkSize(shape)
         // Per axis, the source index of each output index (-1: the fill value).
         var maps: [[Int]] = []
         for a in 0..<s.count {
