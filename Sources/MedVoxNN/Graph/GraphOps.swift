@@ -55,7 +55,7 @@ extension GraphNode {
     func take(_ args: inout [GraphValue?], _ i: Int) throws -> Tensor {
         let v = try value(args, i)
         args[i] = nil
-        return v.tensor
+        return v.takeTensor()
     }
 
     /// Input `i` as a float tensor (the caller keeps its reference).

@@ -74,10 +74,13 @@ extension GraphOps {
                 let inner = x.shape[(axis + 1)...].reduce(1, *), outer = x.count / max(len * inner, 1)
                 x.storage.withUnsafeMutableBufferPointer { xp in
                     let xb = xp.baseAddress!
-                    parallelFor(outer) { o in
-                        let base = xb + o * len * inner
-                        softmaxChannels(base, channels: len, stride: inner, positions: 0..<inner)
-                        if log { for i in 0..<(len * inner) { base[i] = Foundation.log(base[i]) } }
+                    // Blocks of positions in parallel (a segmentation's outer count is the batch).
+                    let chunks = max(1, min(inner / 4096, 8 * Runtime.threads))
+                    parallelFor(outer * chunks) { job in
+                        let base = xb + (job / chunks) * len * inner
+                        let r = chunkRange(inner, part: job % chunks, of: chunks)
+                        softmaxChannels(base, channels: len, stride: inner, positions: r)
+                        if log { for c in 0..<len { for i in r { base[c * inner + i] = Foundation.log(base[c * inner + i]) } } }
                     }
                 }
                 return [.float(x)]

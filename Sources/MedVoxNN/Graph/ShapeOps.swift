@@ -9,7 +9,8 @@ extension GraphValue {
     /// The elements read through `strides` from `offset`, as a value of `shape` (same kind).
     func relayout(offset: Int = 0, strides: [Int], shape: [Int]) -> GraphValue {
         switch self {
-        case let .float(t): return .float(Tensor(shape: shape, storage: gathered(t.storage, offset: offset, strides: strides, outShape: shape)))
+        case .float, .pending:
+            return .float(Tensor(shape: shape, storage: gathered(tensor.storage, offset: offset, strides: strides, outShape: shape)))
         case let .int(t): return .int(IntTensor(shape: shape, values: gathered(t.values, offset: offset, strides: strides, outShape: shape)))
         }
     }
@@ -17,7 +18,7 @@ extension GraphValue {
     /// The same elements under another shape.
     func reshaped(_ shape: [Int]) -> GraphValue {
         switch self {
-        case let .float(t): return .float(t.reshaped(shape))
+        case .float, .pending: return .float(tensor.reshaped(shape))
         case let .int(t): return .int(IntTensor(shape: shape, values: t.values))
         }
     }
@@ -176,7 +177,7 @@ extension GraphOps {
                 return out
             }
             switch v {
-            case let .float(t): return [.float(Tensor(shape: shape, storage: pick(t.storage)))]
+            case .float, .pending: return [.float(Tensor(shape: shape, storage: pick(v.tensor.storage)))]
             case let .int(t): return [.int(IntTensor(shape: shape, values: pick(t.values)))]
             }
         },
@@ -193,7 +194,7 @@ extension GraphOps {
             try node.checkSize(shape)
             let n = shape.reduce(1, *)
             switch fill {
-            case let .float(t): return [.float(Tensor(shape: shape, repeating: t.storage.first ?? 0))]
+            case .float, .pending: return [.float(Tensor(shape: shape, repeating: fill.tensor.storage.first ?? 0))]
             case let .int(t): return [.int(IntTensor(shape: shape, values: [Int](repeating: t.values.first ?? 0, count: n)))]
             }
         },
@@ -360,7 +361,7 @@ extension GraphOps {
             }
         }
         switch v {
-        case let .float(t): return .float(Tensor(shape: shape, storage: fill(t.storage, value)))
+        case .float, .pending: return .float(Tensor(shape: shape, storage: fill(v.tensor.storage, value)))
         case let .int(t): return .int(IntTensor(shape: shape, values: fill(t.values, Int(value))))
         }
     }
