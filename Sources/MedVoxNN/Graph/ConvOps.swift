@@ -32,7 +32,8 @@ struct ConvSpec {
         group = node.int("group", default: 1)
         let pads = node.ints("pads") ?? [Int](repeating: 0, count: 2 * r)
         guard kernel == wk, stride.count == r, dilation.count == r, pads.count == 2 * r, group >= 1,
-              stride.allSatisfy({ $0 >= 1 }), dilation.allSatisfy({ $0 >= 1 }), pads.allSatisfy({ $0 >= 0 })
+              stride.allSatisfy({ (1...(1 << 16)).contains($0) }), dilation.allSatisfy({ (1...(1 << 16)).contains($0) }),
+              pads.allSatisfy({ (0...(1 << 16)).contains($0) }), kernel.allSatisfy({ (1...(1 << 16)).contains($0) })
         else {
             throw node.fail("kernel \(kernel) (weights \(wk)), strides \(stride), dilations \(dilation), pads \(pads), group \(group) do not fit \(r) spatial axes")
         }
@@ -196,7 +197,7 @@ extension GraphOps {
         let outPer = w.shape[1], outChannels = outPer * g
         guard bias.map({ $0.count == outChannels }) ?? true else { throw node.fail("bias does not have \(outChannels) values") }
         var outputPadding = node.ints("output_padding") ?? [Int](repeating: 0, count: r)
-        guard outputPadding.count == r else { throw node.fail("output_padding \(outputPadding) for \(r) axes") }
+        guard outputPadding.count == r, outputPadding.allSatisfy({ (0...(1 << 16)).contains($0) }) else { throw node.fail("output_padding \(outputPadding) for \(r) axes") }
         let oneD = r == 1
         if oneD {
             x = x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])

@@ -108,6 +108,7 @@ extension GraphOps {
             var sizes = node.optionalInts(args, 1) ?? node.ints("split") ?? []
             if sizes.isEmpty {
                 let parts = node.int("num_outputs") ?? n
+                guard parts >= 1 else { throw node.fail("num_outputs \(parts)") }
                 let each = (s[axis] + parts - 1) / parts
                 sizes = (0..<parts).map { min(each, max(0, s[axis] - $0 * each)) }
             }
@@ -135,7 +136,7 @@ extension GraphOps {
             let st = rowMajorStrides(s)
             var offset = 0, strides = st, shape = s
             for (k, a) in axes.enumerated() {
-                let step = steps[k], dim = s[a]
+                let step = min(max(steps[k], -(1 << 40)), 1 << 40), dim = s[a]
                 guard step != 0 else { throw node.fail("step 0 on axis \(a)") }
                 func clamp(_ x: Int, _ lo: Int, _ hi: Int) -> Int { min(max(x, lo), hi) }
                 var b = starts[k] < 0 ? starts[k] &+ dim : starts[k]
@@ -316,6 +317,7 @@ extension GraphOps {
         var maps: [[Int]] = []
         for a in 0..<s.count {
             let n = s[a]
+            guard n > 0 || mode == "constant" || shape[a] == 0 else { throw node.fail("\(mode) padding of an empty axis") }
             maps.append(try (0..<shape[a]).map { o in
                 var i = o - begin[a]
                 if i >= 0 && i < n { return i }
