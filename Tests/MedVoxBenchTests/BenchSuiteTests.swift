@@ -20,7 +20,7 @@ final class BenchSuiteTests: XCTestCase {
     }
 
     func testSuitesInTheOrderBenchRunsThem() {
-        XCTAssertEqual(BenchSuite.all.map(\.name), ["conv", "io", "dicom", "codecs", "transforms", "unet"])
+        XCTAssertEqual(BenchSuite.all.map(\.name), ["conv", "io", "dicom", "codecs", "transforms", "unet", "model"])
     }
 
     func testRequestsASuiteCannotHonourAreOptionErrors() {

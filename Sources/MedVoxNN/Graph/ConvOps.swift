@@ -32,7 +32,8 @@ struct ConvSpec {
         group = node.int("group", default: 1)
         let pads = node.ints("pads") ?? [Int](repeating: 0, count: 2 * r)
         guard kernel == wk, stride.count == r, dilation.count == r, pads.count == 2 * r, group >= 1,
-              stride.allSatisfy({ $0 >= 1 }), dilation.allSatisfy({ $0 >= 1 }), pads.allSatisfy({ $0 >= 0 })
+              stride.allSatisfy({ (1...(1 << 16)).contains($0) }), dilation.allSatisfy({ (1...(1 << 16)).contains($0) }),
+              pads.allSatisfy({ (0...(1 << 16)).contains($0) }), kernel.allSatisfy({ (1...(1 << 16)).contains($0) })
         else {
             throw node.fail("kernel \(kernel) (weights \(wk)), strides \(stride), dilations \(dilation), pads \(pads), group \(group) do not fit \(r) spatial axes")
         }
@@ -59,18 +60,27 @@ struct ConvSpec {
 
 extension GraphOps {
     static let convOps: [String: Op] = [
-        "Conv": { node, args, ctx in [.float(try conv(node, &args, ctx))] },
-        "MedVoxConv": { node, args, ctx in [.float(try conv(node, &args, ctx))] },
+        "Conv": { node, args, ctx in [try conv(node, &args, ctx)] },
+        "MedVoxConv": { node, args, ctx in [try conv(node, &args, ctx)] },
         "ConvTranspose": { node, args, ctx in [.float(try convTranspose(node, &args, ctx))] },
     ]
 
     /// Conv, and the fused MedVoxConv: its first `medvox.parts` inputs (default 1) are a channel
     /// concatenation read in place, then weights and bias; an instance norm from the next two
     /// inputs with `epsilon`; then the activation `medvox.slope` (0 for ReLU).
-    static func conv(_ node: GraphNode, _ args: inout [GraphValue?], _ ctx: OpContext) throws -> Tensor {
+    static func conv(_ node: GraphNode, _ args: inout [GraphValue?], _ ctx: OpContext) throws -> GraphValue {
         let k = node.int("medvox.parts", default: 1)
         guard k >= 1, args.count >= k + 1 else { throw node.fail("expected \(k) data inputs and weights") }
-        var parts = try (0..<k).map { try node.take(&args, $0) }
+        // A pending normalisation of a single input: applied by a Winograd pass as it reads.
+        var pending: PendingNormalization?
+        var parts: [Tensor]
+        if k == 1, case let .pending(t, p)? = args[0] {
+            args[0] = nil
+            parts = [t]
+            pending = p
+        } else {
+            parts = try (0..<k).map { try node.take(&args, $0) }
+        }
         args = [nil] + Array(args[k...])  // weights at 1, bias at 2, norm scale and bias at 3 and 4
         let w = try node.tensor(args, 1)
         let bias = args.count > 2 ? args[2]?.tensor : nil
@@ -88,6 +98,10 @@ extension GraphOps {
         }
         let oneD = first.count == 3
         let symmetric = spec.padBegin == spec.padEnd
+        if pending != nil && (g > 1 || oneD || !symmetric) {
+            pending!.apply(to: &parts[0])
+            pending = nil
+        }
         if parts.count > 1 && (g > 1 || oneD || !symmetric) {
             parts = [concatenate(&parts, axis: 1, shape: [first[0], cin] + Array(first[2...]))]
         }
@@ -122,23 +136,32 @@ extension GraphOps {
                 g == 1 ? weight : Tensor(shape: [outChannels] + Array(weight.shape[1...]),
                                          storage: Array(weight.storage[(k * weight.count / g)..<((k + 1) * weight.count / g)]))
             }
+            if let p = pending, !plan.readsPendingNormalization {
+                p.apply(to: &parts[0])
+                pending = nil
+            }
             var input: [Tensor]? = g == 1 ? parts : [channels(parts[0], k * inPer, inPer)]
             if g == 1 { parts = [] }  // the convolution releases them once read
             let b = bias.map { slice($0, k) }
             let act: FusedActivation = norm ? .none : slope.map { $0 == 0 ? .relu : .leakyReLU($0) } ?? .none
-            var (y, sums) = norm ? convConsumingWithStatistics(&input, bias: b, plan: plan)
-                : (convConsuming(&input, bias: b, plan: plan, activation: act), nil)
+            let (y, sums) = norm ? convConsumingWithStatistics(&input, pending: pending, bias: b, plan: plan)
+                : (convConsuming(&input, pending: pending, bias: b, plan: plan, activation: act), nil)
             if norm {
                 let gamma = try node.tensor(args, 3), beta = try node.tensor(args, 4)
-                pendingNormalization(of: y, .groups(outChannels), gamma: slice(gamma, k), beta: slice(beta, k),
-                                     eps: node.float("epsilon", default: 1e-5), leakySlope: slope, channelSums: sums).0.apply(to: &y)
-                sums = nil
+                let p = pendingNormalization(of: y, .groups(outChannels), gamma: slice(gamma, k), beta: slice(beta, k),
+                                             eps: node.float("epsilon", default: 1e-5), leakySlope: slope, channelSums: sums).0
+                // Left for the next convolution to apply as it reads (see GraphFusion), or applied here.
+                if g == 1 && node.attributes["medvox.pendingOutput"] != nil { return .pending(y, p) }
+                var out = y
+                p.apply(to: &out)
+                outputs.append(out)
+            } else {
+                outputs.append(y)
             }
-            outputs.append(y)
         }
         var y = outputs.count == 1 ? outputs[0] : concatenate(&outputs, axis: 1, shape: [batch, w.shape[0]] + Array(outputs[0].shape[2...]))
         if oneD { y = y.reshaped([y.shape[0], y.shape[1], y.shape[3]]) }
-        return y
+        return .float(y)
     }
 
     /// Input, weights, bias and resolved attributes of a Conv or ConvTranspose node.
@@ -174,7 +197,7 @@ extension GraphOps {
         let outPer = w.shape[1], outChannels = outPer * g
         guard bias.map({ $0.count == outChannels }) ?? true else { throw node.fail("bias does not have \(outChannels) values") }
         var outputPadding = node.ints("output_padding") ?? [Int](repeating: 0, count: r)
-        guard outputPadding.count == r else { throw node.fail("output_padding \(outputPadding) for \(r) axes") }
+        guard outputPadding.count == r, outputPadding.allSatisfy({ (0...(1 << 16)).contains($0) }) else { throw node.fail("output_padding \(outputPadding) for \(r) axes") }
         let oneD = r == 1
         if oneD {
             x = x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])
@@ -200,6 +223,7 @@ extension GraphOps {
             }
         }
         guard outSize.allSatisfy({ $0 >= 1 }) else { throw node.fail("output size \(outSize) is empty") }
+        try node.checkSize([x.shape[0], outChannels] + full)
         let n = x.shape[0], inPer = x.shape[1] / g
         let fullCount = full.reduce(1, *), outCount = outSize.reduce(1, *)
         var y = Tensor(shape: [n, outChannels] + outSize)

@@ -38,6 +38,8 @@ public final class GraphExecutor {
     /// Values folded for one input shape, and when each remaining value is last read.
     final class ShapePlan {
         var folded: [Int: GraphValue] = [:]
+        /// The largest convolution scratch (floats) a run takes, reserved before it starts.
+        var scratch = 0
         var skip: [Bool]
         var lastUse: [Int]
         init(nodes: Int, lastUse: [Int]) {
@@ -163,6 +165,8 @@ public final class GraphExecutor {
         try check(inputs)
         let key = inputs.map(\.shape)
         let recorded = plans[key]
+        // The largest convolution scratch first, below the activations, as the native U-Net does.
+        if let recorded { ConvPlan.reserveScratch(recorded.scratch) } else { convs.largestScratch = 0 }
         let plan = recorded ?? ShapePlan(nodes: graph.nodes.count, lastUse: lastUses(skipping: [Bool](repeating: false, count: graph.nodes.count)))
         var values = [GraphValue?](repeating: nil, count: ids.count)
         var known = [Bool](repeating: false, count: ids.count)
@@ -196,6 +200,7 @@ public final class GraphExecutor {
             if foldable { plan.skip[n] = true }
         }
         if recorded == nil {
+            plan.scratch = convs.largestScratch
             plan.lastUse = lastUses(skipping: plan.skip)
             plans[key] = plan
         }
@@ -212,13 +217,19 @@ public final class GraphExecutor {
 /// Convolution plans by node and input size, packed once.
 final class ConvCache {
     var plans: [String: ConvPlan] = [:]
+    /// The largest forward scratch of the plans handed out since it was last reset.
+    var largestScratch = 0
 
     /// The plan for `key` and geometry `g`, made and packed with `weight` (`[Cout, Cin, k…]`) on
     /// first use.
     func plan(_ key: String, _ g: ConvGeometry, weight: () -> Tensor) -> ConvPlan {
         let k = "\(key)|\(g)"
-        if let p = plans[k] { return p }
+        if let p = plans[k] {
+            largestScratch = max(largestScratch, p.forwardScratchCount)
+            return p
+        }
         let p = ConvPlan(g)
+        largestScratch = max(largestScratch, p.forwardScratchCount)
         weight().storage.withUnsafeBufferPointer { p.pack(weight: $0.baseAddress!) }
         plans[k] = p
         return p

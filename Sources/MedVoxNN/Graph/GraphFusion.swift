@@ -8,7 +8,9 @@ import MedVoxTensor
 ///   activates it in place — the native U-Net's block;
 /// - Conv → Relu/LeakyRelu: the activation fused into the convolution's output pass;
 /// - Concat (channels) → Conv: the convolution reads the parts where they are (a U-Net decoder's
-///   skip and up-sampled maps), releasing them once read, without building the concatenation.
+///   skip and up-sampled maps), releasing them once read, without building the concatenation;
+/// - a fused norm whose output only a convolution reads is left pending: that convolution applies
+///   it as it reads (Winograd passes) or applies it first — `ConvBlock`'s second stage.
 /// A chain is fused only where each intermediate value has that one consumer and is not a graph
 /// output, and the norm's parameters are constants.
 enum GraphFusion {
@@ -83,6 +85,15 @@ enum GraphFusion {
             conv.attributes["medvox.parts"] = GraphAttribute(int: parts.count)
             nodes[j] = conv
             nodes[i] = nil
+        }
+        // A normalised output read only by a convolution: left pending, applied as that one reads.
+        for i in nodes.indices {
+            guard var conv = nodes[i], conv.op == "MedVoxConv", conv.input(3) != nil, conv.int("group", default: 1) == 1,
+                  let j = soleReader(conv.outputs[0]), let next = nodes[j], next.op == "Conv" || next.op == "MedVoxConv",
+                  next.input(0) == conv.outputs[0], next.int("medvox.parts") == nil
+            else { continue }
+            conv.attributes["medvox.pendingOutput"] = GraphAttribute(int: 1)
+            nodes[i] = conv
         }
         return nodes.compactMap { $0 }
     }

@@ -55,7 +55,7 @@ extension GraphNode {
     func take(_ args: inout [GraphValue?], _ i: Int) throws -> Tensor {
         let v = try value(args, i)
         args[i] = nil
-        return v.tensor
+        return v.takeTensor()
     }
 
     /// Input `i` as a float tensor (the caller keeps its reference).
@@ -72,6 +72,17 @@ extension GraphNode {
         let r = a < 0 ? a + rank : a
         guard r >= 0 && r < max(rank, 1) else { throw fail("axis \(a) is out of range for rank \(rank)") }
         return r
+    }
+
+    /// Throws unless a tensor of `shape` fits the memory cap (`Runtime.maxMemory`): a graph's
+    /// shapes come from its file and its input, neither trusted.
+    func checkSize(_ shape: [Int]) throws {
+        var n = 1
+        for d in shape {
+            let (p, o) = n.multipliedReportingOverflow(by: Swift.max(d, 0))
+            guard !o, p <= Runtime.maxMemory / 4 else { throw fail("a tensor of shape \(shape) exceeds the memory cap") }
+            n = p
+        }
     }
 
     /// Axes from input `i` (opset ≥ 13 forms) or else from the `axes` attribute.

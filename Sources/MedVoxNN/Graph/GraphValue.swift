@@ -14,14 +14,17 @@ public struct IntTensor: Sendable, Equatable {
     public init(_ values: [Int]) { self.init(shape: [values.count], values: values) }
 }
 
-/// A value flowing through a graph: a float tensor or an integer tensor.
-public enum GraphValue: Sendable, Equatable {
+/// A value flowing through a graph: a float tensor or an integer tensor, or a float tensor with
+/// a normalisation not yet applied (a fused convolution's output, which the next convolution may
+/// apply as it reads it: `PendingNormalization`); every other reader sees it applied.
+public enum GraphValue: Sendable {
     case float(Tensor)
     case int(IntTensor)
+    case pending(Tensor, PendingNormalization)
 
     public var shape: [Int] {
         switch self {
-        case let .float(t): return t.shape
+        case let .float(t), let .pending(t, _): return t.shape
         case let .int(t): return t.shape
         }
     }
@@ -33,6 +36,10 @@ public enum GraphValue: Sendable, Equatable {
         switch self {
         case let .float(t): return t
         case let .int(t): return Tensor(shape: t.shape, storage: t.values.map { Float($0) })
+        case let .pending(t, p):
+            var x = t
+            p.apply(to: &x)
+            return x
         }
     }
 
@@ -40,7 +47,19 @@ public enum GraphValue: Sendable, Equatable {
     public var ints: IntTensor {
         switch self {
         case let .int(t): return t
-        case let .float(t): return IntTensor(shape: t.shape, values: t.storage.map(clampedInt))
+        case .float, .pending: return IntTensor(shape: shape, values: tensor.storage.map(clampedInt))
+        }
+    }
+
+    /// The float tensor, consuming this value: a pending normalisation is applied in place when
+    /// nothing else holds the storage.
+    consuming func takeTensor() -> Tensor {
+        switch self {
+        case var .pending(t, p):
+            self = .float(Tensor(shape: [0]))
+            p.apply(to: &t)
+            return t
+        default: return tensor
         }
     }
 

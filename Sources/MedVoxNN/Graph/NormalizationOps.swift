@@ -10,7 +10,8 @@ extension GraphOps {
         var t: [String: Op] = [:]
         t["BatchNormalization"] = { node, args, _ in
             let x = try node.take(&args, 0)
-            let c = x.rank > 1 ? x.shape[1] : 1
+            guard x.rank >= 2 else { throw node.fail("input \(x.shape) needs N and C axes") }
+            let c = x.shape[1]
             let p = try (1...4).map { try node.tensor(args, $0) }
             guard p.allSatisfy({ $0.count == c }) else { throw node.fail("parameters \(p.map(\.shape)) for \(c) channels") }
             return [.float(batchNormInference(x, runningMean: p[2], runningVar: p[3], gamma: p[0], beta: p[1], eps: node.float("epsilon", default: 1e-5)))]
@@ -45,8 +46,13 @@ extension GraphOps {
             let axis = try node.axis(node.int("axis", default: -1), rank: x.rank)
             let normShape = Array(x.shape[axis...])
             let inner = normShape.reduce(1, *), outer = x.count / max(inner, 1)
-            let scale = broadcast(try node.tensor(args, 1), to: normShape)
-            let bias = args.count > 2 && args[2] != nil ? broadcast(try node.tensor(args, 2), to: normShape) : nil
+            func param(_ i: Int) throws -> Tensor {
+                let t = try node.tensor(args, i)
+                guard try broadcastShape(node, t.shape, normShape) == normShape else { throw node.fail("scale/bias \(t.shape) for \(normShape)") }
+                return broadcast(t, to: normShape)
+            }
+            let scale = try param(1)
+            let bias = args.count > 2 && args[2] != nil ? try param(2) : nil
             let eps = node.float("epsilon", default: 1e-5)
             x.storage.withUnsafeMutableBufferPointer { xp in
                 let xb = xp.baseAddress!
@@ -74,10 +80,13 @@ extension GraphOps {
                 let inner = x.shape[(axis + 1)...].reduce(1, *), outer = x.count / max(len * inner, 1)
                 x.storage.withUnsafeMutableBufferPointer { xp in
                     let xb = xp.baseAddress!
-                    parallelFor(outer) { o in
-                        let base = xb + o * len * inner
-                        softmaxChannels(base, channels: len, stride: inner, positions: 0..<inner)
-                        if log { for i in 0..<(len * inner) { base[i] = Foundation.log(base[i]) } }
+                    // Blocks of positions in parallel (a segmentation's outer count is the batch).
+                    let chunks = max(1, min(inner / 4096, 8 * Runtime.threads))
+                    parallelFor(outer * chunks) { job in
+                        let base = xb + (job / chunks) * len * inner
+                        let r = chunkRange(inner, part: job % chunks, of: chunks)
+                        softmaxChannels(base, channels: len, stride: inner, positions: r)
+                        if log { for c in 0..<len { for i in r { base[c * inner + i] = Foundation.log(base[c * inner + i]) } } }
                     }
                 }
                 return [.float(x)]

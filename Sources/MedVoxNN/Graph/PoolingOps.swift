@@ -37,7 +37,10 @@ extension GraphOps {
         let stride = node.ints("strides") ?? [Int](repeating: 1, count: r)
         let dilation = node.ints("dilations") ?? [Int](repeating: 1, count: r)
         var pads = node.ints("pads") ?? [Int](repeating: 0, count: 2 * r)
-        guard stride.count == r, dilation.count == r, pads.count == 2 * r, stride.allSatisfy({ $0 >= 1 }), dilation.allSatisfy({ $0 >= 1 }) else {
+        let bounded = { (v: [Int], lo: Int) in v.allSatisfy { (lo...(1 << 16)).contains($0) } }
+        guard stride.count == r, dilation.count == r, pads.count == 2 * r, bounded(stride, 1), bounded(dilation, 1), bounded(pads, 0),
+              bounded(kernel, 1)
+        else {
             throw node.fail("strides \(stride), dilations \(dilation), pads \(pads) do not fit \(r) axes")
         }
         let ceil = node.int("ceil_mode", default: 0) != 0
@@ -62,6 +65,7 @@ extension GraphOps {
             out[a] = (ceil ? (num + stride[a] - 1) / stride[a] : num / stride[a]) + 1
             if ceil && (out[a] - 1) * stride[a] >= size[a] + pads[a] { out[a] -= 1 }
         }
+        try node.checkSize(Array(x.shape[..<2]) + out)
         // Non-overlapping windows that tile the input: the engine's pooling kernel.
         if isMax, r >= 2, kernel == stride, dilation.allSatisfy({ $0 == 1 }), pads.allSatisfy({ $0 == 0 }),
            (0..<r).allSatisfy({ out[$0] * stride[$0] <= size[$0] }) {
@@ -145,12 +149,15 @@ extension GraphOps {
             guard s.count == axes.count, s.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw node.fail("scales \(s) for axes \(axes)") }
             for (k, a) in axes.enumerated() {
                 scales[a] = s[k]
-                out[a] = Int((Float(x.shape[a]) * s[k]).rounded(.down))
+                let o = (Double(x.shape[a]) * Double(s[k])).rounded(.down)
+                guard o < 1e12 else { throw node.fail("scales \(s) give an output too large") }
+                out[a] = Int(o)
             }
         } else {
             throw node.fail("neither scales nor sizes given")
         }
-        guard out.allSatisfy({ $0 >= 1 }), out.reduce(1, *) <= Runtime.maxMemory / 4 else { throw node.fail("output size \(out) is empty or too large") }
+        guard out.allSatisfy({ $0 >= 1 }) else { throw node.fail("output size \(out) is empty") }
+        try node.checkSize(out)
         let mode = node.string("mode", default: "nearest")
         let transform = node.string("coordinate_transformation_mode", default: upsample ? "asymmetric" : "half_pixel")
         let nearestMode = node.string("nearest_mode", default: "round_prefer_floor")

@@ -9,7 +9,8 @@ extension GraphValue {
     /// The elements read through `strides` from `offset`, as a value of `shape` (same kind).
     func relayout(offset: Int = 0, strides: [Int], shape: [Int]) -> GraphValue {
         switch self {
-        case let .float(t): return .float(Tensor(shape: shape, storage: gathered(t.storage, offset: offset, strides: strides, outShape: shape)))
+        case .float, .pending:
+            return .float(Tensor(shape: shape, storage: gathered(tensor.storage, offset: offset, strides: strides, outShape: shape)))
         case let .int(t): return .int(IntTensor(shape: shape, values: gathered(t.values, offset: offset, strides: strides, outShape: shape)))
         }
     }
@@ -17,7 +18,7 @@ extension GraphValue {
     /// The same elements under another shape.
     func reshaped(_ shape: [Int]) -> GraphValue {
         switch self {
-        case let .float(t): return .float(t.reshaped(shape))
+        case .float, .pending: return .float(tensor.reshaped(shape))
         case let .int(t): return .int(IntTensor(shape: shape, values: t.values))
         }
     }
@@ -107,6 +108,7 @@ extension GraphOps {
             var sizes = node.optionalInts(args, 1) ?? node.ints("split") ?? []
             if sizes.isEmpty {
                 let parts = node.int("num_outputs") ?? n
+                guard parts >= 1 else { throw node.fail("num_outputs \(parts)") }
                 let each = (s[axis] + parts - 1) / parts
                 sizes = (0..<parts).map { min(each, max(0, s[axis] - $0 * each)) }
             }
@@ -134,7 +136,7 @@ extension GraphOps {
             let st = rowMajorStrides(s)
             var offset = 0, strides = st, shape = s
             for (k, a) in axes.enumerated() {
-                let step = steps[k], dim = s[a]
+                let step = min(max(steps[k], -(1 << 40)), 1 << 40), dim = s[a]
                 guard step != 0 else { throw node.fail("step 0 on axis \(a)") }
                 func clamp(_ x: Int, _ lo: Int, _ hi: Int) -> Int { min(max(x, lo), hi) }
                 var b = starts[k] < 0 ? starts[k] &+ dim : starts[k]
@@ -176,7 +178,7 @@ extension GraphOps {
                 return out
             }
             switch v {
-            case let .float(t): return [.float(Tensor(shape: shape, storage: pick(t.storage)))]
+            case .float, .pending: return [.float(Tensor(shape: shape, storage: pick(v.tensor.storage)))]
             case let .int(t): return [.int(IntTensor(shape: shape, values: pick(t.values)))]
             }
         },
@@ -184,15 +186,16 @@ extension GraphOps {
             let v = try node.value(args, 0)
             guard let target = node.optionalInts(args, 1) else { throw node.fail("no shape input") }
             let shape = try broadcastShape(node, v.shape, target)
+            try node.checkSize(shape)
             return [v.relayout(strides: broadcastStrides(v.shape, to: shape), shape: shape)]
         },
         "ConstantOfShape": { node, args, _ in
             guard let shape = node.optionalInts(args, 0), shape.allSatisfy({ $0 >= 0 }) else { throw node.fail("no valid shape input") }
             let fill = node.attributes["value"]?.value ?? .float(Tensor(shape: [1], storage: [0]))
+            try node.checkSize(shape)
             let n = shape.reduce(1, *)
-            guard n <= Runtime.maxMemory / 4 else { throw node.fail("shape \(shape) is too large") }
             switch fill {
-            case let .float(t): return [.float(Tensor(shape: shape, repeating: t.storage.first ?? 0))]
+            case .float, .pending: return [.float(Tensor(shape: shape, repeating: fill.tensor.storage.first ?? 0))]
             case let .int(t): return [.int(IntTensor(shape: shape, values: [Int](repeating: t.values.first ?? 0, count: n)))]
             }
         },
@@ -240,6 +243,7 @@ extension GraphOps {
             guard let reps = node.optionalInts(args, 1), reps.count == v.shape.count, reps.allSatisfy({ $0 >= 0 }) else {
                 throw node.fail("repeats do not match the rank")
             }
+            try node.checkSize(zip(v.shape, reps).map { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 })
             var cur = v
             for (a, n) in reps.enumerated() where n != 1 {
                 // Repeat axis a: view as [.., 1, dim, ..] broadcast to [.., n, dim, ..], then merge.
@@ -261,6 +265,7 @@ extension GraphOps {
         let total = s.reduce(1, *)
         let minus = out.indices.filter { out[$0] == -1 }
         guard minus.count <= 1, out.allSatisfy({ $0 >= -1 }) else { throw node.fail("cannot reshape \(s) to \(target)") }
+        try node.checkSize(out.map { max($0, 1) })
         if let m = minus.first {
             let known = out.enumerated().filter { $0.offset != m }.map(\.element).reduce(1, *)
             guard known > 0, total % known == 0 else { throw node.fail("cannot reshape \(s) to \(target)") }
@@ -307,10 +312,12 @@ extension GraphOps {
         let s = v.shape
         let shape = (0..<s.count).map { s[$0] + begin[$0] + end[$0] }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw node.fail("pads \(begin)/\(end) crop more than \(s)") }
+        try node.checkSize(shape)
         // Per axis, the source index of each output index (-1: the fill value).
         var maps: [[Int]] = []
         for a in 0..<s.count {
             let n = s[a]
+            guard n > 0 || mode == "constant" || shape[a] == 0 else { throw node.fail("\(mode) padding of an empty axis") }
             maps.append(try (0..<shape[a]).map { o in
                 var i = o - begin[a]
                 if i >= 0 && i < n { return i }
@@ -356,7 +363,7 @@ extension GraphOps {
             }
         }
         switch v {
-        case let .float(t): return .float(Tensor(shape: shape, storage: fill(t.storage, value)))
+        case .float, .pending: return .float(Tensor(shape: shape, storage: fill(v.tensor.storage, value)))
         case let .int(t): return .int(IntTensor(shape: shape, values: fill(t.values, Int(value))))
         }
     }
