@@ -3,7 +3,7 @@ import MedVoxNN
 import MedVoxTensor
 
 /// Writes a network MedVox trained (a `UNet` or a `ResNetClassifier` with its weights) as an
-/// ONNX file (opset 17, IR version 8) that other runtimes (onnxruntime, OpenVINO, TensorRT) run.
+/// ONNX file (opset 17, IR version 8) that other runtimes (onnxruntime, OpenVINO …) run.
 ///
 /// The graph is built from the network's own module tree, one ONNX node per layer operation:
 ///
