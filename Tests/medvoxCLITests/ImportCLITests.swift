@@ -89,4 +89,19 @@ final class ImportCLITests: XCTestCase {
         XCTAssertEqual(bench.status, 0, bench.stderr)
         XCTAssertTrue(bench.stdout.contains("\"forward_ms\"") && bench.stdout.contains("\"peak_mib\""), bench.stdout)
     }
+
+    /// A 2D network with a fixed input: run on one slice as [1, C, i, j]; segment slides windows
+    /// of exactly that size over a volume, slice by slice.
+    func testFixedSize2DNetwork() throws {
+        let (fx, out) = try fixtures()
+        XCTAssertEqual(try medvox("import", fx + "/fixed2d.onnx", "-o", out + "/f2").status, 0)
+        let run = try medvox("run", out + "/f2.json", fx + "/slice.nii.gz", "-o", out + "/y.nii.gz")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let c = try compare(fx + "/fixed2d.onnx", fx + "/slice.nii.gz", out + "/y.nii.gz")
+        XCTAssertTrue(c.shape_ok && c.affine_ok)
+        XCTAssertLessThanOrEqual(c.max_error, 1e-4 * c.scale)
+        let seg = try medvox("segment", fx + "/input.nii.gz", "-o", out + "/m.nii.gz", "--model", out + "/f2.json", "--quiet")
+        XCTAssertEqual(seg.status, 0, seg.stderr)
+        XCTAssertTrue(try medvox("info", out + "/m.nii.gz", "--json").stdout.contains("\"dims\": [20, 16, 24]"))
+    }
 }
