@@ -25,7 +25,7 @@ let targets: [(String, [String])] = [
     ("FuzzSafetensors", ["MedVoxCore", "MedVoxNN"]),
     ("FuzzModelCard", ["MedVoxCore", "MedVoxInference"]),
     ("FuzzConfigs", ["MedVoxCore", "MedVoxTransforms"]),
-    ("FuzzONNX", ["MedVoxCore", "MedVoxInterchange"]),
+    ("FuzzONNX", ["MedVoxCore", "MedVoxNN", "MedVoxInterchange"]),
 ]
 
 let package = Package(

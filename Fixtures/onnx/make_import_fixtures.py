@@ -6,7 +6,8 @@ Usage:
       writes small_unet.onnx (a 3D U-Net with dynamic spatial axes: conv-instance norm-leaky ReLU,
       max pool, transposed conv, skip concatenation, 3 classes), classifier.onnx (fixed 16^3 input,
       conv-batch norm-ReLU, global average pool, Gemm, softmax over 4 classes), unsupported.onnx
-      (TopK, Resize with mode cubic, a com.microsoft operator) and input.nii.gz, a non-symmetric
+      (TopK, Resize with mode cubic, a com.microsoft operator), fixed2d.onnx (a 2D network on a
+      fixed 32x24 input, 2 classes), slice.nii.gz (32x24x1) and input.nii.gz, a non-symmetric
       20x16x24 volume with an oblique affine, and input16.nii.gz, 16^3 for the classifier.
   make_import_fixtures.py compare MODEL.onnx INPUT.nii OUTPUT.nii
       runs MODEL in onnxruntime on nibabel's array of INPUT ([None, None], as MONAI loads it) and
@@ -64,6 +65,14 @@ def make(out):
     nodes.append(N("Conv", [d0, "head.w", "head.b"], ["output"], kernel_shape=[1, 1, 1]))
     save(nodes, inits, [1, 1, "D", "H", "W"], "small_unet", out)
 
+    # A 2D network with a fixed 32x24 input: conv-ReLU, a stride-2 conv, a nearest 2x Resize back, 2 classes.
+    inits = {"a.w": f32(4, 1, 3, 3), "a.b": f32(4), "d.w": f32(4, 4, 2, 2), "h.w": f32(2, 8, 1, 1), "h.b": f32(2),
+             "sc": np.array([1, 1, 2, 2], np.float32)}
+    nodes = [N("Conv", ["input", "a.w", "a.b"], ["a"], pads=[1, 1, 1, 1]), N("Relu", ["a"], ["ar"]),
+             N("Conv", ["ar", "d.w"], ["d"], strides=[2, 2]), N("Resize", ["d", "", "sc"], ["u"], mode="nearest"),
+             N("Concat", ["ar", "u"], ["c"], axis=1), N("Conv", ["c", "h.w", "h.b"], ["output"])]
+    save(nodes, inits, [1, 1, 32, 24], "fixed2d", out)
+
     inits = {"w": f32(6, 1, 3, 3, 3), "s": f32(6) + 1, "t": f32(6), "m": f32(6), "v": np.abs(f32(6)) + 0.5,
              "fc.w": f32(4, 6), "fc.b": f32(4)}
     nodes = [N("Conv", ["input", "w"], ["c"], pads=[1] * 6, strides=[2, 2, 2]), N("BatchNormalization", ["c", "s", "t", "m", "v"], ["n"]),
@@ -81,6 +90,7 @@ def make(out):
     nib.save(nib.Nifti1Image(vol, affine), os.path.join(out, "input.nii.gz"))
     nib.save(nib.Nifti1Image(vol[:16, :, 4:20] * np.linspace(1, 2, 16)[None, None, :].astype(np.float32), affine),
              os.path.join(out, "input16.nii.gz"))
+    nib.save(nib.Nifti1Image(rng.standard_normal((32, 24, 1)).astype(np.float32), affine), os.path.join(out, "slice.nii.gz"))
 
 
 def compare(model, inp, outp):
@@ -88,12 +98,14 @@ def compare(model, inp, outp):
     img = nib.load(inp)
     x = np.asarray(img.get_fdata(), np.float32)[None, None]
     s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    if len(s.get_inputs()[0].shape) == 4:  # a 2D network on a single slice
+        x = x[..., 0]
     ref = s.run(None, {s.get_inputs()[0].name: x})[0]
     o = nib.load(outp)
     got = np.asarray(o.get_fdata(), np.float32)
     got = np.moveaxis(got, 3, 0)[None]  # (i, j, k, C) -> (1, C, i, j, k)
-    if ref.ndim == 2:
-        got = got.reshape(ref.shape)
+    if ref.ndim == 2 or ref.ndim == 4:
+        got = got.reshape(ref.shape) if got.size == ref.size else got
     ok = got.shape == ref.shape
     err = float(np.abs(got - ref).max()) if ok else float("inf")
     print(json.dumps({"max_error": err if np.isfinite(err) else 1e30, "scale": float(np.abs(ref).max()), "shape_ok": bool(ok),

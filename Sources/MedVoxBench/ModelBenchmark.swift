@@ -36,10 +36,12 @@ public enum ModelBenchmark {
         }
         let m = a.sizeMultiple ?? (model.network as? UNet)?.sizeMultiple ?? 1
         if let bad = spatial.first(where: { $0 % m != 0 }) { throw CommandOptionError("size \(bad) is not a multiple of \(m), the network's stride") }
+        let graph = model.network as? GraphNetwork
+        // Sizes are i, j, k; a native network's spatial axes run k, j, i.
+        if graph == nil { spatial.reverse() }
         var rng = SeededGenerator(seed: 1)
         var x = Tensor(shape: [1, a.inChannels] + spatial)
         for i in 0..<x.count { x.storage[i] = Float(rng.normal()) }
-        let graph = model.network as? GraphNetwork
         func forward() throws {
             if let graph { _ = try graph.run(x) } else { _ = withoutGradients { model.network(Variable(x)).value } }
         }

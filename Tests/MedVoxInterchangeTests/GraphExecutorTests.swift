@@ -112,4 +112,30 @@ final class GraphExecutorTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("[1, 4, 9, 11]"), "\(e)")
         }
     }
+
+    /// Shapes a graph file controls are bounded: each hostile node is an error naming the node,
+    /// never a crash or an unbounded allocation.
+    func testHostileShapesAreErrors() throws {
+        let x = GraphInput(name: "x", shape: [1, 1, 4, 4])
+        let huge = GraphIntegerConstant(name: "huge", shape: [4], values: [1 << 20, 1 << 20, 1 << 20, 4])
+        let cases: [(GraphNode, [GraphIntegerConstant])] = [
+            (GraphNode(name: "expand", op: "Expand", inputs: ["x", "huge"], outputs: ["y"]), [huge]),
+            (GraphNode(name: "fill", op: "ConstantOfShape", inputs: ["huge"], outputs: ["y"]), [huge]),
+            (GraphNode(name: "reshape", op: "Reshape", inputs: ["x", "big"], outputs: ["y"]),
+             [GraphIntegerConstant(name: "big", shape: [3], values: [Int.max / 2, 4, -1])]),
+            (GraphNode(name: "pad", op: "Pad", inputs: ["x", "pads"], outputs: ["y"]),
+             [GraphIntegerConstant(name: "pads", shape: [8], values: [0, 0, 1 << 30, 1 << 30, 0, 0, 1 << 30, 1 << 30])]),
+            (GraphNode(name: "split", op: "Split", inputs: ["x"], outputs: ["y"], attributes: ["num_outputs": GraphAttribute(int: 0)]), []),
+            (GraphNode(name: "pool", op: "MaxPool", inputs: ["x"], outputs: ["y"],
+                       attributes: ["kernel_shape": GraphAttribute(ints: [1, 1]), "pads": GraphAttribute(ints: [1 << 40, 0, 0, 0])]), []),
+            (GraphNode(name: "resize", op: "Resize", inputs: ["x", "", "s"], outputs: ["y"]), []),
+        ]
+        for (node, ints) in cases {
+            let g = Graph(inputs: [x], outputs: ["y"], nodes: [node], integerConstants: ints)
+            let weights = node.op == "Resize" ? ["s": Tensor(shape: [4], storage: [1, 1, 1e9, 1e9])] : [:]
+            XCTAssertThrowsError(try GraphExecutor(graph: g, weights: weights).run([Tensor(shape: [1, 1, 4, 4])]), node.name) { e in
+                XCTAssertTrue("\(e)".contains("'\(node.name)'"), "\(e)")
+            }
+        }
+    }
 }

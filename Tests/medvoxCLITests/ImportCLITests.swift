@@ -27,27 +27,29 @@ final class ImportCLITests: XCTestCase {
         return try JSONDecoder().decode(Comparison.self, from: Data(r.stdout.utf8))
     }
 
+    /// `medvox run CARD INPUT -o OUTPUT` agrees with onnxruntime on `model` within 1e-4 of the
+    /// output's scale, on the input's affine.
+    func assertRunMatches(card: String, model: String, input: String, output: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let run = try medvox("run", card, input, "-o", output)
+        XCTAssertEqual(run.status, 0, run.stderr, file: file, line: line)
+        let c = try compare(model, input, output)
+        XCTAssertTrue(c.shape_ok && c.affine_ok, file: file, line: line)
+        XCTAssertLessThanOrEqual(c.max_error, 1e-4 * c.scale, file: file, line: line)
+    }
+
     func testImportThenRunMatchesOnnxruntime() throws {
         let (fx, out) = try fixtures()
         let imp = try medvox("import", fx + "/small_unet.onnx", "-o", out + "/unet", "--labels", "bg,a,b")
         XCTAssertEqual(imp.status, 0, imp.stderr)
         for f in ["unet.json", "unet.safetensors", "unet.graph.json"] { XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f) }
         // A non-symmetric 20×16×24 input: the network's axes are the array's i, j, k.
-        let run = try medvox("run", out + "/unet.json", fx + "/input.nii.gz", "-o", out + "/logits.nii.gz")
-        XCTAssertEqual(run.status, 0, run.stderr)
-        let c = try compare(fx + "/small_unet.onnx", fx + "/input.nii.gz", out + "/logits.nii.gz")
-        XCTAssertTrue(c.shape_ok && c.affine_ok)
-        XCTAssertLessThanOrEqual(c.max_error, 1e-4 * c.scale)
+        try assertRunMatches(card: out + "/unet.json", model: fx + "/small_unet.onnx", input: fx + "/input.nii.gz", output: out + "/logits.nii.gz")
     }
 
     func testClassifierRunsAsOneByOneByOneByC() throws {
         let (fx, out) = try fixtures()
         XCTAssertEqual(try medvox("import", fx + "/classifier.onnx", "-o", out + "/qc").status, 0)
-        let run = try medvox("run", out + "/qc.json", fx + "/input16.nii.gz", "-o", out + "/p.nii")
-        XCTAssertEqual(run.status, 0, run.stderr)
-        let c = try compare(fx + "/classifier.onnx", fx + "/input16.nii.gz", out + "/p.nii")
-        XCTAssertTrue(c.shape_ok && c.affine_ok)
-        XCTAssertLessThanOrEqual(c.max_error, 1e-4 * c.scale)
+        try assertRunMatches(card: out + "/qc.json", model: fx + "/classifier.onnx", input: fx + "/input16.nii.gz", output: out + "/p.nii")
         // The fixed input size is named when the input does not have it.
         let wrong = try medvox("run", out + "/qc.json", fx + "/input.nii.gz", "-o", out + "/q.nii")
         XCTAssertEqual(wrong.status, 1)
@@ -88,5 +90,16 @@ final class ImportCLITests: XCTestCase {
         let bench = try medvox("bench", "model", out + "/unet.json", "--size", "16", "--repeat", "1", "--json")
         XCTAssertEqual(bench.status, 0, bench.stderr)
         XCTAssertTrue(bench.stdout.contains("\"forward_ms\"") && bench.stdout.contains("\"peak_mib\""), bench.stdout)
+    }
+
+    /// A 2D network with a fixed input: run on one slice as [1, C, i, j]; segment slides windows
+    /// of exactly that size over a volume, slice by slice.
+    func testFixedSize2DNetwork() throws {
+        let (fx, out) = try fixtures()
+        XCTAssertEqual(try medvox("import", fx + "/fixed2d.onnx", "-o", out + "/f2").status, 0)
+        try assertRunMatches(card: out + "/f2.json", model: fx + "/fixed2d.onnx", input: fx + "/slice.nii.gz", output: out + "/y.nii.gz")
+        let seg = try medvox("segment", fx + "/input.nii.gz", "-o", out + "/m.nii.gz", "--model", out + "/f2.json", "--quiet")
+        XCTAssertEqual(seg.status, 0, seg.stderr)
+        XCTAssertTrue(try medvox("info", out + "/m.nii.gz", "--json").stdout.contains("\"dims\": [20, 16, 24]"))
     }
 }

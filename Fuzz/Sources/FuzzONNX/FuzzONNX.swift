@@ -2,6 +2,7 @@ import Foundation
 import FuzzSupport
 import MedVoxCore
 import MedVoxInterchange
+import MedVoxNN
 
 /// The folder the fuzzed model "lives" in: external data locations resolve against it. It holds
 /// one 4 KiB file named as the seed model's external data, so offsets and lengths are exercised.
@@ -22,8 +23,9 @@ func readValues(_ t: ONNXTensor) throws {
     }
 }
 
-/// Bytes -> ONNXModel.decode (protobuf wire format, every message type), the summary, and the
-/// values of every initializer and TENSOR(S) attribute, including external data.
+/// Bytes -> ONNXModel.decode (protobuf wire format, every message type), the summary, the
+/// lowering into a graph and the executor's construction (checks, constant folding, fusion), and
+/// the values of every initializer and TENSOR(S) attribute, including external data.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzONNX(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     Fuzz.start()
@@ -31,6 +33,11 @@ public func fuzzONNX(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     Fuzz.expectCleanly {
         let m = try ONNXModel.decode(b, path: modelFolder + "/fuzz.onnx")
         Fuzz.expectCleanly { _ = try m.summary().description }
+        // Lowering into MedVox's graph, and the executor's checks and constant folding.
+        Fuzz.expectCleanly {
+            let g = try ImportedGraph(onnx: m)
+            _ = try GraphExecutor(graph: g.graph, weights: g.weights)
+        }
         for t in m.graph.initializers { Fuzz.expectCleanly { try readValues(t) } }
         for n in m.graph.nodes {
             for a in n.attributes {
