@@ -23,7 +23,8 @@ public struct ExampleSource: Sendable {
         /// Artefact classes synthesised on the cases: example n has class n mod count; class c
         /// applies `artefacts[c]` (nil: clean) after the common augmentation.
         case artefacts(cases: [PreparedCase], artefacts: [AugmentSpec?])
-        /// Artefact classes synthesised on clean whole-head images (`SynthesisedHeads`), as `artefacts`.
+        /// Artefact classes synthesised on whole-head images (`SynthesisedHeads`), as `artefacts`;
+        /// noise goes on the head's grid before the preprocessing (`SynthesisedHeads.acquisitionArtefact`).
         case heads(SynthesisedHeads, artefacts: [AugmentSpec?])
     }
 
@@ -67,8 +68,9 @@ public struct ExampleSource: Sendable {
             return Example(image: image.voxels, classIndex: k)
         case let .heads(heads, artefacts):
             let k = n % artefacts.count
-            let clean = try heads.pooledImage(rng: &rng)
-            let image = try artefactVariant(clean, artefact: artefacts[k], seed: rng.next())
+            let acquisition = SynthesisedHeads.acquisitionArtefact(artefacts[k])
+            let base = try heads.pooledImage(rng: &rng, acquisition: acquisition)
+            let image = try artefactVariant(base, artefact: acquisition == nil ? artefacts[k] : nil, seed: rng.next())
             return Example(image: image.voxels, classIndex: k)
         }
     }

@@ -68,14 +68,15 @@ public enum AugmentRecipes {
         spec(.biasField, p: 1) { $0.coefficients = [0.6] },
     ]
     /// Scan-quality classes on synthesised whole heads: as `qcArtefacts`, with heavy noise either
-    /// Gaussian or Rician (magnitude images).
+    /// Gaussian or Rician (magnitude images), σ 0.04–0.2 of the brightest tissue on the head's grid
+    /// before the resampling to the network's grid (`SynthesisedHeads.acquisitionArtefact`).
     public static let qcHeadArtefacts: [AugmentSpec?] = [
         nil,
         spec(.motion, p: 1),
         spec(.ghosting, p: 1),
         spec(.spike, p: 1),
         spec(.oneOf, p: 1) {
-            $0.oneOf = [spec(.noise, p: 1) { $0.std = [0.05, 0.15] }, spec(.rician, p: 1) { $0.std = [0.05, 0.15] }]
+            $0.oneOf = [spec(.noise, p: 1) { $0.std = [0.04, 0.2] }, spec(.rician, p: 1) { $0.std = [0.04, 0.2] }]
         },
         spec(.biasField, p: 1) { $0.coefficients = [0.6] },
     ]

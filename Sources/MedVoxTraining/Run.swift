@@ -252,8 +252,10 @@ public enum TrainingRun {
                 let s = g.next()
                 if case let .heads(heads, _) = heldSource.kind {
                     let k = (ci + v) % r.artefacts.count
-                    let clean = try heads.freshImage(seed: g.next(), rng: &g)
-                    out.append(HeldOutItem(image: try heldSource.artefactVariant(clean, artefact: r.artefacts[k], seed: s), classIndex: k))
+                    let acquisition = SynthesisedHeads.acquisitionArtefact(r.artefacts[k])
+                    let base = try heads.freshImage(seed: g.next(), rng: &g, acquisition: acquisition)
+                    let image = try heldSource.artefactVariant(base, artefact: acquisition == nil ? r.artefacts[k] : nil, seed: s)
+                    out.append(HeldOutItem(image: image, classIndex: k))
                 } else if r.artefactsFrom != nil {
                     let k = (ci + v) % r.artefacts.count
                     out.append(HeldOutItem(image: try heldSource.artefactVariant(c.image, artefact: r.artefacts[k], seed: s), classIndex: k))
@@ -445,7 +447,9 @@ public enum TrainingRun {
                 "\(t.clutterBlobs.lowerBound)-\(t.clutterBlobs.upperBound) clutter blobs", "head-rest p \(t.headRestProbability)",
                 "clean images: template T1 in the brain or per-label random intensities (half each, no bias field)",
                 "head scale \(h.headScale.lowerBound)-\(h.headScale.upperBound)", "field of view 0.8-1.25 x the input's",
-                "noise std \(h.cleanNoise.lowerBound)-\(h.cleanNoise.upperBound)", "skull-stripped p \(h.skullStrippedProbability)",
+                "clean noise std \(h.cleanNoise.lowerBound)-\(h.cleanNoise.upperBound) on the head grid before the preprocessing",
+                "the noise class on the head grid before the preprocessing, the other artefacts on the network input",
+                "skull-stripped p \(h.skullStrippedProbability)",
             ]
             recipe["head"] = parts.joined(separator: "; ")
         }

@@ -12,9 +12,13 @@ import MedVoxTransforms
 /// - a random intensity per label everywhere (label synthesis without a bias field, so that "bias"
 ///   stays a class of its own).
 /// Then: a random head size (the grid's voxel size scaled), a random field of view around the
-/// head, the network's preprocessing, and a little noise (clean scans are not noise-free). The
-/// background is zero (a masked or phantom-like scan) or a low random level with the noise, half
-/// the time each; a fraction of the images keep the brain only (a skull-stripped scan).
+/// head, a little noise (clean scans are not noise-free) and then the network's preprocessing. The
+/// noise goes on the head's grid (about 1–2.3 mm voxels), before the preprocessing resamples to
+/// the network's grid, as a scanner's noise is on the acquisition grid: resampling to coarser
+/// voxels averages it down, as it does for a real scan. So can an artefact passed as
+/// `acquisition` (heavy noise: see `acquisitionArtefact`). The background is zero (a masked or
+/// phantom-like scan) or a low random level with the noise, half the time each; a fraction of
+/// the images keep the brain only (a skull-stripped scan).
 public struct SynthesisedHeads: Sendable {
     public var synthesis: HeadSynthesis
     /// Brain labels on the padded head grid (`HeadSynthesis.paddedGrid`).
@@ -28,8 +32,9 @@ public struct SynthesisedHeads: Sendable {
     /// Physical size of the network's input (mm per axis): the field of view is drawn around it.
     public var fieldOfView: [Double]
     /// Head size factor range (1: the template's size).
-    public var headScale: ClosedRange<Double> = 0.55...1.15
-    /// Noise standard deviation range of clean images, on the normalised [0, 1] scale.
+    public var headScale: ClosedRange<Double> = 0.45...1.15
+    /// Noise standard deviation range of clean images on the head's grid, relative to the
+    /// brightest tissue (about 1).
     public var cleanNoise: ClosedRange<Double> = 0...0.02
     public var skullStrippedProbability = 0.15
 
@@ -65,18 +70,31 @@ public struct SynthesisedHeads: Sendable {
         return SynthesisedHeads(synthesis: synthesis, brain: brain, t1: t1, pool: pool, pipeline: pipeline, fieldOfView: fieldOfView)
     }
 
-    /// A clean network input drawn with `rng` on one of the pooled heads.
-    public func pooledImage(rng: inout SeededGenerator) throws -> Volume {
-        try cleanImage(head: pool[rng.int(in: 0...(pool.count - 1))], rng: &rng)
+    /// The part of a scan-quality class's artefact that belongs on the acquisition grid: noise
+    /// (Gaussian, Rician, or a choice among them) goes there; other artefacts (nil) are applied
+    /// to the network's input.
+    public static func acquisitionArtefact(_ artefact: AugmentSpec?) -> AugmentSpec? {
+        guard let a = artefact else { return nil }
+        let noise: Set<AugmentKind> = [.noise, .rician]
+        if noise.contains(a.transform) { return a }
+        if a.transform == .oneOf, let options = a.oneOf, !options.isEmpty, options.allSatisfy({ noise.contains($0.transform) }) { return a }
+        return nil
     }
 
-    /// A clean network input drawn with `rng` on a head drawn from `seed` (not from the pool).
-    public func freshImage(seed: UInt64, rng: inout SeededGenerator) throws -> Volume {
-        try cleanImage(head: try synthesis.synthesise(onPadded: brain, seed: seed), rng: &rng)
+    /// A network input drawn with `rng` on one of the pooled heads (`acquisition`: an artefact
+    /// applied on the head's grid, before the preprocessing).
+    public func pooledImage(rng: inout SeededGenerator, acquisition: AugmentSpec? = nil) throws -> Volume {
+        try cleanImage(head: pool[rng.int(in: 0...(pool.count - 1))], rng: &rng, acquisition: acquisition)
     }
 
-    /// `head` turned into a clean, preprocessed network input (see the type's summary).
-    public func cleanImage(head: Volume, rng: inout SeededGenerator) throws -> Volume {
+    /// A network input drawn with `rng` on a head drawn from `seed` (not from the pool).
+    public func freshImage(seed: UInt64, rng: inout SeededGenerator, acquisition: AugmentSpec? = nil) throws -> Volume {
+        try cleanImage(head: try synthesis.synthesise(onPadded: brain, seed: seed), rng: &rng, acquisition: acquisition)
+    }
+
+    /// `head` turned into a preprocessed network input (see the type's summary), clean unless
+    /// `acquisition` adds an artefact on the head's grid.
+    public func cleanImage(head: Volume, rng: inout SeededGenerator, acquisition: AugmentSpec? = nil) throws -> Volume {
         let labelCount = HeadSynthesis.Tissue.allCases.map(\.rawValue).max()! + 1
         let brainTop = Float(synthesis.brainLabelCount) + 0.5
         let zeroBackground = rng.bernoulli(0.5)
@@ -117,11 +135,16 @@ public struct SynthesisedHeads: Sendable {
             size.append(n)
         }
         image = try image.extracted(VoxelBox(start: start, size: size), value: means[0])
-        var out = try pipeline.apply(to: image).image
-        let sd = Float(rng.uniform(cleanNoise.lowerBound, cleanNoise.upperBound))
-        for p in 0..<out.count where !zeroBackground || out.voxels[p] > 0 {
-            out.voxels[p] += sd * Float(rng.normal())
+        var noise = AugmentSpec(.noise, p: 1)
+        let sd = rng.uniform(cleanNoise.lowerBound, cleanNoise.upperBound)
+        noise.std = [sd, sd]
+        let noisy = try AugmentPipeline(transforms: [noise]).apply(to: Sample(image: image), seed: rng.next()).0.image
+        image.voxels = zeroBackground ? zip(image.voxels, noisy.voxels).map { $0 > 0 ? $1 : 0 } : noisy.voxels
+        let artefactSeed = rng.next()
+        if var a = acquisition {
+            a.p = 1
+            image = try AugmentPipeline(transforms: [a]).apply(to: Sample(image: image), seed: artefactSeed).0.image
         }
-        return out
+        return try pipeline.apply(to: image).image
     }
 }

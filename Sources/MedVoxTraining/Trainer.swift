@@ -189,8 +189,16 @@ public final class Trainer {
     /// One optimisation step on examples `step·B ..< (step+1)·B`; returns the loss.
     func step(_ step: Int) throws -> Double {
         let b = config.batchSize
-        let examples = try (0..<b).map { try source.example(step * b + $0, seed: config.seed) }
-        return networkStep(step, examples)
+        return networkStep(step, try examples(step * b ..< (step + 1) * b))
+    }
+
+    /// Examples `numbers` of the run, made in parallel: each depends only on its number and the
+    /// run's seed, so the batch is the same on any thread count. The first error is rethrown.
+    func examples(_ numbers: Range<Int>) throws -> [Example] {
+        let results = ExampleSlots(count: numbers.count)
+        let (source, seed, first) = (source, config.seed, numbers.lowerBound)
+        parallelFor(numbers.count) { i in results.set(i, Result { try source.example(first + i, seed: seed) }) }
+        return try results.values()
     }
 
     /// The network part of step `step` on prepared examples: forward, loss, backward, update.
