@@ -86,6 +86,12 @@ public final class LoadedModel {
         do { graph = try JSONDecoder().decode(Graph.self, from: Data(bytes)) } catch let e as DecodingError {
             throw ModelError.invalidCard(path: path, reason: "not a MedVox graph: \(ModelCard.describe(e))")
         }
+        // Windows are sized by the card: a dynamic-size network's size multiple must divide
+        // evenly through every stride of its encoder, or a window would fail inside the network.
+        let factor = graph.downsamplingFactor
+        if card.architecture.inputSize == nil, (card.architecture.sizeMultiple ?? 1) % factor != 0 {
+            throw ModelError.invalidCard(path: cardPath, reason: "sizeMultiple \(card.architecture.sizeMultiple ?? 1) is not a multiple of the network's total stride \(factor)")
+        }
         do {
             return GraphNetwork(executor: try GraphExecutor(graph: graph, weights: weights),
                                 outputIsProbability: card.architecture.outputIsProbability ?? false)

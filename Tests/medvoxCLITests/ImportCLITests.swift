@@ -46,6 +46,22 @@ final class ImportCLITests: XCTestCase {
         try assertRunMatches(card: out + "/unet.json", model: fx + "/small_unet.onnx", input: fx + "/input.nii.gz", output: out + "/logits.nii.gz")
     }
 
+    /// A card whose size multiple does not divide the network's strides (a hand-edited card) is
+    /// refused when it loads, with one line naming the card: never a failure inside a window.
+    func testCardWithAMultipleTheNetworkCannotTakeIsRefused() throws {
+        let (fx, out) = try fixtures()
+        XCTAssertEqual(try medvox("import", fx + "/small_unet.onnx", "-o", out + "/unet").status, 0)
+        let card = try String(contentsOfFile: out + "/unet.json", encoding: .utf8)
+        let edited = card.replacingOccurrences(of: #""sizeMultiple" *: *[0-9]+"#, with: #""sizeMultiple" : 1"#, options: .regularExpression)
+        XCTAssertNotEqual(edited, card, "the imported card names no size multiple above 1")
+        try edited.write(toFile: out + "/edited.json", atomically: true, encoding: .utf8)
+        let seg = try medvox("segment", fx + "/input.nii.gz", "-o", out + "/m.nii.gz", "--model", out + "/edited.json", "--quiet")
+        XCTAssertEqual(seg.status, 1, seg.stderr)
+        XCTAssertTrue(seg.stderr.contains("edited.json") && seg.stderr.contains("sizeMultiple 1 is not a multiple"), seg.stderr)
+        XCTAssertEqual(seg.stderr.split(separator: "\n").count, 1, seg.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/m.nii.gz"))
+    }
+
     func testClassifierRunsAsOneByOneByOneByC() throws {
         let (fx, out) = try fixtures()
         XCTAssertEqual(try medvox("import", fx + "/classifier.onnx", "-o", out + "/qc").status, 0)
